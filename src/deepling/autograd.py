@@ -1,0 +1,287 @@
+"""Reverse-mode automatic differentiation: Function, the graph walk, grad modes, gradcheck.
+
+Every differentiable op is a ``Function`` subclass whose ``forward`` computes the output from
+NumPy arrays and whose ``backward`` maps the output gradient to one gradient per tensor input.
+``Function.apply`` records the op in the graph only when grad mode is on and some input requires
+grad; otherwise an op costs its NumPy call and nothing more.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from deepling.tensor import Tensor
+
+__all__ = [
+    "Function",
+    "backward",
+    "no_grad",
+    "enable_grad",
+    "set_grad_enabled",
+    "is_grad_enabled",
+    "gradcheck",
+    "GradcheckError",
+    "unbroadcast",
+]
+
+_grad_enabled = True
+
+
+def is_grad_enabled() -> bool:
+    """True when ops record the graph for ``backward``."""
+    return _grad_enabled
+
+
+class _GradMode:
+    """Base for the grad-mode switches: a context manager and a decorator."""
+
+    _mode = True
+
+    def __enter__(self) -> None:
+        global _grad_enabled
+        self._prev = _grad_enabled
+        _grad_enabled = self._mode
+
+    def __exit__(self, *exc: object) -> None:
+        global _grad_enabled
+        _grad_enabled = self._prev
+
+    def __call__(self, func: Callable) -> Callable:
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with self.__class__():
+                return func(*args, **kwargs)
+
+        return wrapper
+
+
+class no_grad(_GradMode):
+    """Disable graph recording inside a ``with`` block or a decorated function."""
+
+    _mode = False
+
+
+class enable_grad(_GradMode):
+    """Re-enable graph recording inside a ``no_grad`` region."""
+
+    _mode = True
+
+
+class set_grad_enabled:
+    """``set_grad_enabled(mode)``: sets grad mode now; as a context manager, restores it on exit."""
+
+    def __init__(self, mode: bool) -> None:
+        global _grad_enabled
+        self._prev = _grad_enabled
+        _grad_enabled = bool(mode)
+
+    def __enter__(self) -> None:
+        pass
+
+    def __exit__(self, *exc: object) -> None:
+        global _grad_enabled
+        _grad_enabled = self._prev
+
+
+def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Sum ``grad`` over the axes that broadcasting added or stretched, giving ``shape``.
+
+    The one place where broadcasting is undone: every binary op relies on it through the engine.
+    """
+    if grad.shape == shape:
+        return grad
+    extra = grad.ndim - len(shape)
+    if extra > 0:
+        grad = grad.sum(axis=tuple(range(extra)))
+    stretched = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
+    if stretched:
+        grad = grad.sum(axis=stretched, keepdims=True)
+    return grad.reshape(shape)
+
+
+class Function:
+    """One differentiable op: ``forward`` and ``backward`` side by side.
+
+    Subclasses implement ``forward(self, *args)`` on NumPy arrays (tensor arguments arrive as
+    their ``.data``; other arguments pass through) and ``backward(self, grad)`` returning one
+    gradient (ndarray or None) per tensor argument, in order. Gradients may have the broadcast
+    shape: the engine reduces them to each input's shape. ``backward`` must not modify ``grad``
+    in place. ``self.needs_input_grad`` tells which inputs want a gradient.
+    """
+
+    parents: tuple[Tensor, ...] = ()
+    needs_input_grad: tuple[bool, ...] = ()
+
+    def forward(self, *args: Any, **kwargs: Any) -> np.ndarray:
+        raise NotImplementedError
+
+    def backward(self, grad: np.ndarray) -> Any:
+        raise NotImplementedError
+
+    @classmethod
+    def apply(cls, *args: Any, **kwargs: Any) -> Tensor:
+        fn = cls()
+        parents = tuple(a for a in args if isinstance(a, Tensor))
+        record = _grad_enabled and any(p.requires_grad for p in parents)
+        if record:
+            fn.needs_input_grad = tuple(p.requires_grad for p in parents)
+        out = fn.forward(*[a.data if isinstance(a, Tensor) else a for a in args], **kwargs)
+        result = Tensor._wrap(out)
+        if record:
+            fn.parents = parents
+            result.requires_grad = True
+            result._ctx = fn
+        return result
+
+    def _free(self) -> None:
+        # Drop saved arrays and parent links so the graph's memory can be reclaimed.
+        self.__dict__.clear()
+        self._freed = True
+
+    _freed = False
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__}>"
+
+
+def _topo_order(root: Tensor) -> list[Tensor]:
+    """Tensors reachable from ``root`` through the graph, every tensor after its inputs.
+
+    Iterative depth-first search: a recursive walk overflows Python's stack on long chains.
+    """
+    order: list[Tensor] = []
+    visited: set[int] = {id(root)}
+    stack: list[tuple[Tensor, bool]] = [(root, False)]
+    while stack:
+        t, expanded = stack.pop()
+        if expanded:
+            order.append(t)
+            continue
+        stack.append((t, True))
+        ctx = t._ctx
+        if ctx is None:
+            continue
+        for p in ctx.parents:
+            if p.requires_grad and id(p) not in visited:
+                visited.add(id(p))
+                stack.append((p, False))
+    return order
+
+
+def backward(root: Tensor, gradient: Tensor | np.ndarray | None = None, retain_graph: bool = False) -> None:
+    """Accumulate d(root)/d(leaf) into ``leaf.grad`` for every leaf that requires grad."""
+    if not root.requires_grad:
+        raise RuntimeError("element 0 of tensors does not require grad and does not have a grad_fn")
+    if gradient is None:
+        if root.data.size != 1:
+            raise RuntimeError("grad can be implicitly created only for scalar outputs")
+        seed = np.ones_like(root.data)
+    else:
+        seed = np.asarray(gradient.data if isinstance(gradient, Tensor) else gradient, dtype=root.data.dtype)
+        if seed.shape != root.data.shape:
+            raise RuntimeError(
+                f"backward: gradient has shape {seed.shape} but the output has shape {root.data.shape}"
+            )
+    grads: dict[int, np.ndarray] = {id(root): seed}
+    for t in reversed(_topo_order(root)):
+        g = grads.pop(id(t), None)
+        if g is None:
+            continue
+        ctx = t._ctx
+        if ctx is None or t._retains_grad:
+            # A leaf (or a tensor asked to retain_grad): keep a private copy, since backward
+            # functions may hand the same array to several inputs.
+            if t.grad is None:
+                t.grad = Tensor._wrap(np.array(g, dtype=t.data.dtype, copy=True))
+            else:
+                t.grad.data = t.grad.data + g
+            if ctx is None:
+                continue
+        if ctx._freed:
+            raise RuntimeError(
+                "Trying to backward through the graph a second time (or directly access saved "
+                "tensors after they have already been freed). Saved intermediate values of the graph "
+                "are freed when you call .backward(). Specify retain_graph=True if you need to "
+                "backward through the graph a second time."
+            )
+        in_grads = ctx.backward(g)
+        if not isinstance(in_grads, tuple):
+            in_grads = (in_grads,)
+        for p, pg, need in zip(ctx.parents, in_grads, ctx.needs_input_grad):
+            if not need or pg is None:
+                continue
+            if pg.shape != p.data.shape:
+                pg = unbroadcast(pg, p.data.shape)
+            if pg.dtype != p.data.dtype:
+                pg = pg.astype(p.data.dtype)
+            prev = grads.get(id(p))
+            grads[id(p)] = pg if prev is None else prev + pg
+        if not retain_graph:
+            ctx._free()
+
+
+class GradcheckError(RuntimeError):
+    """Raised by ``gradcheck`` when analytic and numeric gradients disagree."""
+
+
+def gradcheck(
+    fn: Callable[..., Tensor],
+    inputs: Sequence[Tensor] | Tensor,
+    eps: float = 1e-6,
+    atol: float = 1e-5,
+    rtol: float = 1e-3,
+    raise_exception: bool = True,
+    seed: int = 0,
+) -> bool:
+    """Compare autograd gradients with central differences, in float64.
+
+    For a random projection ``v`` of the output, checks d(v . fn(x))/dx element by element against
+    ``(f(x + eps) - f(x - eps)) / (2 eps)``. Inputs that require grad must be float64.
+    """
+    if isinstance(inputs, Tensor):
+        inputs = (inputs,)
+    inputs = tuple(inputs)
+    checked = [i for i, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
+    for i in checked:
+        if inputs[i].data.dtype != np.float64:
+            raise TypeError(f"gradcheck: input {i} has dtype {inputs[i].data.dtype}; use float64")
+    out = fn(*inputs)
+    rng = np.random.default_rng(seed)
+    v = rng.standard_normal(out.data.shape)
+
+    def project(o: Tensor) -> float:
+        return float(np.sum(o.data * v))
+
+    for i in checked:
+        inputs[i].grad = None
+    (out * Tensor._wrap(v)).sum().backward()
+    for i in checked:
+        x = inputs[i]
+        analytic = np.zeros_like(x.data) if x.grad is None else x.grad.data
+        numeric = np.zeros_like(x.data)
+        flat = x.data.reshape(-1)  # a view: perturb in place
+        with no_grad():
+            for k in range(flat.size):
+                old = flat[k]
+                flat[k] = old + eps
+                plus = project(fn(*inputs))
+                flat[k] = old - eps
+                minus = project(fn(*inputs))
+                flat[k] = old
+                numeric.reshape(-1)[k] = (plus - minus) / (2 * eps)
+        bad = np.abs(analytic - numeric) > atol + rtol * np.abs(numeric)
+        if bad.any():
+            err = np.abs(analytic - numeric)
+            idx = np.unravel_index(int(np.argmax(err)), err.shape)
+            msg = (
+                f"gradcheck: gradient of input {i} (shape {x.shape}) is wrong at index {idx}: "
+                f"analytic {analytic[idx]:.8g} vs numeric {numeric[idx]:.8g} "
+                f"({int(bad.sum())} of {bad.size} elements disagree)"
+            )
+            if raise_exception:
+                raise GradcheckError(msg)
+            return False
+    return True

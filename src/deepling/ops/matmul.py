@@ -1,0 +1,123 @@
+"""Matrix products: ``matmul`` with PyTorch's 1-D, 2-D, batched and broadcast rules, plus mm/bmm/dot.
+
+For C = A B: dL/dA = dL/dC B^T and dL/dB = A^T dL/dC; batch dims that broadcasting stretched
+are summed away by the engine.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from deepling.autograd import Function
+from deepling.ops.elementwise import _pair
+from deepling.tensor import Tensor
+
+__all__ = ["matmul", "mm", "bmm", "dot", "linear"]
+
+
+class MatMul(Function):
+    def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        self.a, self.b = a, b
+        return np.matmul(a, b)
+
+    def backward(self, g: np.ndarray) -> tuple:
+        a, b = self.a, self.b
+        # Promote 1-D operands to matrices as the forward did, then undo it.
+        a2 = a[None, :] if a.ndim == 1 else a
+        b2 = b[:, None] if b.ndim == 1 else b
+        if a.ndim == 1:
+            g = np.expand_dims(g, -2)
+        if b.ndim == 1:
+            g = np.expand_dims(g, -1)
+        ga = gb = None
+        if self.needs_input_grad[0]:
+            ga = np.matmul(g, np.swapaxes(b2, -1, -2))
+            if a.ndim == 1:
+                ga = ga[..., 0, :]
+        if self.needs_input_grad[1]:
+            if a2.ndim > 2 and b2.ndim == 2:
+                # Batched input times one matrix (a Linear layer on (N, T, H)): fold the batch
+                # into the rows so the weight gradient is a single GEMM.
+                gb = np.matmul(a2.reshape(-1, a2.shape[-1]).T, g.reshape(-1, g.shape[-1]))
+            else:
+                gb = np.matmul(np.swapaxes(a2, -1, -2), g)
+            if b.ndim == 1:
+                gb = gb[..., 0]
+        return ga, gb
+
+
+def _check(name: str, a: Tensor, b: Tensor) -> None:
+    if a.ndim == 0 or b.ndim == 0:
+        raise ValueError(f"{name}: both arguments need at least 1 dimension, got shapes {a.shape} and {b.shape}")
+    ka = a.shape[-1]
+    kb = b.shape[0] if b.ndim == 1 else b.shape[-2]
+    if ka != kb:
+        raise ValueError(f"{name}: shapes {a.shape} and {b.shape} cannot be multiplied ({ka} != {kb})")
+
+
+def matmul(a: Any, b: Any) -> Tensor:
+    """Matrix product with broadcasting: (n,k)@(k,m), (..,n,k)@(..,k,m), and 1-D vectors."""
+    a, b = _pair(a, b)
+    _check("matmul", a, b)
+    try:
+        return MatMul.apply(a, b)
+    except ValueError:
+        raise ValueError(f"matmul: batch dims of shapes {a.shape} and {b.shape} cannot be broadcast together") from None
+
+
+def mm(a: Tensor, b: Tensor) -> Tensor:
+    if a.ndim != 2 or b.ndim != 2:
+        raise ValueError(f"mm: expected 2-D tensors, got shapes {a.shape} and {b.shape}")
+    return matmul(a, b)
+
+
+def bmm(a: Tensor, b: Tensor) -> Tensor:
+    if a.ndim != 3 or b.ndim != 3 or a.shape[0] != b.shape[0]:
+        raise ValueError(f"bmm: expected 3-D tensors with equal batch size, got shapes {a.shape} and {b.shape}")
+    return matmul(a, b)
+
+
+def dot(a: Tensor, b: Tensor) -> Tensor:
+    if a.ndim != 1 or b.ndim != 1:
+        raise ValueError(f"dot: expected 1-D tensors, got shapes {a.shape} and {b.shape}")
+    return matmul(a, b)
+
+
+class Linear(Function):
+    """y = x W^T + b as one node: dx = g W, dW = g^T x (one GEMM over all leading dims), db = sum g."""
+
+    def forward(self, x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
+        self.x, self.w = x, w
+        out = np.matmul(x, w.T)
+        if b is not None:
+            out += b
+        return out
+
+    def backward(self, g: np.ndarray) -> tuple:
+        need = self.needs_input_grad
+        gx = np.matmul(g, self.w) if need[0] else None
+        g2 = g.reshape(-1, g.shape[-1])
+        gw = np.matmul(g2.T, self.x.reshape(-1, self.x.shape[-1])) if need[1] else None
+        if len(need) == 2:
+            return gx, gw
+        return gx, gw, (g2.sum(axis=0) if need[2] else None)
+
+
+def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """``x W^T + b``: x (*, in_features), weight (out_features, in_features), bias (out_features,)."""
+    if weight.ndim != 2 or x.ndim == 0 or x.shape[-1] != weight.shape[1]:
+        raise ValueError(
+            f"linear: input of shape {x.shape} and weight of shape {weight.shape} do not fit "
+            f"(expected input (*, {weight.shape[-1] if weight.ndim else '?'}))"
+        )
+    if bias is not None and bias.shape != (weight.shape[0],):
+        raise ValueError(f"linear: bias of shape {bias.shape} does not fit weight of shape {weight.shape}")
+    if x.dtype != weight.dtype:
+        raise TypeError(f"linear: input dtype {x.dtype} does not match weight dtype {weight.dtype}")
+    if x.ndim == 1:
+        return linear(x.reshape(1, -1), weight, bias).reshape(-1)
+    if bias is None:
+        return Linear.apply(x, weight)
+    return Linear.apply(x, weight, bias)

@@ -1,0 +1,23 @@
+"""A first end-to-end check of the engine; the per-op suites live in test_ops_*.py."""
+
+import numpy as np
+import torch
+
+import deepling as dl
+from oracle import check_grad, check_op
+
+
+def test_mlp_step_matches_torch():
+    check_op(lambda x, w1, w2: ((x @ w1).relu() @ w2).tanh().mean(), [(8, 5), (5, 7), (7, 3)])
+
+
+def test_gradcheck_mlp():
+    check_grad(lambda x, w: (x @ w).sigmoid().sum(), [(4, 3), (3, 2)])
+
+
+def test_linear_matches_torch():
+    lin = dl.nn.Linear(5, 3)
+    tlin = torch.nn.Linear(5, 3)
+    lin.load_state_dict(tlin.state_dict())
+    x = np.random.default_rng(0).standard_normal((4, 5)).astype(np.float32)
+    np.testing.assert_allclose(lin(dl.tensor(x)).data, tlin(torch.tensor(x)).detach().numpy(), atol=1e-6)
