@@ -13,8 +13,6 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from deepling.tensor import Tensor
-
 __all__ = [
     "Function",
     "backward",
@@ -285,3 +283,8 @@ def gradcheck(
                 raise GradcheckError(msg)
             return False
     return True
+
+
+# Imported last: tensor.py imports the ops, which need ``Function`` defined above, so importing
+# ``deepling.autograd`` first (as ``deepling/__init__`` does) must not reach the ops too early.
+from deepling.tensor import Tensor  # noqa: E402
