@@ -490,6 +490,7 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Tens
 class _KLDiv(Function):
     """KL(target || exp(input)) pointwise, ``input`` being log-probabilities:
     l = y (log y - x) (0 where y = 0), or e^y (y - x) when ``log_target``.
+    dl/dx = -y (or -e^y); dl/dy = log y + 1 - x (or e^y (y - x + 1)).
     """
 
     def forward(self, x: np.ndarray, y: np.ndarray, reduction: str, log_target: bool) -> np.ndarray:
@@ -499,7 +500,7 @@ class _KLDiv(Function):
             self.ey = ey
         else:
             with np.errstate(divide="ignore", invalid="ignore"):
-                logy = np.where(y > 0, np.log(np.where(y > 0, y, 1)), 0).astype(y.dtype, copy=False)
+                logy = np.log(np.where(y == 0, 1, y))  # xlogy: 0 log 0 = 0; nan for y < 0, like PyTorch
             loss = y * logy - y * x
             self.logy = logy
         self.x, self.y, self.reduction, self.log_target, self.shape = x, y, reduction, log_target, loss.shape
@@ -520,7 +521,7 @@ class _KLDiv(Function):
             gy = gs * self.ey * (y - x + 1) if need[1] else None
         else:
             gx = -gs * y if need[0] else None
-            gy = gs * np.where(y > 0, self.logy + 1 - x, -x) if need[1] else None
+            gy = gs * np.where(y != 0, self.logy + 1 - x, -x) if need[1] else None
         return gx, gy
 
 
