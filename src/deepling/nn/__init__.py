@@ -1,6 +1,7 @@
 """``deepling.nn``: modules, parameters, initializers and the functional API."""
 
 from deepling.nn import functional, init
+from deepling.nn import utils as utils
 from deepling.nn.container import ModuleDict, ModuleList, Sequential
 from deepling.nn.linear import Identity, Linear
 from deepling.nn.module import Module
