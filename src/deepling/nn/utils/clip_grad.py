@@ -58,8 +58,9 @@ def clip_grads_with_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float
     total = total_norm.data if isinstance(total_norm, Tensor) else np.asarray(total_norm, dtype=np.float32)
     # In the norm's dtype, as PyTorch computes the coefficient with tensor ops.
     coef = np.minimum(total.dtype.type(max_norm) / (total + total.dtype.type(1e-6)), total.dtype.type(1.0))
-    for g in grads:
-        np.multiply(g, coef, out=g, casting="unsafe")
+    with np.errstate(invalid="ignore"):  # inf * 0 -> nan, silently, as in PyTorch
+        for g in grads:
+            np.multiply(g, coef, out=g, casting="unsafe")
 
 
 def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float, norm_type: float = 2.0,
