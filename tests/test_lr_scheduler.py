@@ -69,6 +69,12 @@ SCHEDULES = {
     "sequential-three": lambda m, o: m.SequentialLR(
         o, [m.ConstantLR(o, factor=0.5, total_iters=10), m.ExponentialLR(o, gamma=0.8),
             m.StepLR(o, step_size=3, gamma=0.5)], milestones=[4, 12]),
+    "multiplicative": lambda m, o: m.MultiplicativeLR(o, lr_lambda=lambda e: 0.9 if e % 2 else 1.02),
+    "polynomial": lambda m, o: m.PolynomialLR(o, total_iters=20, power=2.0),
+    "chained": lambda m, o: m.ChainedScheduler([m.ConstantLR(o, factor=0.5, total_iters=4),
+                                                m.ExponentialLR(o, gamma=0.9)]),
+    "warm-restarts": lambda m, o: m.CosineAnnealingWarmRestarts(o, T_0=6, eta_min=0.001),
+    "warm-restarts-tmult": lambda m, o: m.CosineAnnealingWarmRestarts(o, T_0=3, T_mult=2),
     "onecycle": lambda m, o: m.OneCycleLR(o, max_lr=[1.0, 0.5], total_steps=STEPS + 1),
     "onecycle-linear": lambda m, o: m.OneCycleLR(o, max_lr=0.8, total_steps=STEPS + 1, anneal_strategy="linear"),
     "onecycle-three-phase": lambda m, o: m.OneCycleLR(o, max_lr=0.8, epochs=3, steps_per_epoch=11,
@@ -207,6 +213,16 @@ def test_step_with_epoch_uses_the_closed_form_like_torch():
                 dsched.step(epoch)
                 tsched.step(epoch)
             _assert_same(dsched, tsched, dopt, topt, f"epoch {epoch}")
+
+
+def test_warm_restarts_with_fractional_epochs_like_torch():
+    make = SCHEDULES["warm-restarts-tmult"]
+    dopt, topt = _optimizers()
+    dsched, tsched = make(dls, dopt), make(tls, topt)
+    for epoch in np.arange(0, 20, 0.35):
+        dsched.step(float(epoch))
+        tsched.step(float(epoch))
+        _assert_same(dsched, tsched, dopt, topt, f"epoch {epoch}")
 
 
 def test_scheduler_drives_training_lr():

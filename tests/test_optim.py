@@ -398,3 +398,29 @@ def test_repr_lists_groups():
     opt = optim.Adam([dl.nn.Parameter(dl.ones(2))], lr=0.01)
     text = repr(opt)
     assert text.startswith("Adam (") and "Parameter Group 0" in text and "lr: 0.01" in text
+
+
+@pytest.mark.parametrize("dl_cls,options", [
+    (optim.SGD, dict(lr=0.05, momentum=0.9)), (optim.Adam, dict(lr=0.02)), (optim.AdamW, dict(lr=0.02)),
+    (optim.RMSprop, dict(lr=0.005)), (optim.Adagrad, dict(lr=0.1)),
+], ids=["sgd", "adam", "adamw", "rmsprop", "adagrad"])
+def test_each_optimizer_trains_a_small_network(dl_cls, options):
+    """A 2-16-1 tanh network fits y = sin(x1) * x2 on 64 fixed points: the loss falls 10x in 300 steps."""
+    dl.manual_seed(0)
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-2, 2, (64, 2)).astype(np.float32)
+    y = (np.sin(x[:, :1]) * x[:, 1:]).astype(np.float32)
+    model = dl.nn.Sequential(dl.nn.Linear(2, 16), dl.nn.Linear(16, 1))
+    opt = dl_cls(model.parameters(), **options)
+    xt, yt = dl.tensor(x), dl.tensor(y)
+
+    def loss_fn():
+        return ((model[1](model[0](xt).tanh()) - yt) ** 2).mean()
+
+    first = loss_fn().item()
+    for _ in range(300):
+        opt.zero_grad()
+        loss = loss_fn()
+        loss.backward()
+        opt.step()
+    assert loss_fn().item() < first / 10
