@@ -1,6 +1,7 @@
 """``deepling.nn``: modules, parameters, initializers and the functional API."""
 
 from deepling.nn import functional, init
+from deepling.nn import utils as utils
 
 # nn: activations, losses, flatten, penalties
 from deepling.nn.activation import (
