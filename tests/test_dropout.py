@@ -185,3 +185,24 @@ def test_dropout_modules_repr_and_train_flag():
     net.train()
     dl.manual_seed(0)
     assert np.any(net(x).data == 0)
+
+
+def test_feature_alpha_dropout():
+    dl.manual_seed(0)
+    x = dl.randn(200, 300, 4, 4)
+    y = DF.feature_alpha_dropout(x, 0.2, training=True).data
+    assert abs(y.mean()) < 0.02 and abs(y.std() - 1) < 0.02
+    sat, p = 1.7580993408473766, 0.2
+    a = ((1 - p) * (1 + p * sat**2)) ** -0.5
+    dropped = np.isclose(y, -sat * a * (1 - p), rtol=1e-6, atol=0).reshape(200, 300, -1)
+    assert np.all(dropped.all(axis=2) | ~dropped.any(axis=2))  # whole maps
+    assert abs(dropped.all(axis=2).mean() - p) < 0.01
+    check_op(lambda x: TF.feature_alpha_dropout(x, 1.0, True), [(2, 3, 2)], lambda x: DF.feature_alpha_dropout(x, 1.0, True))
+    np.testing.assert_array_equal(dl.nn.FeatureAlphaDropout(0.5).eval()(x).data, x.data)
+    assert repr(dl.nn.FeatureAlphaDropout(0.3)) == repr(torch.nn.FeatureAlphaDropout(0.3))
+
+    def f(x):
+        dl.manual_seed(4)
+        return DF.feature_alpha_dropout(x, 0.5, training=True)
+
+    check_grad(f, [(3, 4, 2)])

@@ -6,7 +6,7 @@ from deepling.nn.module import Module
 from deepling.ops import dropout as _D
 from deepling.tensor import Tensor
 
-__all__ = ["Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout"]
+__all__ = ["Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "FeatureAlphaDropout"]
 
 
 class _DropoutNd(Module):
@@ -59,3 +59,9 @@ class AlphaDropout(_DropoutNd):
     """
 
     _fn = staticmethod(_D.alpha_dropout)
+
+
+class FeatureAlphaDropout(_DropoutNd):
+    """Alpha dropout of whole channels of ``(N, C, *)`` (for SELU convolutional networks)."""
+
+    _fn = staticmethod(_D.feature_alpha_dropout)

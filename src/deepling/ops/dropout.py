@@ -15,7 +15,7 @@ from deepling.autograd import Function, is_grad_enabled
 from deepling.random import _rng
 from deepling.tensor import Tensor
 
-__all__ = ["dropout", "dropout1d", "dropout2d", "dropout3d", "feature_dropout", "alpha_dropout"]
+__all__ = ["dropout", "dropout1d", "dropout2d", "dropout3d", "feature_dropout", "alpha_dropout", "feature_alpha_dropout"]
 
 # SELU's negative saturation value -scale * alpha: where AlphaDropout sends dropped units.
 _SELU_SAT = 1.7580993408473766
@@ -144,21 +144,32 @@ def dropout3d(input: Tensor, p: float = 0.5, training: bool = True, inplace: boo
     return _channel_dropout("dropout3d", input, p, training, inplace, input.ndim == 5)
 
 
+def _alpha(name: str, input: Tensor, p: float, training: bool, inplace: bool, mask_shape: tuple[int, ...]) -> Tensor:
+    p = _check_p(name, p)
+    _check_float(name, input)
+    if not training or p == 0.0 or input.numel() == 0:
+        return input
+    if p == 1.0:
+        return _apply(input, np.zeros((), dtype=input.dtype), None, inplace)
+    keep = _keep_mask(mask_shape, p, input.dtype)
+    a = 1.0 / np.sqrt((_SELU_SAT**2 * p + 1.0) * (1.0 - p))
+    dt = input.dtype.type
+    shift = (keep - dt(1)) * dt(_SELU_SAT * a) + dt(_SELU_SAT * a * p)
+    keep *= dt(a)
+    return _apply(input, keep, shift, inplace)
+
+
 def alpha_dropout(input: Tensor, p: float = 0.5, training: bool = False, inplace: bool = False) -> Tensor:
     """Dropout for SELU networks: keeps zero mean and unit variance of its input.
 
     Dropped units take SELU's saturation value ``-a'`` (a' = 1.7581); then ``y = a (x m - a'(1 - m)) + b``
     with ``a = ((1 - p)(1 + p a'^2))^-1/2`` and ``b = a a' p`` restoring the mean and variance.
     """
-    p = _check_p("alpha_dropout", p)
-    _check_float("alpha_dropout", input)
-    if not training or p == 0.0 or input.numel() == 0:
-        return input
-    if p == 1.0:
-        return _apply(input, np.zeros((), dtype=input.dtype), None, inplace)
-    keep = _keep_mask(input.shape, p, input.dtype)
-    a = 1.0 / np.sqrt((_SELU_SAT**2 * p + 1.0) * (1.0 - p))
-    dt = input.dtype.type
-    shift = (keep - dt(1)) * dt(_SELU_SAT * a) + dt(_SELU_SAT * a * p)
-    keep *= dt(a)
-    return _apply(input, keep, shift, inplace)
+    return _alpha("alpha_dropout", input, p, training, inplace, input.shape)
+
+
+def feature_alpha_dropout(input: Tensor, p: float = 0.5, training: bool = False, inplace: bool = False) -> Tensor:
+    """Alpha dropout of whole channels of ``(N, C, *)``: one keep/drop draw per (n, c) feature map."""
+    if input.ndim < 2:
+        raise ValueError(f"feature_alpha_dropout: expected an input with at least 2 dims (N, C, *), got shape {input.shape}")
+    return _alpha("feature_alpha_dropout", input, p, training, inplace, input.shape[:2] + (1,) * (input.ndim - 2))
