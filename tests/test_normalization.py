@@ -220,6 +220,13 @@ def test_batchnorm_module_defaults_and_repr():
     assert repr(dl.nn.LayerNorm(4)) == repr(torch.nn.LayerNorm(4))
     assert repr(dl.nn.RMSNorm([2, 4])) == repr(torch.nn.RMSNorm([2, 4]))
     assert repr(dl.nn.LocalResponseNorm(3)) == repr(torch.nn.LocalResponseNorm(3))
+    for kw in ({"affine": False}, {"bias": False}, {"momentum": None, "track_running_stats": False}):
+        assert repr(dl.nn.BatchNorm1d(3, **kw)) == repr(torch.nn.BatchNorm1d(3, **kw))
+        assert repr(dl.nn.InstanceNorm2d(4, **kw)) == repr(torch.nn.InstanceNorm2d(4, **kw))
+        assert repr(dl.nn.GroupNorm(2, 4, **{k: v for k, v in kw.items() if k in ("affine", "bias")})) == \
+            repr(torch.nn.GroupNorm(2, 4, **{k: v for k, v in kw.items() if k in ("affine", "bias")}))
+    for kw in ({"elementwise_affine": False}, {"bias": False}):
+        assert repr(dl.nn.LayerNorm([2, 3], **kw)) == repr(torch.nn.LayerNorm([2, 3], **kw))
 
 
 def test_batchnorm_eval_without_running_stats_uses_batch_stats():
