@@ -6,6 +6,8 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import deepling as dl
 from oracle import check_grad, check_op
@@ -355,3 +357,23 @@ def test_no_graph_without_grad_and_under_no_grad():
         out = m(dl.randn(2, 3, 4, 4))
     assert not out.requires_grad and out.grad_fn is None
     assert int(m.num_batches_tracked.data) == 1
+
+
+# ---------------------------------------------------------------------------- random shapes
+@settings(max_examples=25, deadline=None)
+@given(n=st.integers(2, 5), c=st.integers(1, 5), rest=st.lists(st.integers(1, 4), max_size=2), seed=st.integers(0, 1000))
+def test_batch_and_group_norm_random_shapes(n, c, rest, seed):
+    shape = (n, c, *rest)
+    both(lambda F, T: lambda x, w, b: F.batch_norm(x, None, None, w, b, True), [shape, (c,), (c,)], seed=seed)
+    divisors = [g for g in range(1, c + 1) if c % g == 0]
+    groups = divisors[seed % len(divisors)]
+    both(lambda F, T: lambda x, w, b: F.group_norm(x, groups, w, b), [shape, (c,), (c,)], seed=seed)
+
+
+@settings(max_examples=25, deadline=None)
+@given(lead=st.lists(st.integers(1, 4), max_size=2), norm=st.lists(st.integers(1, 5), min_size=1, max_size=2),
+       seed=st.integers(0, 1000))
+def test_layer_and_rms_norm_random_shapes(lead, norm, seed):
+    shape, ns = (*lead, *norm), tuple(norm)
+    both(lambda F, T: lambda x, w, b: F.layer_norm(x, ns, w, b), [shape, ns, ns], seed=seed)
+    both(lambda F, T: lambda x, w: F.rms_norm(x, ns, w), [shape, ns], seed=seed)
