@@ -15,7 +15,7 @@ train: $(BIN)/.installed
 	$(BIN)/python examples/fit_line.py
 
 test: $(BIN)/.installed
-	$(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest -q tests
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check src tests benchmarks
