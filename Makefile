@@ -12,7 +12,7 @@ $(BIN)/.installed: pyproject.toml
 	touch $@
 
 train: $(BIN)/.installed
-	$(BIN)/python examples/fit_line.py
+	$(BIN)/python -m deepling train
 
 test: $(BIN)/.installed
 	$(BIN)/python -m pytest -q tests
