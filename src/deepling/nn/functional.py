@@ -9,3 +9,9 @@ from deepling.ops.matmul import linear
 from deepling.ops.shape import one_hot
 
 __all__ = ["linear", "relu", "sigmoid", "tanh", "one_hot"]
+
+# vision: convolution, pooling, padding and resampling
+from deepling.ops.conv import conv1d, conv2d, conv_transpose2d, fold, unfold  # noqa: E402
+from deepling.ops.resample import interpolate, pad  # noqa: E402
+
+__all__ += ["conv1d", "conv2d", "conv_transpose2d", "unfold", "fold", "pad", "interpolate"]
