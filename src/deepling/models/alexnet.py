@@ -19,7 +19,7 @@ class AlexNet(nn.Module):
 
     ``small=True`` sizes it for (N, 3, 32, 32) CIFAR images with the same layer layout: a 3x3 stride-2
     first conv, 3x3 convs, 2x2 max-pools, a 2x2 adaptive pool and 1024-unit hidden layers
-    (about 6.4M parameters instead of 61M).
+    (about 4.4M parameters instead of 61M).
     """
 
     def __init__(self, num_classes: int = 1000, dropout: float = 0.5, small: bool = False) -> None:
