@@ -19,10 +19,10 @@ class AlexNet(nn.Module):
 
     ``small=True`` sizes it for (N, 3, 32, 32) CIFAR images with the same layer layout: a 3x3 stride-2
     first conv, 3x3 convs, 2x2 max-pools, a 2x2 adaptive pool and 1024-unit hidden layers
-    (about 4.4M parameters instead of 61M).
+    (about 4.4M parameters instead of 61M). ``in_channels`` (default 3) allows grayscale input.
     """
 
-    def __init__(self, num_classes: int = 1000, dropout: float = 0.5, small: bool = False) -> None:
+    def __init__(self, num_classes: int = 1000, dropout: float = 0.5, small: bool = False, in_channels: int = 3) -> None:
         super().__init__()
         if small:
             k1, s1, p1, k2, p2, pool, grid, hidden = 3, 2, 1, 3, 1, (2, 2), 2, 1024
@@ -30,7 +30,7 @@ class AlexNet(nn.Module):
             k1, s1, p1, k2, p2, pool, grid, hidden = 11, 4, 2, 5, 2, (3, 2), 6, 4096
         self.small = small
         self.features = nn.Sequential(
-            nn.Conv2d(3, 64, kernel_size=k1, stride=s1, padding=p1),
+            nn.Conv2d(in_channels, 64, kernel_size=k1, stride=s1, padding=p1),
             nn.ReLU(inplace=True),
             nn.MaxPool2d(kernel_size=pool[0], stride=pool[1]),
             nn.Conv2d(64, 192, kernel_size=k2, padding=p2),

@@ -92,7 +92,7 @@ class Bottleneck(nn.Module):
 class _ResNetBase(nn.Module):
     """Stage building and He initialization shared by the ImageNet and CIFAR layouts."""
 
-    def _setup(self, block: type, norm_layer: Callable[..., nn.Module] | None, groups: int, width_per_group: int,
+    def _setup(self, norm_layer: Callable[..., nn.Module] | None, groups: int, width_per_group: int,
                inplanes: int) -> None:
         self._norm_layer = norm_layer or nn.BatchNorm2d
         self.inplanes, self.dilation = inplanes, 1
@@ -143,13 +143,13 @@ class ResNet(_ResNetBase):
 
     def __init__(self, block: type, layers: Sequence[int], num_classes: int = 1000, zero_init_residual: bool = False,
                  groups: int = 1, width_per_group: int = 64, replace_stride_with_dilation: Sequence[bool] | None = None,
-                 norm_layer: Callable[..., nn.Module] | None = None) -> None:
+                 norm_layer: Callable[..., nn.Module] | None = None, in_channels: int = 3) -> None:
         super().__init__()
-        self._setup(block, norm_layer, groups, width_per_group, 64)
+        self._setup(norm_layer, groups, width_per_group, 64)
         dilate = list(replace_stride_with_dilation or [False, False, False])
         if len(dilate) != 3:
             raise ValueError(f"ResNet: replace_stride_with_dilation should be None or 3 booleans, got {dilate}")
-        self.conv1 = nn.Conv2d(3, self.inplanes, kernel_size=7, stride=2, padding=3, bias=False)
+        self.conv1 = nn.Conv2d(in_channels, self.inplanes, kernel_size=7, stride=2, padding=3, bias=False)
         self.bn1 = self._norm_layer(self.inplanes)
         self.relu = nn.ReLU(inplace=True)
         self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
@@ -176,7 +176,7 @@ class CifarResNet(_ResNetBase):
     def __init__(self, block: type, layers: Sequence[int], num_classes: int = 10, zero_init_residual: bool = False,
                  norm_layer: Callable[..., nn.Module] | None = None, in_channels: int = 3) -> None:
         super().__init__()
-        self._setup(block, norm_layer, 1, 64, 16)
+        self._setup(norm_layer, 1, 64, 16)
         self.conv1 = nn.Conv2d(in_channels, 16, kernel_size=3, stride=1, padding=1, bias=False)
         self.bn1 = self._norm_layer(16)
         self.relu = nn.ReLU(inplace=True)
