@@ -13,8 +13,6 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from deepling.tensor import Tensor
-
 __all__ = [
     "Function",
     "backward",
@@ -285,3 +283,7 @@ def gradcheck(
                 raise GradcheckError(msg)
             return False
     return True
+
+
+# Imported last: tensor.py imports the op modules, which import Function from here.
+from deepling.tensor import Tensor  # noqa: E402
