@@ -5,7 +5,9 @@ PyTorch's names.
 """
 
 from deepling.ops.elementwise import relu, sigmoid, tanh
+from deepling.ops.embedding import embedding
 from deepling.ops.matmul import linear
 from deepling.ops.shape import one_hot
 
 __all__ = ["linear", "relu", "sigmoid", "tanh", "one_hot"]
+__all__ += ["embedding"]
