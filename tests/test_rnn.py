@@ -8,7 +8,7 @@ from threadpoolctl import threadpool_limits
 
 import deepling as dl
 from deepling.autograd import gradcheck
-from oracle import check_grad
+from oracle import check_grad, check_op
 
 LAYERS = ["RNN", "GRU", "LSTM"]
 
@@ -266,3 +266,38 @@ def _adam(params, state, step, lr, b1=0.9, b2=0.999, eps=1e-8):
 def test_lstm_learns_to_copy_and_reverse(reverse):
     # A uniform guess costs ln 5 = 1.61 nats per digit; recalled digits must be nearly certain.
     assert _train_seq_task(reverse, steps=200) < 0.1
+
+
+@pytest.mark.parametrize("batch_first", [False, True])
+@pytest.mark.parametrize("padding_side", ["right", "left"])
+def test_pad_sequence_matches_torch(batch_first, padding_side):
+    from deepling.nn.utils.rnn import pad_sequence
+
+    rng = np.random.default_rng(0)
+    arrays = [rng.standard_normal((n, 3)).astype(np.float32) for n in (4, 1, 6)]
+
+    def run_torch(*xs):
+        return torch.nn.utils.rnn.pad_sequence(list(xs), batch_first=batch_first, padding_value=-1.5, padding_side=padding_side)
+
+    def run_ours(*xs):
+        return pad_sequence(list(xs), batch_first=batch_first, padding_value=-1.5, padding_side=padding_side)
+
+    check_op(run_torch, None, run_ours, arrays=arrays)
+    with pytest.raises(ValueError, match="pad_sequence"):
+        pad_sequence([dl.zeros(2, 3), dl.zeros(2, 4)])
+
+
+def test_dropout_between_layers():
+    dl.manual_seed(0)
+    m = dl.nn.LSTM(3, 8, num_layers=2, dropout=0.5)
+    x = dl.randn(5, 4, 3)
+    eval_out = m.eval()(x)[0].data
+    t = torch.nn.LSTM(3, 8, num_layers=2, dropout=0.5).eval()
+    t.load_state_dict({k: torch.tensor(v.numpy()) for k, v in m.state_dict().items()})
+    np.testing.assert_allclose(eval_out, t(torch.tensor(x.data))[0].detach().numpy(), atol=2e-5)
+    m.train()
+    train_out = m(x)[0]
+    assert not np.allclose(train_out.data, eval_out)
+    # One layer: no dropout at all (it only acts between layers), as in torch.
+    one = dl.nn.GRU(3, 4, dropout=0.5)
+    np.testing.assert_array_equal(one(x)[0].data, one.eval()(x)[0].data)

@@ -13,19 +13,12 @@ from deepling import creation
 from deepling.nn import init
 from deepling.nn.module import Module
 from deepling.nn.parameter import Parameter
+from deepling.ops.dropout import dropout as _dropout
 from deepling.ops.rnn import GATES, rnn_direction
 from deepling.ops.shape import cat, stack
 from deepling.tensor import Tensor
 
 __all__ = ["RNNBase", "RNN", "GRU", "LSTM", "RNNCellBase", "RNNCell", "GRUCell", "LSTMCell"]
-
-
-def _dropout(x: Tensor, p: float, training: bool) -> Tensor:
-    from deepling.nn import functional as F  # dropout lives with the norm/dropout family
-
-    if not hasattr(F, "dropout"):
-        raise NotImplementedError("RNN dropout between layers needs deepling.nn.functional.dropout")
-    return F.dropout(x, p, training)
 
 
 class RNNBase(Module):
@@ -120,7 +113,7 @@ class RNNBase(Module):
         h_n, c_n = [], []
         for layer in range(self.num_layers):
             if layer and self.dropout and self.training:
-                x = _dropout(x, self.dropout, True)
+                x = _dropout(x, self.dropout, True)  # between layers, never after the last
             outs = []
             for direction in range(self.num_directions):
                 k = layer * self.num_directions + direction
