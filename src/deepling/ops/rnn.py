@@ -38,6 +38,14 @@ def _dsigmoid(s: np.ndarray) -> np.ndarray:
     return s * (1 - s)
 
 
+def _lstm_scales(H: int, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-column factors over the gates i, f, g, o: the pre-activation scale (1/2 for the sigmoid
+    gates), and the map tanh -> activation, y * mul + add ((1 + y) / 2 for i, f, o; y for g)."""
+    half = np.repeat(np.array([0.5, 0.5, 1.0, 0.5], dtype=dtype), H)
+    add = np.repeat(np.array([0.5, 0.5, 0.0, 0.5], dtype=dtype), H)
+    return half, half, add
+
+
 class RecurrentSequence(Function):
     """One direction of one layer over a whole sequence.
 
@@ -61,16 +69,20 @@ class RecurrentSequence(Function):
         hs = buf[: (T + 1) * B * P].reshape(T + 1, B, P)
         hs[T if reverse else 0] = 0 if h0 is None else h0
 
+        # LSTM: sigmoid(a) = (1 + tanh(a / 2)) / 2, so with the i, f, o rows of the weights and
+        # biases halved, ONE tanh over all four gates then a per-column affine map activates them.
+        half = _lstm_scales(H, dt)[0] if mode == "LSTM" else None
         # Input projection of every step in one GEMM; fold in the biases that simply add.
-        gates = np.matmul(x.reshape(T * B, -1), w_ih.T).reshape(T, B, G * H)
+        w_in = w_ih if half is None else w_ih * half[:, None]
+        gates = np.matmul(x.reshape(T * B, -1), w_in.T).reshape(T, B, G * H)
         if b_ih is not None:
-            gates += b_ih
+            gates += b_ih if half is None else b_ih * half
         if b_hh is not None:
             if mode == "GRU":
                 gates[..., : 2 * H] += b_hh[: 2 * H]  # b_hn sits inside r * (...)
             else:
-                gates += b_hh
-        w_hh_t = w_hh.T
+                gates += b_hh if half is None else b_hh * half
+        w_hh_t = w_hh.T if half is None else (w_hh * half[:, None]).T
         rec = np.empty((B, G * H), dtype=dt)
         out_off, prev_off = self.out_off, self.prev_off
 
@@ -79,13 +91,14 @@ class RecurrentSequence(Function):
             cs[T if reverse else 0] = 0 if c0 is None else c0
             tanh_c = np.empty((T, B, H), dtype=dt)
             h_full = np.empty((T, B, H), dtype=dt) if w_hr is not None else None
+            _, mul, add = _lstm_scales(H, dt)
             for t in self.order:
                 a = gates[t]
                 np.matmul(hs[t + prev_off], w_hh_t, out=rec)
                 a += rec
-                _sigmoid_(a[:, : 2 * H])
-                np.tanh(a[:, 2 * H : 3 * H], out=a[:, 2 * H : 3 * H])
-                _sigmoid_(a[:, 3 * H :])
+                np.tanh(a, out=a)
+                a *= mul
+                a += add
                 i, f, g, o = a[:, :H], a[:, H : 2 * H], a[:, 2 * H : 3 * H], a[:, 3 * H :]
                 c = cs[t + out_off]
                 np.multiply(f, cs[t + prev_off], out=c)
@@ -148,24 +161,31 @@ class RecurrentSequence(Function):
         if mode == "LSTM":
             dc = gbuf[(T + 1) * B * P :].reshape(B, H).copy()
             dhs = np.empty((T, B, P), dtype=dt) if self.w_hr is not None else None
+            # Everything in the step's derivative that does not depend on the incoming gradient,
+            # for all steps at once (big vectorized ops instead of many small ones in the loop):
+            # da_i = dc g i(1-i), da_f = dc c_prev f(1-f), da_g = dc i (1-g^2), da_o = dh tanh(c) o(1-o),
+            # and dc_prev = f dc, with dc = dc_next + dh o (1 - tanh(c)^2).
+            a4 = self.gates.reshape(T, B, 4, H)
+            i, f, g, o = a4[:, :, 0], a4[:, :, 1], a4[:, :, 2], a4[:, :, 3]
+            tc = self.tanh_c
+            c_prev = self.cs[prev_off : prev_off + T]
+            k = np.empty((T, B, 4, H), dtype=dt)
+            np.multiply(g, _dsigmoid(i), out=k[:, :, 0])
+            np.multiply(c_prev, _dsigmoid(f), out=k[:, :, 1])
+            np.multiply(i, 1 - g * g, out=k[:, :, 2])
+            np.multiply(tc, _dsigmoid(o), out=k[:, :, 3])
+            k_c = o * (1 - tc * tc)
+            da4 = dxg.reshape(T, B, 4, H)
             for t in reversed(self.order):
                 dh_t = g_hs[t + out_off] + dh
                 if dhs is not None:
                     dhs[t] = dh_t
                     dh_t = dh_t @ self.w_hr
-                a, da, tc = self.gates[t], dxg[t], self.tanh_c[t]
-                i, f, g, o = a[:, :H], a[:, H : 2 * H], a[:, 2 * H : 3 * H], a[:, 3 * H :]
-                np.multiply(dh_t, tc, out=da[:, 3 * H :])
-                da[:, 3 * H :] *= _dsigmoid(o)
-                dc += dh_t * o * (1 - tc * tc)
-                np.multiply(dc, g, out=da[:, :H])
-                da[:, :H] *= _dsigmoid(i)
-                np.multiply(dc, self.cs[t + prev_off], out=da[:, H : 2 * H])
-                da[:, H : 2 * H] *= _dsigmoid(f)
-                np.multiply(dc, i, out=da[:, 2 * H : 3 * H])
-                da[:, 2 * H : 3 * H] *= 1 - g * g
-                dc *= f
-                dh = da @ w_hh
+                np.multiply(dh_t, k[t, :, 3], out=da4[t, :, 3])
+                dc += dh_t * k_c[t]
+                np.multiply(dc[:, None, :], k[t, :, :3], out=da4[t, :, :3])
+                dc *= f[t]
+                dh = dxg[t] @ w_hh
         elif mode == "GRU":
             dhg = np.empty_like(dxg)
             for t in reversed(self.order):
