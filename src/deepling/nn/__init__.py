@@ -79,6 +79,8 @@ from deepling.nn.pooling import (
     MaxPool2d,
     MaxUnpool2d,
 )
+from deepling.nn.rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
+from deepling.nn.sparse import Embedding
 from deepling.nn.upsampling import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d
 
 __all__ = [
@@ -166,4 +168,11 @@ __all__ = [
     "ReplicationPad2d",
     "CircularPad1d",
     "CircularPad2d",
+    "Embedding",
+    "RNN",
+    "GRU",
+    "LSTM",
+    "RNNCell",
+    "GRUCell",
+    "LSTMCell",
 ]

@@ -35,6 +35,7 @@ from deepling.ops.dropout import (
     feature_dropout,
 )
 from deepling.ops.elementwise import relu, sigmoid, tanh
+from deepling.ops.embedding import embedding
 from deepling.ops.loss import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
@@ -125,3 +126,4 @@ __all__ = [
     "adaptive_max_pool2d",
     "max_unpool2d",
 ]
+__all__ += ["embedding"]
