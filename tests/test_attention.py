@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as TF
-from oracle import check_grad, check_op, compare
 
 import deepling as dl
 import deepling.nn.functional as F
 from deepling.nn import MultiheadAttention
 from deepling.ops.attention import attention_weights, packed_self_attention
+from oracle import check_grad, check_op, compare
 
 SHAPES = [
     [(2, 3, 5, 4), (2, 3, 6, 4), (2, 3, 6, 7)],  # (N, H, L, E), (N, H, S, E), (N, H, S, Ev)
