@@ -21,3 +21,9 @@ def test_linear_matches_torch():
     lin.load_state_dict(tlin.state_dict())
     x = np.random.default_rng(0).standard_normal((4, 5)).astype(np.float32)
     np.testing.assert_allclose(lin(dl.tensor(x)).data, tlin(torch.tensor(x)).detach().numpy(), atol=1e-6)
+
+
+def test_diamond_graph_accumulates_both_paths():
+    # e feeds q through two paths (numerator and the sum in the denominator); both must reach z.
+    check_op(lambda z: (lambda e: e / e.sum())((z - z.max()).exp()).log().sum(), [(6,)])
+    check_op(lambda a: (a * a.exp()).sum() + (a.exp() / a.exp().sum()).pow(2).sum(), [(3, 4)])

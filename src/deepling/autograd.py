@@ -151,20 +151,24 @@ def _topo_order(root: Tensor) -> list[Tensor]:
     Iterative depth-first search: a recursive walk overflows Python's stack on long chains.
     """
     order: list[Tensor] = []
-    visited: set[int] = {id(root)}
+    visited: set[int] = set()
     stack: list[tuple[Tensor, bool]] = [(root, False)]
     while stack:
         t, expanded = stack.pop()
         if expanded:
             order.append(t)
             continue
+        # Mark on expansion, not on push: a tensor reached again deeper in another branch must be
+        # finished inside that branch, so that it comes before every tensor that uses it.
+        if id(t) in visited:
+            continue
+        visited.add(id(t))
         stack.append((t, True))
         ctx = t._ctx
         if ctx is None:
             continue
         for p in ctx.parents:
             if p.requires_grad and id(p) not in visited:
-                visited.add(id(p))
                 stack.append((p, False))
     return order
 

@@ -27,9 +27,11 @@ class MatMul(Function):
         # Promote 1-D operands to matrices as the forward did, then undo it.
         a2 = a[None, :] if a.ndim == 1 else a
         b2 = b[:, None] if b.ndim == 1 else b
-        if a.ndim == 1:
+        if a.ndim == 1 and b.ndim == 1:
+            g = np.reshape(g, (1, 1))
+        elif a.ndim == 1:
             g = np.expand_dims(g, -2)
-        if b.ndim == 1:
+        elif b.ndim == 1:
             g = np.expand_dims(g, -1)
         ga = gb = None
         if self.needs_input_grad[0]:
