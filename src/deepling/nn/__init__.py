@@ -57,6 +57,15 @@ from deepling.nn.normalization import (
 )
 from deepling.nn.parameter import Parameter
 from deepling.nn.penalty import l1_penalty, l2_penalty
+from deepling.nn.transformer import (
+    LearnedPositionalEmbedding,
+    PositionalEncoding,
+    Transformer,
+    TransformerDecoder,
+    TransformerDecoderLayer,
+    TransformerEncoder,
+    TransformerEncoderLayer,
+)
 
 __all__ = [
     "Module",
@@ -121,3 +130,5 @@ __all__ = [
     "LocalResponseNorm",
 ]
 __all__ += ["MultiheadAttention"]
+__all__ += ["Transformer", "TransformerEncoder", "TransformerEncoderLayer", "TransformerDecoder",
+            "TransformerDecoderLayer", "PositionalEncoding", "LearnedPositionalEmbedding"]
