@@ -25,6 +25,7 @@ from deepling.nn.activation import (
     Step,
     Tanh,
 )
+from deepling.nn.attention import MultiheadAttention
 from deepling.nn.container import ModuleDict, ModuleList, Sequential
 from deepling.nn.conv import Conv1d, Conv2d, ConvTranspose2d
 from deepling.nn.dropout import AlphaDropout, Dropout, Dropout1d, Dropout2d, Dropout3d, FeatureAlphaDropout
@@ -81,6 +82,15 @@ from deepling.nn.pooling import (
 )
 from deepling.nn.rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from deepling.nn.sparse import Embedding
+from deepling.nn.transformer import (
+    LearnedPositionalEmbedding,
+    PositionalEncoding,
+    Transformer,
+    TransformerDecoder,
+    TransformerDecoderLayer,
+    TransformerEncoder,
+    TransformerEncoderLayer,
+)
 from deepling.nn.upsampling import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d
 
 __all__ = [
@@ -175,4 +185,12 @@ __all__ = [
     "RNNCell",
     "GRUCell",
     "LSTMCell",
+    "MultiheadAttention",
+    "Transformer",
+    "TransformerEncoder",
+    "TransformerEncoderLayer",
+    "TransformerDecoder",
+    "TransformerDecoderLayer",
+    "PositionalEncoding",
+    "LearnedPositionalEmbedding",
 ]

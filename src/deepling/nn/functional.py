@@ -24,6 +24,7 @@ from deepling.ops.activation import (
     softsign,
     step,
 )
+from deepling.ops.attention import scaled_dot_product_attention
 from deepling.ops.conv import conv1d, conv2d, conv_transpose2d, fold, unfold
 from deepling.ops.dropout import (
     alpha_dropout,
@@ -125,5 +126,6 @@ __all__ = [
     "adaptive_avg_pool2d",
     "adaptive_max_pool2d",
     "max_unpool2d",
+    "embedding",
+    "scaled_dot_product_attention",
 ]
-__all__ += ["embedding"]
