@@ -575,6 +575,9 @@ class OneCycleLR(LRScheduler):
         return lrs
 
 
+_LRScheduler = LRScheduler  # the pre-1.14 PyTorch name, still used by older scripts
+
+
 class ReduceLROnPlateau(LRScheduler):
     """Multiply the lr by ``factor`` once the metric passed to ``step(metric)`` stops improving for
     more than ``patience`` epochs (improving: below ``best * (1 - threshold)`` in ``'min'``/``'rel'`` mode).
