@@ -120,6 +120,9 @@ class LRScheduler:
         self.__dict__.update(state_dict)
 
 
+_LRScheduler = LRScheduler  # the pre-1.14 PyTorch name, still used by older scripts
+
+
 class LambdaLR(LRScheduler):
     """``lr = base_lr * lr_lambda(epoch)``; one function, or one per param group."""
 
@@ -573,9 +576,6 @@ class OneCycleLR(LRScheduler):
                     break
                 start = end
         return lrs
-
-
-_LRScheduler = LRScheduler  # the pre-1.14 PyTorch name, still used by older scripts
 
 
 class ReduceLROnPlateau(LRScheduler):
