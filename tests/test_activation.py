@@ -1,6 +1,7 @@
 """Activations (functional and modules): parity with PyTorch (values, dtypes, gradients) and gradcheck."""
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -85,6 +86,20 @@ def test_softmax_stable_for_huge_logits(fn):
     x = np.array([[1e4, -1e4, 0.0, 9999.0], [-1e4, -1e4, -1e4, -1e4], [3e4, 1.0, 2.0, -3e4]], dtype=np.float32)
     check_op(lambda t: tf(t, dim=1), [], lambda t: df(t, dim=1), arrays=[x])
     assert np.isfinite(df(dl.tensor(x), dim=1).data).all()
+
+
+@pytest.mark.parametrize("fn", ["softmax", "log_softmax"])
+def test_softmax_with_masked_entries(fn):
+    # attention masks fill with -inf; a fully masked row is nan in both frameworks
+    x = np.random.default_rng(0).standard_normal((3, 4)).astype(np.float32)
+    mask = np.array([[0, 1, 1, 0], [1, 1, 1, 1], [0, 0, 0, 1]], dtype=bool)
+    tf, df = getattr(TF, fn), getattr(F, fn)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        check_op(lambda t: tf(t.masked_fill(torch.tensor(mask), float("-inf")), dim=1)[[0, 2]], [],
+                 lambda t: df(t.masked_fill(dl.tensor(mask), float("-inf")), dim=1)[[0, 2]], arrays=[x])
+        out = df(dl.tensor(x).masked_fill(dl.tensor(mask), float("-inf")), dim=1).data
+    assert np.isnan(out[1]).all()
 
 
 def test_softmax_dtype_argument_and_implicit_dim():

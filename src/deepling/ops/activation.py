@@ -119,8 +119,9 @@ class Softmax(Function):
         if x.ndim == 0:
             self.out = np.ones_like(x)
             return self.out
-        e = np.exp(x - x.max(axis=axis, keepdims=True))
-        e /= e.sum(axis=axis, keepdims=True)
+        with np.errstate(invalid="ignore"):  # an all -inf row (fully masked) gives nan, as in PyTorch
+            e = np.exp(x - x.max(axis=axis, keepdims=True))
+            e /= e.sum(axis=axis, keepdims=True)
         self.out = e
         return e
 
@@ -139,8 +140,9 @@ class LogSoftmax(Function):
         if x.ndim == 0:
             self.out = np.zeros_like(x)
             return self.out
-        shifted = x - x.max(axis=axis, keepdims=True)
-        shifted -= np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            shifted = x - x.max(axis=axis, keepdims=True)
+            shifted -= np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
         self.out = shifted
         return shifted
 
