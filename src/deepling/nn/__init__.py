@@ -1,8 +1,7 @@
 """``deepling.nn``: modules, parameters, initializers and the functional API."""
 
 from deepling.nn import functional, init
-
-# nn: activations, losses, flatten, penalties
+from deepling.nn import utils as utils
 from deepling.nn.activation import (
     CELU,
     ELU,
@@ -27,6 +26,7 @@ from deepling.nn.activation import (
     Tanh,
 )
 from deepling.nn.container import ModuleDict, ModuleList, Sequential
+from deepling.nn.dropout import AlphaDropout, Dropout, Dropout1d, Dropout2d, Dropout3d, FeatureAlphaDropout
 from deepling.nn.flatten import Flatten, Unflatten
 from deepling.nn.linear import Identity, Linear
 from deepling.nn.loss import (
@@ -42,14 +42,80 @@ from deepling.nn.loss import (
     SmoothL1Loss,
 )
 from deepling.nn.module import Module
+from deepling.nn.normalization import (
+    BatchNorm1d,
+    BatchNorm2d,
+    BatchNorm3d,
+    GroupNorm,
+    InstanceNorm1d,
+    InstanceNorm2d,
+    InstanceNorm3d,
+    LayerNorm,
+    LocalResponseNorm,
+    RMSNorm,
+)
 from deepling.nn.parameter import Parameter
 from deepling.nn.penalty import l1_penalty, l2_penalty
 
-__all__ = ["Module", "Parameter", "Sequential", "ModuleList", "ModuleDict", "Identity", "Linear", "functional", "init"]
-# nn: activations, losses, flatten, penalties
-__all__ += [
-    "ReLU", "LeakyReLU", "ELU", "SELU", "CELU", "GELU", "SiLU", "Mish", "Sigmoid", "Tanh", "Softplus", "Softmax",
-    "LogSoftmax", "Softmin", "Hardtanh", "ReLU6", "Hardsigmoid", "Hardswish", "LogSigmoid", "Softsign", "Step",
-    "Flatten", "Unflatten", "MSELoss", "L1Loss", "HuberLoss", "SmoothL1Loss", "CrossEntropyLoss", "NLLLoss",
-    "BCELoss", "BCEWithLogitsLoss", "KLDivLoss", "CosineSimilarity", "l1_penalty", "l2_penalty",
+__all__ = [
+    "Module",
+    "Parameter",
+    "Sequential",
+    "ModuleList",
+    "ModuleDict",
+    "Identity",
+    "Linear",
+    "functional",
+    "init",
+    "ReLU",
+    "LeakyReLU",
+    "ELU",
+    "SELU",
+    "CELU",
+    "GELU",
+    "SiLU",
+    "Mish",
+    "Sigmoid",
+    "Tanh",
+    "Softplus",
+    "Softmax",
+    "LogSoftmax",
+    "Softmin",
+    "Hardtanh",
+    "ReLU6",
+    "Hardsigmoid",
+    "Hardswish",
+    "LogSigmoid",
+    "Softsign",
+    "Step",
+    "Flatten",
+    "Unflatten",
+    "MSELoss",
+    "L1Loss",
+    "HuberLoss",
+    "SmoothL1Loss",
+    "CrossEntropyLoss",
+    "NLLLoss",
+    "BCELoss",
+    "BCEWithLogitsLoss",
+    "KLDivLoss",
+    "CosineSimilarity",
+    "l1_penalty",
+    "l2_penalty",
+    "Dropout",
+    "Dropout1d",
+    "Dropout2d",
+    "Dropout3d",
+    "AlphaDropout",
+    "FeatureAlphaDropout",
+    "BatchNorm1d",
+    "BatchNorm2d",
+    "BatchNorm3d",
+    "InstanceNorm1d",
+    "InstanceNorm2d",
+    "InstanceNorm3d",
+    "LayerNorm",
+    "GroupNorm",
+    "RMSNorm",
+    "LocalResponseNorm",
 ]
