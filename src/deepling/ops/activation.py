@@ -22,7 +22,7 @@ from deepling.tensor import Tensor, _as_dtype
 __all__ = [
     "softmax", "log_softmax", "softmin", "gelu", "silu", "elu", "selu", "celu", "leaky_relu",
     "softplus", "hardtanh", "relu6", "hardsigmoid", "hardswish", "mish", "logsigmoid", "softsign",
-    "step", "erf",
+    "step", "erf", "prelu", "threshold", "glu", "normalize",
 ]
 
 
@@ -405,3 +405,88 @@ def step(input: Tensor, value: float = 1.0) -> Tensor:
     d = x.data
     out = np.where(d > 0, 1, np.where(d < 0, 0, value)).astype(d.dtype, copy=False)
     return Tensor._wrap(out)
+
+
+# ---------------------------------------------------------------------------- with parameters / shape changes
+class Prelu(Function):
+    """x if x > 0 else a x, with a learned slope a per channel; dx = 1 or a, da = sum of x over x <= 0."""
+
+    def forward(self, x: np.ndarray, a: np.ndarray) -> np.ndarray:
+        self.x, self.a = x, a
+        return np.where(x > 0, x, a * x)
+
+    def backward(self, g: np.ndarray) -> tuple:
+        x, need = self.x, self.needs_input_grad
+        gx = np.where(x > 0, g, g * self.a) if need[0] else None
+        ga = np.where(x > 0, 0, g * x).astype(g.dtype, copy=False) if need[1] else None
+        return gx, ga
+
+
+def prelu(input: Tensor, weight: Tensor) -> Tensor:
+    """PReLU(x) = max(0, x) + weight * min(0, x); ``weight`` has 1 or C entries (C = dim 1 of the input)."""
+    x = _float_input("prelu", input)
+    n = weight.numel()
+    if weight.ndim > 1:
+        raise ValueError(f"prelu: weight must be 0-d or 1-D, got shape {weight.shape}")
+    if n != 1:
+        channels = x.shape[1] if x.ndim >= 2 else 1  # PyTorch: a 1-D input is one channel
+        if n != channels:
+            raise ValueError(f"prelu: weight of {n} entries does not match {channels} channels of input {x.shape}")
+        if x.ndim >= 2:
+            weight = weight.reshape((n,) + (1,) * (x.ndim - 2))
+    elif weight.ndim == 1:
+        weight = weight.reshape(())
+    return Prelu.apply(x, weight)
+
+
+class Threshold(Function):
+    """x where x > threshold, ``value`` elsewhere; the gradient passes where x > threshold."""
+
+    def forward(self, x: np.ndarray, threshold: float, value: float) -> np.ndarray:
+        self.keep = x > threshold
+        return np.where(self.keep, x, np.asarray(value, dtype=x.dtype))
+
+    def backward(self, g: np.ndarray) -> np.ndarray:
+        return np.where(self.keep, g, 0).astype(g.dtype, copy=False)
+
+
+def threshold(input: Tensor, threshold: float, value: float, inplace: bool = False) -> Tensor:
+    """y = x if x > threshold else value."""
+    return Threshold.apply(_float_input("threshold", input), float(threshold), float(value))
+
+
+def glu(input: Tensor, dim: int = -1) -> Tensor:
+    """GLU(a, b) = a * sigmoid(b), a and b the two halves of the input along ``dim``."""
+    x = _float_input("glu", input)
+    axis = _axis("glu", dim, x.ndim)
+    if x.ndim == 0 or x.shape[axis] % 2:
+        raise ValueError(f"glu: halving dimension {dim} needs an even size, got shape {x.shape}")
+    a, b = x.chunk(2, axis)
+    return a * b.sigmoid()
+
+
+class _Normalize2(Function):
+    """y = x / max(||x||_2, eps) along ``axis``; dx = g / c - x sum(g x) / (c^2 n) where n > eps."""
+
+    def forward(self, x: np.ndarray, axis: int, eps: float) -> np.ndarray:
+        n = np.sqrt((x * x).sum(axis=axis, keepdims=True))
+        c = np.maximum(n, eps)
+        self.x, self.n, self.c, self.axis, self.eps = x, n, c, axis, eps
+        return x / c
+
+    def backward(self, g: np.ndarray) -> np.ndarray:
+        x, n, c = self.x, self.n, self.c
+        proj = (g * x).sum(axis=self.axis, keepdims=True)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            radial = np.where(n > self.eps, proj / (c * c * n), 0).astype(g.dtype, copy=False)
+        return g / c - x * radial
+
+
+def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12, out: Any = None) -> Tensor:
+    """x / max(||x||_p, eps) along ``dim`` (unit vectors, e.g. before a cosine similarity)."""
+    x = _float_input("normalize", input)
+    axis = _axis("normalize", dim, x.ndim)
+    if p == 2:
+        return _Normalize2.apply(x, axis, float(eps))
+    norm = (x.abs() ** p).sum(axis, keepdim=True) ** (1.0 / p)
+    return x / norm.clamp(min=eps)

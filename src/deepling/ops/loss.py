@@ -58,14 +58,13 @@ def _broadcast_pair(name: str, input: Any, target: Any) -> tuple[Tensor, Tensor]
     if not isinstance(input, Tensor) or not isinstance(target, Tensor):
         raise TypeError(f"{name}: expected Tensors, got {type(input).__name__} and {type(target).__name__}")
     try:
-        shape = np.broadcast_shapes(input.shape, target.shape)
+        np.broadcast_shapes(input.shape, target.shape)
     except ValueError:
         raise ValueError(f"{name}: input of shape {input.shape} and target of shape {target.shape} cannot be broadcast") from None
     if input.shape != target.shape:
         warnings.warn(
             f"{name}: using a target size ({target.shape}) that is different to the input size ({input.shape}) "
             "will likely lead to incorrect results due to broadcasting.", stacklevel=3)
-    del shape
     input = _float_input(name, input)
     return _pair(input, target)
 
@@ -339,7 +338,8 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, s
     w = None if weight is None else weight.data.astype(x.dtype, copy=False)
     if isinstance(target, Tensor) and target.dtype.kind == "f":
         if target.shape != x.shape:
-            raise ValueError(f"cross_entropy: probability target of shape {target.shape} must have the input's shape {x.shape}")
+            raise ValueError(f"cross_entropy: probability target of shape {target.shape} must have the input's shape {x.shape} "
+                             f"(class indices must be an integer tensor, e.g. int64)")
         if w is not None and w.shape != (_n_classes(x),):
             raise ValueError(f"cross_entropy: weight of shape {w.shape} must have one entry per class ({_n_classes(x)},)")
         q = cast(target, x.dtype)
