@@ -15,7 +15,7 @@ import numpy as np
 from numpy.polynomial import chebyshev as _cheb
 
 from deepling.autograd import Function
-from deepling.ops.elementwise import _float_input, _sigmoid, cast
+from deepling.ops.elementwise import _float_input, cast
 from deepling.ops.shape import _axis
 from deepling.tensor import Tensor, _as_dtype
 
@@ -93,6 +93,15 @@ class Erf(Function):
 def erf(input: Tensor) -> Tensor:
     """Elementwise error function."""
     return Erf.apply(_float_input("erf", input))
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    """1 / (1 + e^-x) in x's dtype; e^-x overflows to inf for very negative x, giving the right 0."""
+    e = np.negative(x, out=np.empty_like(x))  # out=: stays an array even for 0-d input
+    with np.errstate(over="ignore"):
+        np.exp(e, out=e)
+    e += 1
+    return np.reciprocal(e, out=e)
 
 
 # ---------------------------------------------------------------------------- softmax family
@@ -211,7 +220,7 @@ class Silu(Function):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         self.x = x
-        self.s = _sigmoid(x).astype(x.dtype, copy=False)
+        self.s = _sigmoid(x)
         return x * self.s
 
     def backward(self, g: np.ndarray) -> np.ndarray:
@@ -286,7 +295,7 @@ class Softplus(Function):
 
     def backward(self, g: np.ndarray) -> np.ndarray:
         bx = self.bx
-        return np.where(bx > self.threshold, g, g * _sigmoid(bx).astype(g.dtype, copy=False))
+        return np.where(bx > self.threshold, g, g * _sigmoid(bx))
 
 
 def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
@@ -302,7 +311,7 @@ class LogSigmoid(Function):
         return np.minimum(x, 0) - np.log1p(np.exp(-np.abs(x)))
 
     def backward(self, g: np.ndarray) -> np.ndarray:
-        return g * _sigmoid(-self.x).astype(g.dtype, copy=False)
+        return g * _sigmoid(-self.x)
 
 
 def logsigmoid(input: Tensor) -> Tensor:
@@ -336,7 +345,7 @@ class Mish(Function):
 
     def backward(self, g: np.ndarray) -> np.ndarray:
         x, t = self.x, self.t
-        return g * (t + x * _sigmoid(x).astype(x.dtype, copy=False) * (1 - t * t))
+        return g * (t + x * _sigmoid(x) * (1 - t * t))
 
 
 def mish(input: Tensor, inplace: bool = False) -> Tensor:

@@ -14,7 +14,8 @@ from typing import Any
 import numpy as np
 
 from deepling.autograd import Function
-from deepling.ops.elementwise import _float_input, _pair, _sigmoid, cast
+from deepling.ops.activation import _sigmoid
+from deepling.ops.elementwise import _float_input, _pair, cast
 from deepling.ops.shape import _axis
 from deepling.tensor import Tensor
 
@@ -457,7 +458,7 @@ class _BCEWithLogits(Function):
         x, y, p = self.x, self.y, self.p
         grads = [None, None]
         if need[0]:
-            grads[0] = gw * ((1 - y) - self.lw * _sigmoid(-x).astype(x.dtype, copy=False))
+            grads[0] = gw * ((1 - y) - self.lw * _sigmoid(-x))
         if need[1]:
             grads[1] = gw * (-x if p is None else -x + (p - 1) * self.sp)
         if self.w is not None:
