@@ -63,20 +63,24 @@ def _clenshaw(coef: np.ndarray, t: np.ndarray) -> np.ndarray:
 
 
 def _erf(x: np.ndarray) -> np.ndarray:
-    """Vectorized error function, |error| < 1e-14 in float64 (float32 inputs compute in float32)."""
+    """Vectorized error function, |error| < 1e-14 in float64 (float32 inputs compute in float32).
+
+    Both pieces are evaluated on clipped arguments and blended arithmetically: boolean indexing
+    and np.where are branchy and cost more than the extra polynomial.
+    """
     p, q = (_ERF_P, _ERF_Q) if x.dtype == np.float64 else (_ERF_P32, _ERF_Q32)
     a = np.abs(x)
-    u = np.minimum(x * x, _ERF_SPLIT**2)
-    out = a * _clenshaw(p, u * (2 / _ERF_SPLIT**2) - 1)
+    near = a * _clenshaw(p, np.minimum(a * a, _ERF_SPLIT**2) * (2 / _ERF_SPLIT**2) - 1)
     far = a >= _ERF_SPLIT
-    if far.any():
-        mid = far & (a < _ERF_END)
-        am = a[mid]
-        v = 1 / (am * am)
-        lo, hi = _ERF_END**-2, _ERF_SPLIT**-2
-        out[mid] = 1 - np.exp(-am * am) / am * _clenshaw(q, (v - lo) * (2 / (hi - lo)) - 1)
-        out[far & ~mid] = 1
-    return np.copysign(out, x)
+    if not far.any():
+        return np.copysign(near, x)
+    af = np.clip(a, _ERF_SPLIT, _ERF_END)  # erfc(6) ~ 2e-17: erf is 1 to double precision beyond
+    lo, hi = _ERF_END**-2, _ERF_SPLIT**-2
+    tail = 1 - np.exp(-af * af) / af * _clenshaw(q, (1 / (af * af) - lo) * (2 / (hi - lo)) - 1)
+    tail -= near
+    tail *= far
+    tail += near
+    return np.copysign(tail, x)
 
 
 class Erf(Function):
@@ -238,13 +242,14 @@ class Elu(Function):
 
     def forward(self, x: np.ndarray, alpha: float, scale: float, input_scale: float) -> np.ndarray:
         self.x, self.alpha, self.scale, self.input_scale = x, alpha, scale, input_scale
-        neg = alpha * np.expm1(np.minimum(x, 0) * input_scale)
-        return scale * np.where(x > 0, x, neg)
+        out = np.maximum(x, 0) + alpha * np.expm1(np.minimum(x, 0) * input_scale)  # one side is 0
+        return out * scale if scale != 1.0 else out
 
     def backward(self, g: np.ndarray) -> np.ndarray:
-        x = self.x
-        dneg = (self.alpha * self.input_scale) * np.exp(np.minimum(x, 0) * self.input_scale)
-        return g * (self.scale * np.where(x > 0, 1, dneg)).astype(x.dtype, copy=False)
+        # alpha s e^(s min(x, 0)) is alpha s for x > 0; the mask term turns that into 1 there
+        x, k = self.x, self.alpha * self.input_scale
+        d = k * np.exp(np.minimum(x, 0) * self.input_scale) + (x > 0) * (1 - k)
+        return g * (d * self.scale if self.scale != 1.0 else d)
 
 
 def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
@@ -273,10 +278,11 @@ class LeakyRelu(Function):
 
     def forward(self, x: np.ndarray, slope: float) -> np.ndarray:
         self.x, self.slope = x, slope
-        return np.where(x > 0, x, x * slope)
+        # max(x, slope x) for slope <= 1, min for slope > 1: no branchy np.where
+        return np.maximum(x, x * slope) if slope <= 1 else np.minimum(x, x * slope)
 
     def backward(self, g: np.ndarray) -> np.ndarray:
-        return np.where(self.x > 0, g, g * self.slope)
+        return g * ((self.x > 0) * (1 - self.slope) + self.slope).astype(g.dtype, copy=False)
 
 
 def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
@@ -290,12 +296,19 @@ class Softplus(Function):
     def forward(self, x: np.ndarray, beta: float, threshold: float) -> np.ndarray:
         bx = x * beta
         self.bx, self.threshold = bx, threshold
-        smooth = (np.log1p(np.exp(-np.abs(bx))) + np.maximum(bx, 0)) / beta
-        return np.where(bx > threshold, x, smooth)
+        out = np.log1p(np.exp(-np.abs(bx))) + np.maximum(bx, 0)
+        if beta != 1.0:
+            out /= beta
+        self.linear = bx > threshold
+        if self.linear.any():  # usually none: skip the branchy copy
+            np.copyto(out, x, where=self.linear)
+        return out
 
     def backward(self, g: np.ndarray) -> np.ndarray:
-        bx = self.bx
-        return np.where(bx > self.threshold, g, g * _sigmoid(bx))
+        d = _sigmoid(self.bx)
+        if self.linear.any():
+            d[self.linear] = 1
+        return g * d
 
 
 def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
@@ -366,7 +379,7 @@ class Hardtanh(Function):
     def backward(self, g: np.ndarray) -> np.ndarray:
         z = self.z
         inside = (z > self.lo) & (z < self.hi)
-        return np.where(inside, g * self.scale if self.scale != 1.0 else g, 0).astype(g.dtype, copy=False)
+        return (g * self.scale if self.scale != 1.0 else g) * inside
 
 
 def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> Tensor:
@@ -395,7 +408,8 @@ class Hardswish(Function):
 
     def backward(self, g: np.ndarray) -> np.ndarray:
         x = self.x
-        d = np.where(x < -3, 0, np.where(x <= 3, x / 3 + 0.5, 1)).astype(g.dtype, copy=False)
+        above = x > 3
+        d = (x / 3 + 0.5) * ((x >= -3) & ~above) + above  # 0 below -3, 1 above 3
         return g * d
 
 
@@ -422,12 +436,12 @@ class Prelu(Function):
 
     def forward(self, x: np.ndarray, a: np.ndarray) -> np.ndarray:
         self.x, self.a = x, a
-        return np.where(x > 0, x, a * x)
+        return np.maximum(x, 0) + a * np.minimum(x, 0)
 
     def backward(self, g: np.ndarray) -> tuple:
-        x, need = self.x, self.needs_input_grad
-        gx = np.where(x > 0, g, g * self.a) if need[0] else None
-        ga = np.where(x > 0, 0, g * x).astype(g.dtype, copy=False) if need[1] else None
+        x, a, need = self.x, self.a, self.needs_input_grad
+        gx = g * (a + (x > 0) * (1 - a)) if need[0] else None
+        ga = g * np.minimum(x, 0) if need[1] else None
         return gx, ga
 
 

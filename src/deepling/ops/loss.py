@@ -115,7 +115,8 @@ class _Huber(_DiffLoss):
     @staticmethod
     def loss(d: np.ndarray, delta: float) -> np.ndarray:
         a = np.abs(d)
-        return np.where(a < delta, 0.5 * d * d, delta * (a - 0.5 * delta))
+        m = np.minimum(a, delta)  # branch-free: m^2 / 2 + delta (|d| - m) covers both pieces
+        return 0.5 * m * m + delta * (a - m)
 
     @staticmethod
     def dloss(d: np.ndarray, delta: float) -> np.ndarray:
@@ -128,7 +129,8 @@ class _SmoothL1(_DiffLoss):
     @staticmethod
     def loss(d: np.ndarray, beta: float) -> np.ndarray:
         a = np.abs(d)
-        return np.where(a < beta, (0.5 / beta) * d * d, a - 0.5 * beta)
+        m = np.minimum(a, beta)  # branch-free: m^2 / (2 beta) + (|d| - m) covers both pieces
+        return (0.5 / beta) * m * m + (a - m)
 
     @staticmethod
     def dloss(d: np.ndarray, beta: float) -> np.ndarray:
@@ -501,7 +503,10 @@ class _KLDiv(Function):
             self.ey = ey
         else:
             with np.errstate(divide="ignore", invalid="ignore"):
-                logy = np.log(np.where(y == 0, 1, y))  # xlogy: 0 log 0 = 0; nan for y < 0, like PyTorch
+                logy = np.log(y)  # nan for y < 0, like PyTorch
+            self.zero = y == 0
+            if self.zero.any():  # xlogy: 0 log 0 = 0
+                logy = np.where(self.zero, 0, logy).astype(y.dtype, copy=False)
             loss = y * logy - y * x
             self.logy = logy
         self.x, self.y, self.reduction, self.log_target, self.shape = x, y, reduction, log_target, loss.shape
@@ -522,7 +527,7 @@ class _KLDiv(Function):
             gy = gs * self.ey * (y - x + 1) if need[1] else None
         else:
             gx = -gs * y if need[0] else None
-            gy = gs * np.where(y != 0, self.logy + 1 - x, -x) if need[1] else None
+            gy = gs * (self.logy + 1 - x - self.zero) if need[1] else None  # -x where y = 0
         return gx, gy
 
 
