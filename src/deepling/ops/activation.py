@@ -72,15 +72,25 @@ def _erf(x: np.ndarray) -> np.ndarray:
     a = np.abs(x)
     near = a * _clenshaw(p, np.minimum(a * a, _ERF_SPLIT**2) * (2 / _ERF_SPLIT**2) - 1)
     far = a >= _ERF_SPLIT
-    if not far.any():
+    n_far = np.count_nonzero(far)
+    if n_far == 0:
         return np.copysign(near, x)
-    af = np.clip(a, _ERF_SPLIT, _ERF_END)  # erfc(6) ~ 2e-17: erf is 1 to double precision beyond
-    lo, hi = _ERF_END**-2, _ERF_SPLIT**-2
-    tail = 1 - np.exp(-af * af) / af * _clenshaw(q, (1 / (af * af) - lo) * (2 / (hi - lo)) - 1)
+    if n_far * 16 < far.size:  # a few tail values (the usual case): fix them by index
+        idx = np.flatnonzero(far)
+        near.reshape(-1)[idx] = _erf_tail(q, a.reshape(-1)[idx])
+        return np.copysign(near, x)
+    tail = _erf_tail(q, a)
     tail -= near
     tail *= far
     tail += near
     return np.copysign(tail, x)
+
+
+def _erf_tail(q: np.ndarray, a: np.ndarray) -> np.ndarray:
+    """erf(a) = 1 - e^(-a^2) / a * Q(1/a^2) for a >= 2.5 (a is clipped into [2.5, 6])."""
+    af = np.clip(a, _ERF_SPLIT, _ERF_END)  # erfc(6) ~ 2e-17: erf is 1 to double precision beyond
+    lo, hi = _ERF_END**-2, _ERF_SPLIT**-2
+    return 1 - np.exp(-af * af) / af * _clenshaw(q, (1 / (af * af) - lo) * (2 / (hi - lo)) - 1)
 
 
 class Erf(Function):
