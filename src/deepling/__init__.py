@@ -37,6 +37,7 @@ from deepling.creation import (
     zeros,
     zeros_like,
 )
+from deepling.ops.activation import erf, log_softmax, softmax  # nn
 from deepling.ops.elementwise import (
     abs,
     add,
