@@ -426,7 +426,8 @@ class Tensor:
     def _inplace(self, op: Any, other: Any) -> Tensor:
         value = other.data if isinstance(other, Tensor) else other
         if self._check_inplace() or (isinstance(other, Tensor) and other.requires_grad and _autograd.is_grad_enabled()):
-            return self._become(op(self._snapshot(), other))
+            old = self._snapshot()
+            return self._become(op(old, old if other is self else other))
         result = op(Tensor._wrap(self.data), Tensor._wrap(np.asarray(value))).data
         if result.shape != self.data.shape:
             raise RuntimeError(
@@ -458,7 +459,8 @@ class Tensor:
     def copy_(self, src: Any) -> Tensor:
         value = src.data if isinstance(src, Tensor) else np.asarray(src)
         if self._check_inplace() or (isinstance(src, Tensor) and src.requires_grad and _autograd.is_grad_enabled()):
-            return self._become(_S.setitem_out_of_place(self._snapshot(), Ellipsis, src))
+            old = self._snapshot()
+            return self._become(_S.setitem_out_of_place(old, Ellipsis, old if src is self else src))
         try:
             np.copyto(self.data, np.broadcast_to(value, self.data.shape), casting="unsafe")
         except ValueError:
