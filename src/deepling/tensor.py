@@ -646,8 +646,8 @@ class Tensor:
     def norm(self, p: Any = "fro", dim: Any = None, keepdim: bool = False) -> Tensor:
         return _R.norm(self, p, dim, keepdim)
 
-    def prod(self, dim: Any = None, keepdim: bool = False) -> Tensor:
-        return _R.prod(self, dim, keepdim)
+    def prod(self, dim: Any = None, keepdim: bool = False, dtype: Any = None) -> Tensor:
+        return _R.prod(self, dim, keepdim, dtype=dtype)
 
     def all(self, dim: Any = None, keepdim: bool = False) -> Tensor:
         return Tensor._wrap(np.asarray(np.all(self.data, axis=dim, keepdims=keepdim)))
