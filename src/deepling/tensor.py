@@ -429,6 +429,8 @@ class Tensor:
             old = self._snapshot()
             return self._become(op(old, old if other is self else other))
         result = op(Tensor._wrap(self.data), Tensor._wrap(np.asarray(value))).data
+        if not np.can_cast(result.dtype, self.data.dtype, casting="same_kind"):
+            raise RuntimeError(f"result type {result.dtype} can't be cast to the desired output type {self.data.dtype}")
         if result.shape != self.data.shape:
             raise RuntimeError(
                 f"output with shape {self.data.shape} doesn't match the broadcast shape {result.shape}"
