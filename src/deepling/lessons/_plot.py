@@ -1,0 +1,26 @@
+"""Figure helpers shared by the lessons (matplotlib, the ``viz`` extra, without a display)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def subplots(nrows: int = 1, ncols: int = 1, size: tuple[float, float] | None = None) -> tuple[Any, Any]:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError as e:  # pragma: no cover - depends on the install
+        raise ImportError("plots need matplotlib: pip install 'deepling[viz]'") from e
+    size = size or (4.2 * ncols, 3.4 * nrows)
+    fig, axes = plt.subplots(nrows, ncols, figsize=size, squeeze=False)
+    return fig, axes
+
+
+def save(fig: Any, path: str) -> None:
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

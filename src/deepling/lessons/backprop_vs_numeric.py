@@ -1,0 +1,69 @@
+"""Backpropagation gives the same gradient as central differences, at the cost of about one extra
+forward pass instead of 2P of them.
+
+dL/dw_i ~ (L(w + eps e_i) - L(w - eps e_i)) / (2 eps) for each of the P parameters.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+
+import deepling as dl
+from deepling.lessons._plot import save, subplots
+
+
+def _loss(x: dl.Tensor, w1: dl.Tensor, w2: dl.Tensor) -> dl.Tensor:
+    return ((x @ w1).tanh() @ w2).pow(2).mean()
+
+
+def compare(hidden: int, seed: int = 0) -> dict[str, float]:
+    dl.manual_seed(seed)
+    x = dl.randn(16, 8, dtype=dl.float64)
+    w1 = dl.randn(8, hidden, dtype=dl.float64, requires_grad=True)
+    w2 = dl.randn(hidden, 1, dtype=dl.float64, requires_grad=True)
+    t0 = time.perf_counter()
+    _loss(x, w1, w2).backward()
+    t_backprop = time.perf_counter() - t0
+    analytic = np.concatenate([w1.grad.numpy().ravel(), w2.grad.numpy().ravel()])
+    numeric = []
+    eps = 1e-6
+    t0 = time.perf_counter()
+    with dl.no_grad():
+        for w in (w1, w2):
+            flat = w.data.reshape(-1)
+            for i in range(flat.size):
+                old = flat[i]
+                flat[i] = old + eps
+                plus = _loss(x, w1, w2).item()
+                flat[i] = old - eps
+                minus = _loss(x, w1, w2).item()
+                flat[i] = old
+                numeric.append((plus - minus) / (2 * eps))
+    t_numeric = time.perf_counter() - t0
+    numeric_arr = np.array(numeric)
+    rel = np.abs(analytic - numeric_arr).max() / max(np.abs(numeric_arr).max(), 1e-12)
+    return {"params": float(analytic.size), "max_rel_error": float(rel), "t_backprop": t_backprop, "t_numeric": t_numeric}
+
+
+def run(hidden_sizes: tuple[int, ...] = (4, 16, 64), seed: int = 0) -> dict[str, Any]:
+    rows = [compare(h, seed) for h in hidden_sizes]
+    return {
+        "params": [int(r["params"]) for r in rows],
+        "max_rel_error": [r["max_rel_error"] for r in rows],
+        "backprop_seconds": [r["t_backprop"] for r in rows],
+        "numeric_seconds": [r["t_numeric"] for r in rows],
+        "numeric_over_backprop": [r["t_numeric"] / r["t_backprop"] for r in rows],
+    }
+
+
+def plot(result: dict[str, Any], path: str) -> None:
+    fig, axes = subplots()
+    ax = axes[0][0]
+    ax.plot(result["params"], result["backprop_seconds"], marker="o", label="backprop (1 backward)")
+    ax.plot(result["params"], result["numeric_seconds"], marker="o", label="central differences (2P forwards)")
+    ax.set(xscale="log", yscale="log", xlabel="parameters P", ylabel="seconds", title="cost of a gradient")
+    ax.legend(fontsize=8)
+    save(fig, path)

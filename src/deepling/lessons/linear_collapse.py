@@ -1,0 +1,44 @@
+"""Stacked linear layers without an activation are one linear layer; with a nonlinearity they are not.
+
+h = x W1 + b1, y = h W2 + b2  =>  y = x (W1 W2) + (b1 W2 + b2): set W = W1 W2, b = b1 W2 + b2.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+import deepling as dl
+from deepling.lessons._plot import save, subplots
+
+
+def run(n: int = 256, d_in: int = 8, d_hidden: int = 16, d_out: int = 4, seed: int = 0) -> dict[str, Any]:
+    dl.manual_seed(seed)
+    x = dl.randn(n, d_in)
+    w1, b1 = dl.randn(d_in, d_hidden), dl.randn(d_hidden)
+    w2, b2 = dl.randn(d_hidden, d_out), dl.randn(d_out)
+    stacked = (x @ w1 + b1) @ w2 + b2
+    w, b = w1 @ w2, b1 @ w2 + b2
+    collapsed = x @ w + b
+    nonlinear = (x @ w1 + b1).relu() @ w2 + b2
+    # The best single linear map for the ReLU network (least squares) still misses it.
+    xa = np.hstack([x.numpy(), np.ones((n, 1), np.float32)])
+    coef, *_ = np.linalg.lstsq(xa, nonlinear.numpy(), rcond=None)
+    residual = nonlinear.numpy() - xa @ coef
+    return {
+        "max_diff_linear": float((stacked - collapsed).abs().max().item()),
+        "max_diff_relu_vs_collapsed": float((nonlinear - collapsed).abs().max().item()),
+        "relu_best_linear_fit_rmse": float(np.sqrt((residual**2).mean())),
+        "relu_output_std": float(nonlinear.numpy().std()),
+        "_stacked": stacked.numpy()[:, 0], "_collapsed": collapsed.numpy()[:, 0], "_nonlinear": nonlinear.numpy()[:, 0],
+    }
+
+
+def plot(result: dict[str, Any], path: str) -> None:
+    fig, axes = subplots(1, 2, (9, 3.8))
+    axes[0][0].scatter(result["_stacked"], result["_collapsed"], s=6)
+    axes[0][0].set(title="two linear layers vs W = W1 W2", xlabel="stacked", ylabel="collapsed")
+    axes[0][1].scatter(result["_nonlinear"], result["_collapsed"], s=6, color="C3")
+    axes[0][1].set(title="with ReLU: no single W reproduces it", xlabel="ReLU network", ylabel="collapsed")
+    save(fig, path)

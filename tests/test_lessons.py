@@ -1,0 +1,103 @@
+"""Each lesson's claim, asserted with fixed seeds on small data (and its figure written once)."""
+
+import math
+
+import numpy as np
+import pytest
+
+from deepling import lessons
+
+
+def test_all_lessons_are_listed_in_course_order():
+    assert len(lessons.NAMES) == 29 and len(set(lessons.NAMES)) == 29
+    for name in lessons.available():
+        assert lessons.summary(name), f"{name} has no claim in its docstring"
+
+
+def test_unknown_lesson_is_a_clear_error():
+    with pytest.raises(ValueError, match="unknown lesson"):
+        lessons.run("no_such_lesson")
+
+
+def test_perceptron_xor():
+    r = lessons.run("perceptron_xor")
+    assert r["perceptron_AND_accuracy"] == 1.0 and r["perceptron_OR_accuracy"] == 1.0
+    assert r["perceptron_XOR_accuracy"] <= 0.75  # no line separates XOR
+    assert r["mlp_XOR_accuracy"] == 1.0 and r["mlp_XOR_final_loss"] < 0.01
+
+
+def test_linear_collapse():
+    r = lessons.run("linear_collapse")
+    assert r["max_diff_linear"] < 1e-4 * r["relu_output_std"]
+    assert r["relu_best_linear_fit_rmse"] > 0.1 * r["relu_output_std"]
+
+
+def test_activations():
+    r = lessons.run("activations", depth=10)
+    assert r["sigmoid_derivative_max_error"] < 1e-6 and r["tanh_derivative_max_error"] < 1e-6
+    assert r["relu_derivative_max_error"] == 0 and r["sigmoid_derivative_peak"] == pytest.approx(0.25, abs=1e-4)
+    # Ten sigmoid layers shrink the input gradient by orders of magnitude; ReLU with He init does not.
+    assert r["grad_norm_sigmoid_10_layers"] < 1e-3 * r["grad_norm_sigmoid_1_layer"]
+    assert r["grad_norm_relu_10_layers"] > 0.1 * r["grad_norm_relu_1_layer"]
+
+
+def test_gd_learning_rate():
+    r = lessons.run("gd_learning_rate", steps=10)
+    assert r["lr=1.0"][:3] == [2.0, -14.0, 98.0]
+    assert all(abs(abs(x) - 2.0) < 1e-12 for x in r["lr=0.25"]) and r["lr=0.25"][1] == -2.0
+    p24 = r["lr=0.24"]
+    assert all(np.sign(a) != np.sign(b) for a, b in zip(p24, p24[1:])) and abs(p24[-1]) < abs(p24[0])
+    p10 = r["lr=0.1"]
+    assert all(0 < b < a for a, b in zip(p10, p10[1:]))
+
+
+def test_gd_stopping():
+    r = lessons.run("gd_stopping")
+    its = r["iterations"]
+    assert all(b > a for a, b in zip(its, its[1:]))
+    steps = np.diff(its)
+    assert steps.max() - steps.min() <= 3  # a constant number of extra iterations per decade of eps
+
+
+def test_local_minima_restarts():
+    r = lessons.run("local_minima_restarts", starts=10, xor_seeds=8)
+    assert r["distinct_minima"] == [-1.3, 1.13]
+    assert r["best_of_restarts_x"] == pytest.approx(-1.3008, abs=1e-3)
+    losses = np.array(r["xor_final_losses"])
+    assert losses.min() < 0.01 and losses.max() > 0.1  # some inits solve XOR, some get stuck
+
+
+def test_backprop_vs_numeric():
+    r = lessons.run("backprop_vs_numeric")
+    assert max(r["max_rel_error"]) < 1e-6
+    assert r["numeric_over_backprop"][-1] > r["numeric_over_backprop"][0]
+
+
+def test_manual_backprop():
+    r = lessons.run("manual_backprop")
+    assert r["loss_by_hand"] == pytest.approx(r["loss_autograd"], rel=1e-12)
+    assert r["max_diff_dW_h"] < 1e-12 and r["max_diff_dW_o"] < 1e-12
+
+
+def test_loss_examples():
+    r = lessons.run("loss_examples")
+    assert r["mse_example"] == pytest.approx(0.25)
+    assert r["cross_entropy_example"] == pytest.approx(-math.log(0.7), rel=1e-6)
+    assert r["cross_entropy_example"] == pytest.approx(0.357, abs=5e-4)
+    assert abs(r["dMSE_dz_saturated"]) < 1e-4 and r["dCE_dz_saturated"] == pytest.approx(-1.0, abs=1e-3)
+
+
+def test_entropy_kl():
+    r = lessons.run("entropy_kl")
+    assert r["self_information_bits"] == [1.0, 2.0, 3.0, 3.0] and r["entropy_bits"] == pytest.approx(1.75)
+    assert abs(r["H(p,q)-H(p)-KL"]) < 1e-12
+    assert r["ce_minus_kl_along_training_max_dev"] < 1e-9
+    np.testing.assert_allclose(r["q_after_ce"], [0.5, 0.25, 0.125, 0.125], atol=1e-4)
+
+
+def test_every_available_lesson_plots(tmp_path):
+    pytest.importorskip("matplotlib")
+    for name in ["perceptron_xor", "gd_learning_rate", "entropy_kl"]:
+        path = tmp_path / f"{name}.png"
+        lessons.plot(name, lessons.run(name), str(path))
+        assert path.stat().st_size > 5000
