@@ -2,7 +2,7 @@
 
 Run from the repository root (never from the tests)::
 
-    python -m benchmarks.engine [--repeats 21] [--mlp-steps 10] [--op-calls 2000] [--threads N]
+    python -m benchmarks.engine [--repeats 21] [--mlp-steps 10] [--op-calls 2000] [--threads N] [--clock wall|cpu]
 
 PyTorch gets as many threads as NumPy's BLAS uses, and the BLAS kernel in use is printed
 (threadpoolctl). Times are medians; ratios are deepling / PyTorch (lower is better for deepling).
@@ -40,16 +40,21 @@ def _blas() -> tuple[int, str]:
     return 1, "unknown"
 
 
+# perf_counter (wall) by default; process_time (CPU time of this process, all its threads) is
+# steadier on a machine shared with other jobs.
+_clock: Callable[[], float] = time.perf_counter
+
+
 def _median_us(fn: Callable[[], Any], inner: int, repeats: int) -> float:
     """Median over ``repeats`` of the mean time of ``inner`` calls, in microseconds."""
     for _ in range(max(1, inner // 10)):
         fn()
     samples = []
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        t0 = _clock()
         for _ in range(inner):
             fn()
-        samples.append((time.perf_counter() - t0) / inner * 1e6)
+        samples.append((_clock() - t0) / inner * 1e6)
     return statistics.median(samples)
 
 
@@ -146,14 +151,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--mlp-steps", type=int, default=10, help="MLP steps per repetition")
     parser.add_argument("--op-calls", type=int, default=2000, help="op calls per repetition")
     parser.add_argument("--threads", type=int, default=None, help="BLAS and torch threads (default: NumPy's BLAS setting)")
+    parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                        help="wall time, or CPU time of this process (steadier on a busy machine)")
     args = parser.parse_args(argv)
+    global _clock
+    _clock = time.process_time if args.clock == "cpu" else time.perf_counter
 
     if args.threads is not None:
         threadpool_limits(args.threads, user_api="blas")
     threads, blas = _blas()
     torch.set_num_threads(threads)
     print(f"numpy {np.__version__}, BLAS: {blas}; torch {torch.__version__} with {torch.get_num_threads()} threads")
-    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs (other processes slow both sides)")
+    print(f"clock: {args.clock}; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
 
     sizes = [256, 256, 256, 10]
     mlp = bench_mlp(64, sizes, args.mlp_steps, args.repeats)
