@@ -89,6 +89,7 @@ from deepling.ops.reduce import (
     mean,
     min,
     norm,
+    prod,
     std,
     sum,
     var,
