@@ -153,9 +153,9 @@ def batch_norm(
 
 # ---------------------------------------------------------------------------- layer norm
 def _row_mean(a: np.ndarray) -> np.ndarray:
-    """Mean of each row of a 2-D array as an (R, 1) column; a BLAS matrix-vector product is a
-    few times faster than ``a.mean(axis=1)``."""
-    return (a @ np.full(a.shape[1], 1.0 / a.shape[1], dtype=a.dtype))[:, None]
+    """Mean of each row of a 2-D array as an (R, 1) column. ``einsum`` is a few times faster than
+    ``a.mean(axis=1)`` and, unlike a BLAS product with a ones vector, stays on one thread."""
+    return (np.einsum("rd->r", a) / a.shape[1])[:, None].astype(a.dtype, copy=False)
 
 
 def _rows_stats(x2: np.ndarray, eps: float) -> tuple[np.ndarray, np.ndarray]:
@@ -203,7 +203,7 @@ class LayerNorm(Function):
         if need.get(1):
             dw = np.einsum("rd,rd->d", g2, self.xhat).reshape(self.wshape)
         if need.get(2):
-            db = (np.ones(g2.shape[0], dtype=g2.dtype) @ g2).reshape(self.wshape)
+            db = np.einsum("rd->d", g2).reshape(self.wshape)
         return _grads(self, dx, dw, db)
 
 
