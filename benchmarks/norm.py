@@ -27,6 +27,7 @@ CASES = [
     # name, input shape, torch fn, deepling fn, parameter shape
     ("batch_norm train", (64, 32, 16, 16), lambda F, x, w, b: F.batch_norm(x, None, None, w, b, True), (32,)),
     ("batch_norm eval", (64, 32, 16, 16), None, (32,)),
+    ("batch_norm 1d train", (256, 512), lambda F, x, w, b: F.batch_norm(x, None, None, w, b, True), (512,)),
     ("layer_norm", (32 * 64, 128), lambda F, x, w, b: F.layer_norm(x, (128,), w, b), (128,)),
     ("group_norm G=8", (64, 32, 16, 16), lambda F, x, w, b: F.group_norm(x, 8, w, b), (32,)),
     ("rms_norm", (32 * 64, 128), lambda F, x, w, b: F.rms_norm(x, (128,), w), (128,)),
