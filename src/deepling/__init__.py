@@ -8,6 +8,7 @@ import builtins as _builtins
 from deepling import (
     autograd,
     nn,  # noqa: E402
+    optim,
 )
 from deepling.autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from deepling.creation import (

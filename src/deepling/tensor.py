@@ -397,6 +397,25 @@ class Tensor:
             raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
         return self.requires_grad and _autograd.is_grad_enabled()
 
+    def _snapshot(self) -> Tensor:
+        """This tensor's current value and graph node as a separate tensor.
+
+        A differentiable in-place op takes the snapshot as its input and then ``_become``s the
+        result; using ``self`` itself would make the new node its own parent (a cycle that drops
+        the gradient of everything computed before).
+        """
+        old = Tensor._wrap(self.data)
+        old.requires_grad = self.requires_grad
+        old._ctx = self._ctx
+        return old
+
+    def _overwrite(self, array: np.ndarray) -> Tensor:
+        """Replace every element (fill_, uniform_, ...): in the graph, the old value gets no gradient."""
+        if self._check_inplace():
+            return self._become(_S.setitem_out_of_place(self._snapshot(), Ellipsis, Tensor._wrap(array)))
+        self.data[...] = array
+        return self
+
     def _become(self, result: Tensor) -> Tensor:
         """Take over ``result``'s value and graph node (the differentiable in-place path)."""
         self.data = result.data
@@ -407,7 +426,7 @@ class Tensor:
     def _inplace(self, op: Any, other: Any) -> Tensor:
         value = other.data if isinstance(other, Tensor) else other
         if self._check_inplace() or (isinstance(other, Tensor) and other.requires_grad and _autograd.is_grad_enabled()):
-            return self._become(op(self, other))
+            return self._become(op(self._snapshot(), other))
         result = op(Tensor._wrap(self.data), Tensor._wrap(np.asarray(value))).data
         if result.shape != self.data.shape:
             raise RuntimeError(
@@ -430,7 +449,7 @@ class Tensor:
 
     def clamp_(self, min: Any = None, max: Any = None) -> Tensor:
         if self._check_inplace():
-            return self._become(_E.clamp(self, min, max))
+            return self._become(_E.clamp(self._snapshot(), min, max))
         np.clip(self.data, min, max, out=self.data)
         return self
 
@@ -439,7 +458,7 @@ class Tensor:
     def copy_(self, src: Any) -> Tensor:
         value = src.data if isinstance(src, Tensor) else np.asarray(src)
         if self._check_inplace() or (isinstance(src, Tensor) and src.requires_grad and _autograd.is_grad_enabled()):
-            return self._become(_S.setitem_out_of_place(self, Ellipsis, src))
+            return self._become(_S.setitem_out_of_place(self._snapshot(), Ellipsis, src))
         try:
             np.copyto(self.data, np.broadcast_to(value, self.data.shape), casting="unsafe")
         except ValueError:
@@ -447,32 +466,26 @@ class Tensor:
         return self
 
     def fill_(self, value: Any) -> Tensor:
-        self._check_inplace()
-        self.data.fill(value.item() if isinstance(value, Tensor) else value)
+        value = value.item() if isinstance(value, Tensor) else value
+        if self._check_inplace():
+            return self._overwrite(np.full(self.data.shape, value, dtype=self.data.dtype))
+        self.data.fill(value)
         return self
 
     def zero_(self) -> Tensor:
         return self.fill_(0)
 
     def uniform_(self, a: float = 0.0, b: float = 1.0, generator: Any = None) -> Tensor:
-        self._check_inplace()
-        self.data[...] = _random._rng(generator).uniform(a, b, self.data.shape)
-        return self
+        return self._overwrite(_random._rng(generator).uniform(a, b, self.data.shape))
 
     def normal_(self, mean: float = 0.0, std: float = 1.0, generator: Any = None) -> Tensor:
-        self._check_inplace()
-        self.data[...] = _random._rng(generator).normal(mean, std, self.data.shape)
-        return self
+        return self._overwrite(_random._rng(generator).normal(mean, std, self.data.shape))
 
     def bernoulli_(self, p: float = 0.5, generator: Any = None) -> Tensor:
-        self._check_inplace()
-        self.data[...] = _random._rng(generator).random(self.data.shape) < p
-        return self
+        return self._overwrite(_random._rng(generator).random(self.data.shape) < p)
 
     def exponential_(self, lambd: float = 1.0, generator: Any = None) -> Tensor:
-        self._check_inplace()
-        self.data[...] = _random._rng(generator).exponential(1.0 / lambd, self.data.shape)
-        return self
+        return self._overwrite(_random._rng(generator).exponential(1.0 / lambd, self.data.shape))
 
     # ----------------------------------------------------------------- elementwise
     def add(self, other: Any, alpha: Any = 1) -> Tensor:
@@ -590,7 +603,7 @@ class Tensor:
 
     def masked_fill_(self, mask: Any, value: Any) -> Tensor:
         if self._check_inplace():
-            return self._become(_S.masked_fill(self, mask, value))
+            return self._become(_S.masked_fill(self._snapshot(), mask, value))
         self.data[np.broadcast_to(mask.data if isinstance(mask, Tensor) else mask, self.data.shape)] = value
         return self
 

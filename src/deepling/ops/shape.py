@@ -176,12 +176,15 @@ def _same_dtype(tensors: Sequence[Tensor]) -> list[Tensor]:
 
 def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     """Join tensors along an existing dim; the others must match."""
-    tensors = [t for t in tensors if not (t.ndim == 1 and t.shape[0] == 0)] or list(tensors[:1])
-    if not tensors:
-        raise ValueError("cat: expected a non-empty list of Tensors")
+    if isinstance(tensors, Tensor):
+        raise TypeError("cat: expected a sequence of Tensors, got a Tensor")
     for t in tensors:
         if not isinstance(t, Tensor):
             raise TypeError(f"cat: expected a sequence of Tensors, got {type(t).__name__}")
+    # PyTorch skips 1-D empty tensors (the usual accumulator ``torch.tensor([])``).
+    tensors = [t for t in tensors if not (t.ndim == 1 and t.shape[0] == 0)] or list(tensors[:1])
+    if not tensors:
+        raise ValueError("cat: expected a non-empty list of Tensors")
     ref = tensors[0]
     if ref.ndim == 0:
         raise ValueError("cat: zero-dimensional tensors cannot be concatenated")
@@ -327,7 +330,7 @@ def setitem_out_of_place(x: Tensor, index: Any, value: Any) -> Tensor:
 def setitem(x: Tensor, index: Any, value: Any) -> None:
     """``x[index] = value``: in place on the array, or through the graph when gradients flow."""
     if x._check_inplace() or (isinstance(value, Tensor) and value.requires_grad and is_grad_enabled()):
-        x._become(setitem_out_of_place(x, index, value))
+        x._become(setitem_out_of_place(x._snapshot(), index, value))
         return
     idx, _ = _convert_index(index)
     x.data[idx] = value.data if isinstance(value, Tensor) else value
@@ -374,7 +377,7 @@ def gather(x: Tensor, dim: int, index: Tensor) -> Tensor:
 class ScatterAdd(Function):
     def forward(self, x: np.ndarray, src: np.ndarray, index: np.ndarray, axis: int) -> np.ndarray:
         self.full = _full_index(index, axis)
-        self.src_shape = src.shape
+        self.src_shape, self.index_shape = src.shape, index.shape
         out = x.copy()
         np.add.at(out, self.full, src[tuple(slice(0, s) for s in index.shape)])
         return out
@@ -383,7 +386,7 @@ class ScatterAdd(Function):
         gs = None
         if self.needs_input_grad[1]:
             gs = np.zeros(self.src_shape, dtype=g.dtype)
-            gs[tuple(slice(0, s) for s in self.full[0].shape)] = g[self.full]
+            gs[tuple(slice(0, s) for s in self.index_shape)] = g[self.full]
         return g, gs
 
 

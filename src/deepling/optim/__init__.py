@@ -1,0 +1,14 @@
+"""``deepling.optim``: optimizers that update parameters in place, and learning-rate schedules.
+
+``optim.SGD(model.parameters(), lr=0.1)``, then per batch: ``zero_grad()``, ``loss.backward()``,
+``step()``.
+"""
+
+from deepling.optim import lr_scheduler
+from deepling.optim.adagrad import Adagrad
+from deepling.optim.adam import Adam, AdamW
+from deepling.optim.optimizer import Optimizer
+from deepling.optim.rmsprop import RMSprop
+from deepling.optim.sgd import SGD
+
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "lr_scheduler"]
