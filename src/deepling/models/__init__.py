@@ -6,6 +6,7 @@ model to ``deepling train --model NAME``, add one line here.
 
 from typing import Any, Callable
 
+from deepling.models.char_rnn import CharRNN
 from deepling.models.mlp import MLP
 
 
@@ -21,4 +22,23 @@ MODELS: dict[str, Callable[..., Any]] = {
     "mlp": _mlp,
 }
 
+
+def _char_rnn(cell: str) -> Callable[..., Any]:
+    def build(vocab_size: int, context: int, embed: int = 64, hidden: int = 256, num_layers: int = 1,
+              dropout: float = 0.0, **_: Any) -> CharRNN:
+        return CharRNN(vocab_size, embed, hidden, num_layers, cell=cell, dropout=dropout)
+
+    return build
+
+
+# Language models for ``deepling train --dataset text`` / ``deepling sample``:
+# name -> build(vocab_size, context, **options) -> Module mapping ids (N, T) to logits (N, T, vocab_size)
+# and having ``generate(ids, max_new_tokens, temperature, top_k, generator)``.
+LANGUAGE_MODELS: dict[str, Callable[..., Any]] = {
+    "char-rnn": _char_rnn("rnn"),
+    "char-gru": _char_rnn("gru"),
+    "char-lstm": _char_rnn("lstm"),
+}
+
 __all__ = ["MLP", "MODELS"]
+__all__ += ["CharRNN", "LANGUAGE_MODELS"]
