@@ -6,6 +6,7 @@ model to ``deepling train --model NAME``, add one line here.
 
 from typing import Any, Callable
 
+from deepling.models.gpt import GPT
 from deepling.models.mlp import MLP
 
 
@@ -22,3 +23,4 @@ MODELS: dict[str, Callable[..., Any]] = {
 }
 
 __all__ = ["MLP", "MODELS"]
+__all__ += ["GPT"]
