@@ -7,11 +7,18 @@ model to ``deepling train --model NAME``, add one line here.
 from typing import Any, Callable
 
 from deepling.models.char_rnn import CharRNN
+from deepling.models.gpt import GPT
 from deepling.models.mlp import MLP
 
 
-def _mlp(in_shape: tuple[int, ...], num_classes: int, hidden: Any = (256, 128), activation: str = "relu",
-         dropout: float = 0.0, **_: Any) -> MLP:
+def _mlp(
+    in_shape: tuple[int, ...],
+    num_classes: int,
+    hidden: Any = (256, 128),
+    activation: str = "relu",
+    dropout: float = 0.0,
+    **_: Any,
+) -> MLP:
     n = 1
     for s in in_shape:
         n *= s
@@ -24,21 +31,24 @@ MODELS: dict[str, Callable[..., Any]] = {
 
 
 def _char_rnn(cell: str) -> Callable[..., Any]:
-    def build(vocab_size: int, context: int, embed: int = 64, hidden: int = 256, num_layers: int = 1,
-              dropout: float = 0.0, **_: Any) -> CharRNN:
+    def build(
+        vocab_size: int,
+        context: int,
+        embed: int = 64,
+        hidden: int = 256,
+        num_layers: int = 1,
+        dropout: float = 0.0,
+        **_: Any,
+    ) -> CharRNN:
         return CharRNN(vocab_size, embed, hidden, num_layers, cell=cell, dropout=dropout)
 
     return build
 
 
-# Language models for ``deepling train --dataset text`` / ``deepling sample``:
-# name -> build(vocab_size, context, **options) -> Module mapping ids (N, T) to logits (N, T, vocab_size)
-# and having ``generate(ids, max_new_tokens, temperature, top_k, generator)``.
 LANGUAGE_MODELS: dict[str, Callable[..., Any]] = {
     "char-rnn": _char_rnn("rnn"),
     "char-gru": _char_rnn("gru"),
     "char-lstm": _char_rnn("lstm"),
 }
 
-__all__ = ["MLP", "MODELS"]
-__all__ += ["CharRNN", "LANGUAGE_MODELS"]
+__all__ = ["MLP", "MODELS", "CharRNN", "LANGUAGE_MODELS", "GPT"]
