@@ -200,6 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--batch-size", type=_positive_int, default=512, help="evaluation batch size")
     e.add_argument("--out", type=Path, default=None, help="directory for confusion.png (optional)")
     _add_sample_parser(sub)
+    sub.add_parser("bench", add_help=False, help="the benchmark suite vs PyTorch (from a checkout; 'deepling bench --help')")
     return p
 
 
@@ -498,8 +499,24 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {"train": cmd_train, 
 COMMANDS["sample"] = cmd_sample
 
 
+def cmd_bench(argv: Sequence[str]) -> int:
+    """Run the benchmark suite that lives in the repository's ``benchmarks/`` (it needs torch)."""
+    root = Path(__file__).resolve().parents[2]
+    if (root / "benchmarks" / "suite.py").exists() and str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    try:
+        from benchmarks.suite import main as bench_main
+    except ImportError as err:
+        print(f"deepling bench: error: the benchmark suite needs a deepling checkout and torch ({err})", file=sys.stderr)
+        return 1
+    return bench_main(list(argv))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``deepling`` console script and ``python -m deepling``."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["bench"]:  # the suite parses its own options
+        return cmd_bench(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
