@@ -69,16 +69,12 @@ class MaxPool2d(Function):
 
     def forward(self, x: np.ndarray, k: tuple, s: tuple, p: tuple, d: tuple, out: tuple,
                 want_indices: bool) -> np.ndarray:
-        n, c, h, w = x.shape
-        tiled = s == k and p == (0, 0) and d == (1, 1) and h == k[0] * out[0] and w == k[1] * out[1]
-        if tiled:
-            xp = x
-            y = x.reshape(n, c, out[0], k[0], out[1], k[1]).max(axis=(3, 5))
-        else:
-            xp = _padded(x, k, s, p, d, out, -np.inf)
-            y = None
-            for _, _, sl in _offsets(k, s, d, out):
-                y = xp[sl].copy() if y is None else np.maximum(y, xp[sl], out=y)
+        # One np.maximum per kernel offset over strided views, also for tiled windows: a
+        # reshape(...).max(axis=(3, 5)) reduction over strided axes is 15-25x slower in NumPy.
+        xp = _padded(x, k, s, p, d, out, -np.inf)
+        y = None
+        for _, _, sl in _offsets(k, s, d, out):
+            y = xp[sl].copy() if y is None else np.maximum(y, xp[sl], out=y)
         self.xp, self.y, self.geom, self.shape = xp, y, (k, s, p, d, out), x.shape
         if want_indices:
             self.indices = self._indices()
