@@ -234,3 +234,11 @@ def test_inplace_module_overwrites_input():
     x = dl.tensor([[-1.0, 2.0]])
     dl.nn.ReLU(inplace=True)(x)
     np.testing.assert_array_equal(x.data, [[0.0, 2.0]])
+
+
+@pytest.mark.parametrize("name", ["relu", "leaky_relu", "elu", "hardtanh", "relu6", "hardsigmoid", "hardswish", "softplus",
+                                  "logsigmoid", "sigmoid", "tanh", "gelu", "gelu_tanh"])
+def test_activation_at_infinity(name):
+    tf, df, _ = ACTIVATIONS[name]
+    x = np.array([-np.inf, -1.0, 0.5, np.inf], dtype=np.float32)
+    check_op(tf, [], df, arrays=[x])

@@ -469,7 +469,8 @@ class Hardswish(Function):
     def backward(self, g: np.ndarray) -> np.ndarray:
         x = self.x
         above = x > 3
-        d = (x / 3 + 0.5) * ((x >= -3) & ~above) + above  # 0 below -3, 1 above 3
+        # 0 below -3, 1 above 3; clipping first keeps +-inf from making inf * 0 = nan
+        d = (np.clip(x, -4, 4) / 3 + 0.5) * ((x >= -3) & ~above) + above
         return g * d
 
 
