@@ -7,6 +7,7 @@ import torch
 
 import deepling as dl
 from deepling.autograd import Function, GradcheckError, gradcheck, unbroadcast
+from oracle import check_grad
 
 
 def _pair(data, requires_grad=True):
@@ -365,6 +366,15 @@ def test_inplace_on_non_leaf_is_differentiable(name):
         res[m] = y
     _same(res[dl], res[torch])
     _same(dx.grad, tx.grad)
+
+
+@pytest.mark.parametrize("name", [n for n in INPLACE if n not in RANDOM_INPLACE])
+def test_inplace_on_non_leaf_gradcheck(name):
+    def fn(x):
+        y = INPLACE[name](x * 2, dl)
+        return y * x
+
+    check_grad(fn, None, arrays=[np.array([0.3, -0.8, 1.1])])
 
 
 @pytest.mark.parametrize("name", sorted(RANDOM_INPLACE))
