@@ -12,10 +12,10 @@ $(BIN)/.installed: pyproject.toml
 	touch $@
 
 train: $(BIN)/.installed
-	$(BIN)/python examples/fit_line.py
+	$(BIN)/python -m deepling train
 
 test: $(BIN)/.installed
-	$(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest -q tests
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check src tests benchmarks

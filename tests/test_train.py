@@ -1,0 +1,285 @@
+"""deepling.train and deepling.models.MLP: learning, fit/History, callbacks, metrics, checkpoints, resume."""
+
+import numpy as np
+import pytest
+import torch
+
+import deepling as dl
+from deepling import nn, optim
+from deepling.data import DataLoader, TensorDataset
+from deepling.data.datasets import Digits, sin, spirals
+from deepling.models import MLP, MODELS
+from deepling.serialization import SerializationError
+from deepling.train import (
+    Callback,
+    EarlyStopping,
+    History,
+    accuracy,
+    confusion_matrix,
+    evaluate,
+    fit,
+    load_checkpoint,
+    save_checkpoint,
+)
+
+
+# ------------------------------------------------------------------------------------------ MLP
+@pytest.mark.parametrize("activation,torch_act", [("relu", torch.nn.ReLU), ("tanh", torch.nn.Tanh),
+                                                  ("sigmoid", torch.nn.Sigmoid)])
+@pytest.mark.parametrize("dropout", [0.0, 0.3])
+def test_mlp_matches_torch_twin(activation, torch_act, dropout):
+    dl.manual_seed(0)
+    m = MLP(6, [8, 5], 3, activation=activation, dropout=dropout)
+    layers = []
+    for a, b in [(6, 8), (8, 5)]:
+        layers += [torch.nn.Linear(a, b), torch_act()] + ([torch.nn.Dropout(dropout)] if dropout else [])
+    twin = torch.nn.Sequential(*layers, torch.nn.Linear(5, 3)).eval()
+    assert list(m.state_dict().keys()) == list(twin.state_dict().keys())
+    m.load_state_dict(twin.state_dict())
+    m.eval()
+    x = np.random.default_rng(1).standard_normal((4, 6)).astype(np.float32)
+    np.testing.assert_allclose(m(dl.tensor(x)).data, twin(torch.from_numpy(x)).detach().numpy(), rtol=1e-5, atol=1e-6)
+    images = x.reshape(4, 1, 2, 3)  # (N, *) inputs are flattened
+    np.testing.assert_allclose(m(dl.tensor(images)).data, m(dl.tensor(x)).data, rtol=1e-6)
+    out = m(dl.tensor(x))
+    assert out.shape == (4, 3) and out.dtype == np.float32
+
+
+def test_mlp_bad_arguments():
+    with pytest.raises(ValueError, match="unknown activation"):
+        MLP(2, 4, 2, activation="swishy")
+    with pytest.raises(ValueError, match="dropout"):
+        MLP(2, 4, 2, dropout=1.0)
+    assert isinstance(MLP(2, 4, 2, activation=nn.Tanh)[1], nn.Tanh)
+    assert "mlp" in MODELS and isinstance(MODELS["mlp"]((1, 8, 8), 10), MLP)
+
+
+# ------------------------------------------------------------------------------------------ learning
+def test_mlp_learns_spirals():
+    X, y = spirals(n_samples=300, n_classes=2, noise=0.1, seed=0)
+    dl.manual_seed(0)
+    model = MLP(2, [64, 64], 2)
+    opt = optim.Adam(model.parameters(), lr=0.01)
+    loss_fn = nn.CrossEntropyLoss()
+    for _ in range(400):  # full-batch steps
+        loss = loss_fn(model(X), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    with dl.no_grad():
+        acc = accuracy(model(X), y)
+    assert acc >= 0.95, acc
+
+
+def test_mlp_learns_digits_with_fit():
+    dl.manual_seed(0)
+    train = DataLoader(Digits(train=True), batch_size=32, shuffle=True)
+    test = DataLoader(Digits(train=False), batch_size=256)
+    model = MLP(64, [128], 10)
+    history = fit(model, train, nn.CrossEntropyLoss(), optim.Adam(model.parameters(), lr=2e-3), epochs=12,
+                  val_loader=test, progress=False)
+    assert len(history) == 12 and history.epochs == list(range(1, 13))
+    assert set(history.history) >= {"loss", "accuracy", "val_loss", "val_accuracy", "lr", "time"}
+    assert history["loss"][-1] < history["loss"][0]
+    result = evaluate(model, test, nn.CrossEntropyLoss())
+    assert result["accuracy"] >= 0.95, result
+    assert result["accuracy"] == pytest.approx(history["val_accuracy"][-1])
+    assert model.training  # evaluate restores the mode
+
+
+def test_fit_regression_has_no_accuracy_and_learns_sin():
+    x, t = sin(n_samples=256, noise=0.0, seed=0)
+    dl.manual_seed(0)
+    model = MLP(1, [32, 32], 1, activation="tanh")
+    loader = DataLoader(TensorDataset(x, t), batch_size=32, shuffle=True)
+    h = fit(model, loader, nn.MSELoss(), optim.Adam(model.parameters(), lr=0.01), epochs=40, progress=False)
+    assert "accuracy" not in h and h["loss"][-1] < 0.02 < h["loss"][0]
+
+
+def test_fit_rejects_batches_that_are_not_pairs():
+    model = MLP(2, 4, 2)
+    loader = DataLoader(TensorDataset(np.zeros((4, 2), np.float32)), batch_size=2)
+    with pytest.raises(TypeError, match="inputs, targets"):
+        fit(model, loader, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1), progress=False)
+
+
+# ------------------------------------------------------------------------------------------ callbacks, scheduler
+def _toy(n=64, seed=0):
+    X, y = spirals(n_samples=n, noise=0.1, seed=seed)
+    return TensorDataset(X, y)
+
+
+def test_early_stopping_stops_and_restores_best():
+    dl.manual_seed(0)
+    model = MLP(2, 16, 2)
+    loader = DataLoader(_toy(), batch_size=16)
+    seen = []
+
+    class Record(Callback):
+        def on_epoch_end(self, trainer, epoch, logs):
+            seen.append({k: v.data.copy() for k, v in trainer.model.state_dict().items()})
+
+    # an absurdly large min_delta: no epoch after the first counts as an improvement
+    stop = EarlyStopping(monitor="loss", patience=2, min_delta=1e9, restore_best_weights=True)
+    h = fit(model, loader, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1), epochs=20,
+            callbacks=[stop, Record()], progress=False)
+    assert len(h) == 3 and stop.stopped_epoch == 2 and stop.best_epoch == 0
+    for k, v in model.state_dict().items():
+        np.testing.assert_array_equal(v.data, seen[0][k])
+    with pytest.raises(ValueError, match="mode"):
+        EarlyStopping(mode="up")
+
+
+def test_early_stopping_mode_auto_for_accuracy():
+    assert EarlyStopping("val_accuracy").mode == "max" and EarlyStopping("val_loss").mode == "min"
+
+
+def test_scheduler_steps_once_per_epoch():
+    model = MLP(2, 4, 2)
+    opt = optim.SGD(model.parameters(), lr=1.0)
+    sched = optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)
+    h = fit(model, DataLoader(_toy(), batch_size=32), nn.CrossEntropyLoss(), opt, epochs=3, scheduler=sched,
+            progress=False)
+    assert h["lr"] == [1.0, 0.5, 0.25]
+    assert opt.param_groups[0]["lr"] == 0.125
+
+
+# ------------------------------------------------------------------------------------------ metrics
+def test_accuracy_and_confusion_matrix_against_sklearn():
+    from sklearn.metrics import confusion_matrix as sk_cm
+
+    rng = np.random.default_rng(0)
+    logits = rng.standard_normal((50, 4)).astype(np.float32)
+    y = rng.integers(0, 4, 50)
+    pred = logits.argmax(1)
+    assert accuracy(dl.tensor(logits), dl.tensor(y)) == pytest.approx((pred == y).mean())
+    np.testing.assert_array_equal(confusion_matrix(logits, y, 4), sk_cm(y, pred, labels=range(4)))
+    np.testing.assert_array_equal(confusion_matrix(pred, y), sk_cm(y, pred))
+    assert accuracy(np.array([[-1.0], [2.0]]), np.array([0, 1])) == 1.0  # binary logits
+    assert accuracy(logits, np.eye(4)[y]) == accuracy(logits, y)  # one-hot targets
+    with pytest.raises(ValueError, match="do not match"):
+        accuracy(logits, y[:10])
+
+
+def test_history_round_trip(tmp_path):
+    h = History()
+    h.append(1, {"loss": 1.0, "accuracy": 0.5})
+    h.append(2, {"loss": 0.5, "accuracy": 0.75})
+    h.save_json(tmp_path / "h.json")
+    import json
+
+    h2 = History.from_dict(json.loads((tmp_path / "h.json").read_text()))
+    assert h2["loss"] == [1.0, 0.5] and h2.epochs == [1, 2] and len(h2) == 2
+
+
+# ------------------------------------------------------------------------------------------ checkpoints
+def _setup(seed=0):
+    dl.manual_seed(seed)
+    model = MLP(2, [16, 16], 2, dropout=0.2)  # dropout: the RNG state matters on resume
+    opt = optim.Adam(model.parameters(), lr=0.01)
+    sched = optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.7)
+    loader = DataLoader(_toy(96), batch_size=16, shuffle=True)
+    return model, opt, sched, loader
+
+
+def _weights(model):
+    return {k: v.data.copy() for k, v in model.state_dict().items()}
+
+
+def test_checkpoint_round_trip_model_optimizer_scheduler(tmp_path):
+    model, opt, sched, loader = _setup()
+    fit(model, loader, nn.CrossEntropyLoss(), opt, epochs=2, scheduler=sched, progress=False)
+    save_checkpoint(tmp_path / "c.ckpt", model, opt, sched, epoch=2, note="hi")
+    m2, o2, s2, _ = _setup(seed=1)
+    state = load_checkpoint(tmp_path / "c.ckpt", m2, o2, s2)
+    assert state["epoch"] == 2 and state["note"] == "hi"
+    for k, v in _weights(model).items():
+        np.testing.assert_array_equal(v, m2.state_dict()[k].data)
+    assert s2.state_dict() == sched.state_dict()
+    assert o2.param_groups[0]["lr"] == opt.param_groups[0]["lr"]
+    a, b = opt.state_dict()["state"], o2.state_dict()["state"]
+    assert a.keys() == b.keys()
+    for i in a:
+        for key in a[i]:
+            np.testing.assert_array_equal(np.asarray(getattr(a[i][key], "data", a[i][key])),
+                                          np.asarray(getattr(b[i][key], "data", b[i][key])))
+    # one more identical step from both
+    x, y = next(iter(DataLoader(_toy(96), batch_size=16)))
+    for m, o in ((model, opt), (m2, o2)):
+        m.eval()
+        loss = nn.CrossEntropyLoss()(m(x), y)
+        o.zero_grad()
+        loss.backward()
+        o.step()
+    for k, v in _weights(model).items():
+        np.testing.assert_array_equal(v, m2.state_dict()[k].data)
+
+
+def test_resume_after_2_of_4_epochs_equals_uninterrupted(tmp_path):
+    model, opt, sched, loader = _setup()
+    full = fit(model, loader, nn.CrossEntropyLoss(), opt, epochs=4, scheduler=sched, progress=False)
+    expected = _weights(model)
+
+    ckpt = tmp_path / "run.ckpt"
+    model, opt, sched, loader = _setup()
+    fit(model, loader, nn.CrossEntropyLoss(), opt, epochs=2, scheduler=sched, checkpoint=ckpt, progress=False)
+    dl.manual_seed(12345)  # a fresh process: different RNG, fresh objects
+    model, opt, sched, loader = _setup(seed=99)
+    resumed = fit(model, loader, nn.CrossEntropyLoss(), opt, epochs=4, scheduler=sched, checkpoint=ckpt,
+                  resume=True, progress=False)
+    for k, v in expected.items():
+        np.testing.assert_array_equal(model.state_dict()[k].data, v, err_msg=k)
+    assert resumed.epochs == [1, 2, 3, 4]
+    np.testing.assert_allclose(resumed["loss"], full["loss"], rtol=1e-6)
+    assert load_checkpoint(ckpt, restore_rng=False)["epoch"] == 4
+
+
+def test_resume_with_loader_generator(tmp_path):
+    def setup():
+        dl.manual_seed(0)
+        model = MLP(2, 8, 2)
+        opt = optim.SGD(model.parameters(), lr=0.1)
+        return model, opt, DataLoader(_toy(64), batch_size=8, shuffle=True, generator=dl.Generator(5))
+
+    model, opt, loader = setup()
+    fit(model, loader, nn.CrossEntropyLoss(), opt, epochs=3, progress=False)
+    expected = _weights(model)
+    model, opt, loader = setup()
+    fit(model, loader, nn.CrossEntropyLoss(), opt, epochs=1, checkpoint=tmp_path / "c", progress=False)
+    model, opt, loader = setup()
+    fit(model, loader, nn.CrossEntropyLoss(), opt, epochs=3, checkpoint=tmp_path / "c", resume=tmp_path / "c",
+        progress=False)
+    for k, v in expected.items():
+        np.testing.assert_array_equal(model.state_dict()[k].data, v)
+
+
+def test_ctrl_c_stops_cleanly_and_keeps_last_checkpoint(tmp_path, capsys):
+    model, opt, sched, loader = _setup()
+    ckpt = tmp_path / "c.ckpt"
+
+    class CtrlC(Callback):
+        def on_batch_end(self, trainer, batch, loss):
+            if trainer.epoch == 1 and batch == 2:
+                raise KeyboardInterrupt
+
+    h = fit(model, loader, nn.CrossEntropyLoss(), opt, epochs=4, scheduler=sched, checkpoint=ckpt,
+            callbacks=[CtrlC()], progress=False)
+    assert h.interrupted and len(h) == 1
+    assert "interrupted" in capsys.readouterr().err
+    assert load_checkpoint(ckpt, restore_rng=False)["epoch"] == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.ckpt"]
+
+
+def test_resume_missing_and_foreign_files(tmp_path):
+    model, opt, sched, loader = _setup()
+    # resume=True with no checkpoint yet: a fresh start
+    h = fit(model, loader, nn.CrossEntropyLoss(), opt, epochs=1, checkpoint=tmp_path / "new", resume=True, progress=False)
+    assert len(h) == 1
+    with pytest.raises(FileNotFoundError):
+        fit(model, loader, nn.CrossEntropyLoss(), opt, epochs=1, resume=tmp_path / "missing", progress=False)
+    dl.save({"just": "data"}, tmp_path / "other")
+    with pytest.raises(SerializationError, match="not a training checkpoint"):
+        load_checkpoint(tmp_path / "other")
+    (tmp_path / "trunc").write_bytes((tmp_path / "new").read_bytes()[:200])
+    with pytest.raises(SerializationError):
+        fit(model, loader, nn.CrossEntropyLoss(), opt, epochs=1, resume=tmp_path / "trunc", progress=False)
