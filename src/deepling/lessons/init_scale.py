@@ -2,8 +2,8 @@
 
 All-zero weights keep every hidden unit identical (symmetry never breaks). Through 10 tanh layers
 N(0, 0.01) activations vanish and N(0, 1) saturate, while Xavier (Var w = 2 / (fan_in + fan_out),
-uniform bound sqrt(6 / (fan_in + fan_out)), std = bound / sqrt(3)) keeps their spread; Kaiming
-(Var w = 2 / fan_in) does the same for ReLU.
+uniform bound sqrt(6 / (fan_in + fan_out)), std = bound / sqrt(3)) keeps them in the useful range
+(with tanh's gain 5/3 their spread holds steady); Kaiming (Var w = 2 / fan_in) does this for ReLU.
 """
 
 from __future__ import annotations
@@ -31,6 +31,8 @@ def _stack_stds(init: str, act: str, depth: int, width: int, seed: int) -> list[
             nn.init.normal_(w, 0.0, 1.0)
         elif init == "xavier":
             nn.init.xavier_uniform_(w)
+        elif init == "xavier_tanh_gain":
+            nn.init.xavier_uniform_(w, gain=nn.init.calculate_gain("tanh"))
         else:
             nn.init.kaiming_normal_(w, nonlinearity="relu")
         h = h @ w.T
@@ -54,14 +56,14 @@ def _symmetry(seed: int, steps: int = 50) -> tuple[float, float]:
             opt.zero_grad()
             F.cross_entropy(model(x), y).backward()
             opt.step()
-        w = model[0].weight.numpy()
+        w = model[0].weight.detach().numpy()
         spreads.append(float(np.abs(w - w[0]).max()))
     return spreads[0], spreads[1]
 
 
 def run(depth: int = 10, width: int = 256, seed: int = 0) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for init in ("N(0,0.01)", "N(0,1)", "xavier"):
+    for init in ("N(0,0.01)", "N(0,1)", "xavier", "xavier_tanh_gain"):
         out[f"tanh_{init}_std_per_layer"] = _stack_stds(init, "tanh", depth, width, seed)
     out["relu_kaiming_std_per_layer"] = _stack_stds("kaiming", "relu", depth, width, seed)
     dl.manual_seed(seed)

@@ -34,7 +34,7 @@ def run(shape: tuple[int, int, int, int] = (4, 6, 5, 5), groups: int = 3, seed: 
     out: dict[str, Any] = {}
     xn = x.numpy()
     for name, layer in layers.items():
-        y = layer(x).numpy()
+        y = layer(x).detach().numpy()
         if name == "group":
             ref = _manual(xn.reshape(n, groups, c // groups, h, w), (2, 3, 4)).reshape(shape)
         else:
@@ -44,9 +44,9 @@ def run(shape: tuple[int, int, int, int] = (4, 6, 5, 5), groups: int = 3, seed: 
     for _ in range(20):
         bn(dl.randn(*shape) * 3 + 1)
     bn.eval()
-    y_eval = bn(x).numpy()
+    y_eval = bn(x).detach().numpy()
     bn.train()
-    y_train = bn(x).numpy()
+    y_train = bn(x).detach().numpy()
     out["bn_running_mean_avg"] = float(bn.running_mean.numpy().mean())
     out["bn_running_var_avg"] = float(bn.running_var.numpy().mean())
     out["bn_train_vs_eval_max_diff"] = float(np.abs(y_train - y_eval).max())

@@ -45,12 +45,12 @@ def run(lr: float = 0.1, lam: float = 0.01, seed: int = 0) -> dict[str, Any]:
             o.zero_grad()
             F.mse_loss(mk(x), y).backward()
             o.step()
-        finals.append(mk.weight.numpy().copy())
+        finals.append(mk.weight.detach().numpy().copy())
     return {
-        "penalty_sgd_vs_formula_max_diff": float(np.abs(m2.weight.numpy() - by_hand).max()),
-        "weight_decay_option_vs_formula_max_diff": float(np.abs(m3.weight.numpy() - by_hand).max()),
+        "penalty_sgd_vs_formula_max_diff": float(np.abs(m2.weight.detach().numpy() - by_hand).max()),
+        "weight_decay_option_vs_formula_max_diff": float(np.abs(m3.weight.detach().numpy() - by_hand).max()),
         "adam_l2_vs_adamw_max_diff_after_5_steps": float(np.abs(finals[0] - finals[1]).max()),
-        "_w": by_hand.ravel(), "_w2": m2.weight.numpy().ravel(),
+        "_w": by_hand.ravel(), "_w2": m2.weight.detach().numpy().ravel(),
     }
 
 
