@@ -144,3 +144,43 @@ def test_normalizations():
         assert r[f"{name}_max_diff_vs_axes_formula"] < 1e-5, name
     assert r["bn_running_mean_avg"] == pytest.approx(1.0, abs=0.2)  # the data's mean, learned as a running average
     assert r["bn_train_vs_eval_max_diff"] > 0.05  # eval uses running stats, not the batch's
+
+
+# The lessons below use real MNIST when ../shared/data is present; tests pin the embedded 8x8
+# digits (source="digits") so they run anywhere, offline, in seconds.
+
+
+def test_overfitting():
+    # On the 8x8 digits the rise is gentle (on 500 MNIST images it is ~30%: see docs/lessons.md).
+    r = lessons.run("overfitting", source="digits", n_train=200, n_test=500, epochs=30, lr=1e-2, hidden=(256, 256))
+    assert r["large_train_loss_final"] < 0.005  # memorized
+    assert r["large_test_loss_final"] > 100 * r["large_train_loss_final"]  # a wide generalization gap
+    assert r["large_test_loss_final"] > 1.02 * r["large_test_loss_best"] and r["large_best_epoch"] < 30
+    assert r["small_train_loss_final"] > 100 * r["large_train_loss_final"]  # the tiny model underfits
+
+
+def test_l1_vs_l2():
+    r = lessons.run("l1_vs_l2", source="digits", n_train=800, epochs=10)
+    assert r["l1_fraction_near_zero"] > 3 * r["l2_fraction_near_zero"]
+    assert r["l1_fraction_near_zero"] > 3 * r["none_fraction_near_zero"]
+    assert r["l2_mean_abs_weight"] < r["none_mean_abs_weight"]
+
+
+def test_mnist_3b1b_on_digits():
+    r = lessons.run("mnist_3b1b", source="digits", epochs=25)
+    assert r["test_accuracy"] > 0.9
+    assert r["top_1_percent_share_of_squared_gradient"] > 0.05  # 1% of the weights carry far more than 1%
+
+
+def test_pixel_redundancy_on_digits():
+    r = lessons.run("pixel_redundancy", source="digits")
+    assert r["fraction_low_variance_pixels"] > 0.1
+    corr = r["correlation_by_distance"]
+    assert corr[0] > 0.25 and corr[0] > max(corr[1:]) + 0.2
+
+
+def test_autoencoder_vs_pca_on_digits():
+    r = lessons.run("autoencoder_vs_pca", source="digits", code=8, epochs=30)
+    assert r["linear_ae_test_mse"] < 1.25 * r["pca_test_mse"]
+    assert r["linear_ae_test_mse"] > 0.95 * r["pca_test_mse"]  # PCA is the optimum for a linear code
+    assert r["nonlinear_ae_test_mse"] < r["pca_test_mse"]
