@@ -200,6 +200,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--batch-size", type=_positive_int, default=512, help="evaluation batch size")
     e.add_argument("--out", type=Path, default=None, help="directory for confusion.png (optional)")
     _add_sample_parser(sub)
+    from deepling.lessons.cli import add_parser as _add_lesson_parser
+
+    _add_lesson_parser(sub)
     return p
 
 
@@ -496,6 +499,15 @@ def cmd_sample(a: argparse.Namespace) -> int:
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {"train": cmd_train, "evaluate": cmd_evaluate}
 COMMANDS["sample"] = cmd_sample
+
+
+def cmd_lesson(a: argparse.Namespace) -> int:
+    from deepling.lessons.cli import command
+
+    return command(a)
+
+
+COMMANDS["lesson"] = cmd_lesson
 
 
 def main(argv: Sequence[str] | None = None) -> int:
