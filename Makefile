@@ -15,7 +15,7 @@ train: $(BIN)/.installed
 	$(BIN)/python -m deepling train
 
 test: $(BIN)/.installed
-	$(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest -q tests
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check src tests benchmarks

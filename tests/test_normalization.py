@@ -365,9 +365,12 @@ def test_no_graph_without_grad_and_under_no_grad():
 def test_batch_and_group_norm_random_shapes(n, c, rest, seed):
     shape = (n, c, *rest)
     both(lambda F, T: lambda x, w, b: F.batch_norm(x, None, None, w, b, True), [shape, (c,), (c,)], seed=seed)
-    divisors = [g for g in range(1, c + 1) if c % g == 0]
+    # A group of one element normalizes to exactly 0 +- rounding noise: ill-conditioned, not a test.
+    size = int(np.prod(rest)) if rest else 1
+    divisors = [g for g in range(1, c + 1) if c % g == 0 and (c // g) * size >= 2] or [1]
     groups = divisors[seed % len(divisors)]
-    both(lambda F, T: lambda x, w, b: F.group_norm(x, groups, w, b), [shape, (c,), (c,)], seed=seed)
+    if c * size >= 2:
+        both(lambda F, T: lambda x, w, b: F.group_norm(x, groups, w, b), [shape, (c,), (c,)], seed=seed)
 
 
 @settings(max_examples=25, deadline=None)

@@ -39,6 +39,7 @@ from deepling.creation import (
     zeros,
     zeros_like,
 )
+from deepling.ops.activation import erf, log_softmax, softmax  # nn
 from deepling.ops.elementwise import (
     abs,
     add,
@@ -90,6 +91,7 @@ from deepling.ops.reduce import (
     mean,
     min,
     norm,
+    prod,
     std,
     sum,
     var,

@@ -6,6 +6,7 @@ from deepling.nn.activation import (
     CELU,
     ELU,
     GELU,
+    GLU,
     SELU,
     Hardsigmoid,
     Hardswish,
@@ -14,6 +15,7 @@ from deepling.nn.activation import (
     LogSigmoid,
     LogSoftmax,
     Mish,
+    PReLU,
     ReLU,
     ReLU6,
     Sigmoid,
@@ -24,8 +26,11 @@ from deepling.nn.activation import (
     Softsign,
     Step,
     Tanh,
+    Threshold,
 )
+from deepling.nn.attention import MultiheadAttention
 from deepling.nn.container import ModuleDict, ModuleList, Sequential
+from deepling.nn.conv import Conv1d, Conv2d, ConvTranspose2d
 from deepling.nn.dropout import AlphaDropout, Dropout, Dropout1d, Dropout2d, Dropout3d, FeatureAlphaDropout
 from deepling.nn.flatten import Flatten, Unflatten
 from deepling.nn.linear import Identity, Linear
@@ -54,8 +59,42 @@ from deepling.nn.normalization import (
     LocalResponseNorm,
     RMSNorm,
 )
+from deepling.nn.padding import (
+    CircularPad1d,
+    CircularPad2d,
+    ConstantPad1d,
+    ConstantPad2d,
+    ReflectionPad1d,
+    ReflectionPad2d,
+    ReplicationPad1d,
+    ReplicationPad2d,
+    ZeroPad1d,
+    ZeroPad2d,
+)
 from deepling.nn.parameter import Parameter
 from deepling.nn.penalty import l1_penalty, l2_penalty
+from deepling.nn.pooling import (
+    AdaptiveAvgPool1d,
+    AdaptiveAvgPool2d,
+    AdaptiveMaxPool2d,
+    AvgPool1d,
+    AvgPool2d,
+    MaxPool1d,
+    MaxPool2d,
+    MaxUnpool2d,
+)
+from deepling.nn.rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
+from deepling.nn.sparse import Embedding
+from deepling.nn.transformer import (
+    LearnedPositionalEmbedding,
+    PositionalEncoding,
+    Transformer,
+    TransformerDecoder,
+    TransformerDecoderLayer,
+    TransformerEncoder,
+    TransformerEncoderLayer,
+)
+from deepling.nn.upsampling import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d
 
 __all__ = [
     "Module",
@@ -88,6 +127,9 @@ __all__ = [
     "LogSigmoid",
     "Softsign",
     "Step",
+    "PReLU",
+    "Threshold",
+    "GLU",
     "Flatten",
     "Unflatten",
     "MSELoss",
@@ -118,4 +160,43 @@ __all__ = [
     "GroupNorm",
     "RMSNorm",
     "LocalResponseNorm",
+    "Conv1d",
+    "Conv2d",
+    "ConvTranspose2d",
+    "MaxPool1d",
+    "MaxPool2d",
+    "AvgPool1d",
+    "AvgPool2d",
+    "AdaptiveAvgPool1d",
+    "AdaptiveAvgPool2d",
+    "AdaptiveMaxPool2d",
+    "MaxUnpool2d",
+    "Upsample",
+    "UpsamplingNearest2d",
+    "UpsamplingBilinear2d",
+    "ZeroPad1d",
+    "ZeroPad2d",
+    "ConstantPad1d",
+    "ConstantPad2d",
+    "ReflectionPad1d",
+    "ReflectionPad2d",
+    "ReplicationPad1d",
+    "ReplicationPad2d",
+    "CircularPad1d",
+    "CircularPad2d",
+    "Embedding",
+    "RNN",
+    "GRU",
+    "LSTM",
+    "RNNCell",
+    "GRUCell",
+    "LSTMCell",
+    "MultiheadAttention",
+    "Transformer",
+    "TransformerEncoder",
+    "TransformerEncoderLayer",
+    "TransformerDecoder",
+    "TransformerDecoderLayer",
+    "PositionalEncoding",
+    "LearnedPositionalEmbedding",
 ]

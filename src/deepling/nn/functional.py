@@ -8,6 +8,7 @@ from deepling.ops.activation import (
     celu,
     elu,
     gelu,
+    glu,
     hardsigmoid,
     hardswish,
     hardtanh,
@@ -15,6 +16,8 @@ from deepling.ops.activation import (
     log_softmax,
     logsigmoid,
     mish,
+    normalize,
+    prelu,
     relu6,
     selu,
     silu,
@@ -23,7 +26,10 @@ from deepling.ops.activation import (
     softplus,
     softsign,
     step,
+    threshold,
 )
+from deepling.ops.attention import scaled_dot_product_attention
+from deepling.ops.conv import conv1d, conv2d, conv_transpose2d, fold, unfold
 from deepling.ops.dropout import (
     alpha_dropout,
     dropout,
@@ -34,6 +40,7 @@ from deepling.ops.dropout import (
     feature_dropout,
 )
 from deepling.ops.elementwise import relu, sigmoid, tanh
+from deepling.ops.embedding import embedding
 from deepling.ops.loss import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
@@ -48,6 +55,17 @@ from deepling.ops.loss import (
 )
 from deepling.ops.matmul import linear
 from deepling.ops.norm import batch_norm, group_norm, instance_norm, layer_norm, local_response_norm, rms_norm
+from deepling.ops.pool import (
+    adaptive_avg_pool1d,
+    adaptive_avg_pool2d,
+    adaptive_max_pool2d,
+    avg_pool1d,
+    avg_pool2d,
+    max_pool1d,
+    max_pool2d,
+    max_unpool2d,
+)
+from deepling.ops.resample import interpolate, pad
 from deepling.ops.shape import one_hot
 
 __all__ = [
@@ -74,6 +92,10 @@ __all__ = [
     "logsigmoid",
     "softsign",
     "step",
+    "prelu",
+    "threshold",
+    "glu",
+    "normalize",
     "mse_loss",
     "l1_loss",
     "huber_loss",
@@ -97,4 +119,21 @@ __all__ = [
     "instance_norm",
     "local_response_norm",
     "rms_norm",
+    "conv1d",
+    "conv2d",
+    "conv_transpose2d",
+    "unfold",
+    "fold",
+    "pad",
+    "interpolate",
+    "max_pool1d",
+    "max_pool2d",
+    "avg_pool1d",
+    "avg_pool2d",
+    "adaptive_avg_pool1d",
+    "adaptive_avg_pool2d",
+    "adaptive_max_pool2d",
+    "max_unpool2d",
+    "embedding",
+    "scaled_dot_product_attention",
 ]

@@ -1,5 +1,6 @@
 """``deepling.nn.utils``: gradient clipping and flattening parameters into one vector."""
 
+from deepling.nn.utils import rnn as rnn  # nn.utils.rnn.pad_sequence
 from deepling.nn.utils.clip_grad import (
     clip_grad_norm,
     clip_grad_norm_,

@@ -1,0 +1,388 @@
+"""Convolution by im2col: a strided view of the padded input, one GEMM forward, one GEMM per gradient.
+
+For conv2d, ``out[n, o] = b[o] + sum_{c,i,j} w[o, c, i, j] * x_pad[n, c, s*h + d*i, s*w + d*j]``.
+Written as ``out = W (O, C*kh*kw) @ cols (C*kh*kw, N*Ho*Wo)``, the gradients are
+``dW = g @ cols^T`` and ``dcols = W^T @ g``; col2im scatters ``dcols`` back into the input with
+one slice-add per kernel offset (kh*kw of them), never a loop over pixels or batch items.
+``conv_transpose2d`` is the same two kernels swapped: its forward is conv2d's input gradient.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Sequence
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from deepling.autograd import Function
+from deepling.tensor import Tensor
+
+__all__ = ["conv1d", "conv2d", "conv_transpose2d", "unfold", "fold"]
+
+
+# ---------------------------------------------------------------------------- helpers
+def _ntuple(name: str, value: Any, n: int, arg: str) -> tuple[int, ...]:
+    """An int or a sequence of n ints, as PyTorch accepts for kernel_size/stride/padding/dilation."""
+    if isinstance(value, (int, np.integer)):
+        return (int(value),) * n
+    value = tuple(int(v) for v in value)
+    if len(value) == 1:
+        return value * n
+    if len(value) != n:
+        raise ValueError(f"{name}: {arg} must be an int or {n} ints, got {value}")
+    return value
+
+
+def _pad_array(x: np.ndarray, pads: Sequence[int], value: float = 0.0) -> np.ndarray:
+    """Pad the last two axes of (P, Q, H, W) by (top, bottom, left, right) with a constant."""
+    top, bottom, left, right = pads
+    if not (top or bottom or left or right):
+        return x
+    p, q, h, w = x.shape
+    out = np.full((p, q, h + top + bottom, w + left + right), value, dtype=x.dtype)
+    out[:, :, top : top + h, left : left + w] = x
+    return out
+
+
+def _windows(xp: np.ndarray, k: tuple[int, int], s: tuple[int, int], d: tuple[int, int],
+             out: tuple[int, int]) -> np.ndarray:
+    """Read-only view (P, Q, kh, kw, Ho, Wo) with view[..., i, j, h, w] = xp[..., s*h + d*i, s*w + d*j]."""
+    sp, sq, sh, sw = xp.strides
+    return as_strided(
+        xp,
+        shape=xp.shape[:2] + tuple(k) + tuple(out),
+        strides=(sp, sq, sh * d[0], sw * d[1], sh * s[0], sw * s[1]),
+        writeable=False,
+    )
+
+
+def _col2im(cols: np.ndarray, shape: tuple[int, ...], s: tuple[int, int], d: tuple[int, int]) -> np.ndarray:
+    """Adjoint of ``_windows``: sum cols (P, Q, kh, kw, Ho, Wo) into a zero array of ``shape`` (P, Q, Hp, Wp).
+
+    One strided slice-add per kernel offset: overlapping windows accumulate correctly.
+    """
+    out = np.zeros(shape, dtype=cols.dtype)
+    kh, kw, ho, wo = cols.shape[2:]
+    for i in range(kh):
+        hi = i * d[0]
+        for j in range(kw):
+            wj = j * d[1]
+            out[:, :, hi : hi + s[0] * (ho - 1) + 1 : s[0], wj : wj + s[1] * (wo - 1) + 1 : s[1]] += cols[:, :, i, j]
+    return out
+
+
+def _out_size(name: str, size: int, k: int, s: int, d: int, pad: int) -> int:
+    n = (size + pad - d * (k - 1) - 1) // s + 1
+    if n <= 0:
+        raise ValueError(
+            f"{name}: input size {size} with padding {pad} is too small for kernel {k} with dilation {d} "
+            f"(output size would be {n})"
+        )
+    return n
+
+
+def _gemm(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Batched over groups; a plain 2-D GEMM when there is one group."""
+    if a.shape[0] == 1:
+        return np.matmul(a[0], b[0])[None]
+    return np.matmul(a, b)
+
+
+# ---------------------------------------------------------------------------- conv2d
+class Conv2d(Function):
+    """x (N, C, H, W), w (O, C/G, kh, kw), b (O,) -> (N, O, Ho, Wo)."""
+
+    def forward(self, x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, *,
+                stride: tuple[int, int], pads: tuple[int, int, int, int], dilation: tuple[int, int],
+                groups: int) -> np.ndarray:
+        n, c, h, wd = x.shape
+        o, cg, kh, kw = w.shape
+        g = groups
+        xp = _pad_array(x, pads)
+        ho = _out_size("conv2d", h, kh, stride[0], dilation[0], pads[0] + pads[1])
+        wo = _out_size("conv2d", wd, kw, stride[1], dilation[1], pads[2] + pads[3])
+        win = _windows(xp, (kh, kw), stride, dilation, (ho, wo))
+        # (C, kh, kw, N, Ho, Wo): rows ordered as the weight's (C/G, kh, kw), columns as (N, Ho, Wo).
+        cols = win.transpose(1, 2, 3, 0, 4, 5).reshape(g, cg * kh * kw, n * ho * wo)
+        wm = w.reshape(g, o // g, cg * kh * kw)
+        out = _gemm(wm, cols).reshape(o, n, ho, wo).transpose(1, 0, 2, 3)
+        out = np.ascontiguousarray(out)
+        if b is not None:
+            out += b.reshape(1, o, 1, 1)
+        need = self.needs_input_grad
+        if need:
+            self.wm, self.wshape, self.xshape, self.xpshape = wm, w.shape, x.shape, xp.shape
+            self.stride, self.dilation, self.pads, self.groups = stride, dilation, pads, groups
+            self.cols = cols if need[1] else None
+        return out
+
+    def backward(self, grad: np.ndarray) -> tuple:
+        need = self.needs_input_grad
+        n, o, ho, wo = grad.shape
+        g, og, _ = self.wm.shape
+        g2 = grad.transpose(1, 0, 2, 3).reshape(g, og, n * ho * wo)
+        gx = gw = None
+        if need[0]:
+            gcols = _gemm(self.wm.transpose(0, 2, 1), g2)
+            c, hp, wp = self.xshape[1], self.xpshape[2], self.xpshape[3]
+            kh, kw = self.wshape[2:]
+            # (G, C/G*kh*kw, N*Ho*Wo) -> (C, N, kh, kw, Ho, Wo) for col2im into a (C, N, Hp, Wp) buffer.
+            cols6 = gcols.reshape(c, kh, kw, n, ho, wo).transpose(0, 3, 1, 2, 4, 5)
+            gxp = _col2im(cols6, (c, n, hp, wp), self.stride, self.dilation)
+            t, _, left, _ = self.pads
+            gx = np.ascontiguousarray(gxp[:, :, t : t + self.xshape[2], left : left + self.xshape[3]].transpose(1, 0, 2, 3))
+        if need[1]:
+            gw = _gemm(g2, self.cols.transpose(0, 2, 1)).reshape(self.wshape)
+        if len(need) == 2:
+            return gx, gw
+        return gx, gw, (grad.sum(axis=(0, 2, 3)) if need[2] else None)
+
+
+def _conv_pads(name: str, padding: Any, k: tuple[int, int], d: tuple[int, int], s: tuple[int, int]) -> tuple[int, int, int, int]:
+    """(top, bottom, left, right); 'same' puts the odd extra row/column at the bottom/right, as PyTorch."""
+    if isinstance(padding, str):
+        if padding == "valid":
+            return (0, 0, 0, 0)
+        if padding == "same":
+            if any(si != 1 for si in s):
+                raise ValueError(f"{name}: padding='same' is not supported for strided convolutions")
+            pads: list[int] = []
+            for ki, di in zip(k, d):
+                total = di * (ki - 1)
+                pads += [total // 2, total - total // 2]
+            return tuple(pads)  # type: ignore[return-value]
+        raise ValueError(f"{name}: padding must be 'valid', 'same', an int or a tuple, got {padding!r}")
+    p = _ntuple(name, padding, 2, "padding")
+    if any(v < 0 for v in p):
+        raise ValueError(f"{name}: negative padding {p} is not supported")
+    return (p[0], p[0], p[1], p[1])
+
+
+def _check_conv(name: str, x: Tensor, weight: Tensor, bias: Tensor | None, groups: int, transposed: bool) -> None:
+    if x.ndim != 4 or weight.ndim != 4:
+        raise ValueError(f"{name}: expected 4-D input and weight, got input {x.shape} and weight {weight.shape}")
+    if groups < 1:
+        raise ValueError(f"{name}: groups must be a positive integer, got {groups}")
+    if transposed:
+        cin, cout = weight.shape[0], weight.shape[1] * groups
+        if x.shape[1] != cin or cin % groups:
+            raise ValueError(
+                f"{name}: input of shape {x.shape} does not fit weight of shape {weight.shape} with groups={groups} "
+                f"(expected {cin} input channels divisible by groups)"
+            )
+    else:
+        cout = weight.shape[0]
+        if x.shape[1] != weight.shape[1] * groups or cout % groups:
+            raise ValueError(
+                f"{name}: input of shape {x.shape} does not fit weight of shape {weight.shape} with groups={groups} "
+                f"(expected {weight.shape[1] * groups} input channels and out_channels divisible by groups)"
+            )
+    if bias is not None and bias.shape != (cout,):
+        raise ValueError(f"{name}: bias of shape {bias.shape} does not fit {cout} output channels")
+    for t, what in ((weight, "weight"), (bias, "bias")):
+        if t is not None and t.dtype != x.dtype:
+            raise TypeError(f"{name}: input dtype {x.dtype} does not match {what} dtype {t.dtype}")
+    if x.dtype.kind != "f":
+        raise TypeError(f"{name}: expected a floating point input, got {x.dtype}")
+
+
+def _batched(name: str, x: Tensor, dims: int) -> tuple[Tensor, bool]:
+    """Accept an unbatched input (C, *spatial) by adding a batch axis of 1, as PyTorch does."""
+    if x.ndim == dims + 1:
+        return x.unsqueeze(0), True
+    if x.ndim != dims + 2:
+        raise ValueError(f"{name}: expected a {dims + 1}-D or {dims + 2}-D input, got shape {x.shape}")
+    return x, False
+
+
+def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Any = 1, padding: Any = 0,
+           dilation: Any = 1, groups: int = 1) -> Tensor:
+    """2-D cross-correlation. input (N, C, H, W), weight (O, C/groups, kh, kw), bias (O,) -> (N, O, Ho, Wo).
+
+    ``Ho = floor((H + 2*padding - dilation*(kh-1) - 1) / stride) + 1``; padding may be 'same' or 'valid'.
+    """
+    x, unbatched = _batched("conv2d", input, 2)
+    _check_conv("conv2d", x, weight, bias, groups, transposed=False)
+    k = weight.shape[2:]
+    s = _ntuple("conv2d", stride, 2, "stride")
+    d = _ntuple("conv2d", dilation, 2, "dilation")
+    if min(s) < 1 or min(d) < 1:
+        raise ValueError(f"conv2d: stride {s} and dilation {d} must be positive")
+    pads = _conv_pads("conv2d", padding, k, d, s)
+    args = (x, weight) if bias is None else (x, weight, bias)
+    out = Conv2d.apply(*args, stride=s, pads=pads, dilation=d, groups=groups)
+    return out.squeeze(0) if unbatched else out
+
+
+def conv1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Any = 1, padding: Any = 0,
+           dilation: Any = 1, groups: int = 1) -> Tensor:
+    """1-D cross-correlation. input (N, C, L), weight (O, C/groups, k), bias (O,) -> (N, O, Lo).
+
+    Runs as conv2d on a height-1 image.
+    """
+    x, unbatched = _batched("conv1d", input, 1)
+    if weight.ndim != 3:
+        raise ValueError(f"conv1d: expected a 3-D weight (out, in/groups, k), got shape {weight.shape}")
+    s, d = _ntuple("conv1d", stride, 1, "stride"), _ntuple("conv1d", dilation, 1, "dilation")
+    if isinstance(padding, str):
+        pad: Any = padding
+    else:
+        pad = (0, _ntuple("conv1d", padding, 1, "padding")[0])
+    out = conv2d(x.unsqueeze(2), weight.unsqueeze(2), bias, (1, s[0]), pad, (1, d[0]), groups).squeeze(2)
+    return out.squeeze(0) if unbatched else out
+
+
+# ---------------------------------------------------------------------------- conv_transpose2d
+class ConvTranspose2d(Function):
+    """x (N, Cin, H, W), w (Cin, Cout/G, kh, kw), b (Cout,) -> (N, Cout, Ho, Wo): the adjoint of conv2d."""
+
+    def forward(self, x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, *,
+                stride: tuple[int, int], padding: tuple[int, int], dilation: tuple[int, int],
+                out_size: tuple[int, int], groups: int) -> np.ndarray:
+        n, cin, h, wd = x.shape
+        _, cog, kh, kw = w.shape
+        g = groups
+        cout = cog * g
+        # The full (uncropped) result covers every position a kernel tap reaches, and at least p + Ho.
+        full = tuple(
+            max((size - 1) * s + d * (k - 1) + 1, p + o)
+            for size, s, d, k, p, o in zip((h, wd), stride, dilation, (kh, kw), padding, out_size)
+        )
+        x2 = x.transpose(1, 0, 2, 3).reshape(g, cin // g, n * h * wd)
+        wm = w.reshape(g, cin // g, cog * kh * kw)
+        cols = _gemm(wm.transpose(0, 2, 1), x2)  # (G, Cout/G*kh*kw, N*H*W)
+        cols6 = cols.reshape(cout, kh, kw, n, h, wd).transpose(0, 3, 1, 2, 4, 5)
+        outf = _col2im(cols6, (cout, n) + full, stride, dilation)
+        p0, p1 = padding
+        out = outf[:, :, p0 : p0 + out_size[0], p1 : p1 + out_size[1]].transpose(1, 0, 2, 3)
+        out = np.ascontiguousarray(out)
+        if b is not None:
+            out += b.reshape(1, cout, 1, 1)
+        if self.needs_input_grad:
+            self.x2, self.wm, self.wshape, self.xshape, self.full = x2, wm, w.shape, x.shape, full
+            self.stride, self.dilation, self.padding = stride, dilation, padding
+        return out
+
+    def backward(self, grad: np.ndarray) -> tuple:
+        need = self.needs_input_grad
+        n, cin, h, wd = self.xshape
+        g = self.wm.shape[0]
+        kh, kw = self.wshape[2:]
+        p0, p1 = self.padding
+        gfull = np.zeros((n, grad.shape[1]) + self.full, dtype=grad.dtype)
+        gfull[:, :, p0 : p0 + grad.shape[2], p1 : p1 + grad.shape[3]] = grad
+        win = _windows(gfull, (kh, kw), self.stride, self.dilation, (h, wd))
+        gcols = win.transpose(1, 2, 3, 0, 4, 5).reshape(g, -1, n * h * wd)
+        gx = gw = None
+        if need[0]:
+            gx = _gemm(self.wm, gcols).reshape(cin, n, h, wd).transpose(1, 0, 2, 3)
+            gx = np.ascontiguousarray(gx)
+        if need[1]:
+            gw = _gemm(self.x2, gcols.transpose(0, 2, 1)).reshape(self.wshape)
+        if len(need) == 2:
+            return gx, gw
+        return gx, gw, (grad.sum(axis=(0, 2, 3)) if need[2] else None)
+
+
+def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Any = 1, padding: Any = 0,
+                     output_padding: Any = 0, groups: int = 1, dilation: Any = 1) -> Tensor:
+    """Transposed 2-D convolution (the gradient of conv2d w.r.t. its input).
+
+    input (N, Cin, H, W), weight (Cin, Cout/groups, kh, kw), bias (Cout,) -> (N, Cout, Ho, Wo) with
+    ``Ho = (H - 1)*stride - 2*padding + dilation*(kh - 1) + output_padding + 1``.
+    """
+    x, unbatched = _batched("conv_transpose2d", input, 2)
+    _check_conv("conv_transpose2d", x, weight, bias, groups, transposed=True)
+    s = _ntuple("conv_transpose2d", stride, 2, "stride")
+    p = _ntuple("conv_transpose2d", padding, 2, "padding")
+    op = _ntuple("conv_transpose2d", output_padding, 2, "output_padding")
+    d = _ntuple("conv_transpose2d", dilation, 2, "dilation")
+    if min(s) < 1 or min(d) < 1 or min(p) < 0 or min(op) < 0:
+        raise ValueError(f"conv_transpose2d: invalid stride {s}, dilation {d}, padding {p} or output_padding {op}")
+    if any(o >= si and o >= di for o, si, di in zip(op, s, d)):
+        raise ValueError(f"conv_transpose2d: output_padding {op} must be smaller than either stride {s} or dilation {d}")
+    k = weight.shape[2:]
+    out_size = tuple(
+        (size - 1) * si - 2 * pi + di * (ki - 1) + oi + 1
+        for size, si, pi, di, ki, oi in zip(x.shape[2:], s, p, d, k, op)
+    )
+    if min(out_size) <= 0:
+        raise ValueError(f"conv_transpose2d: input of shape {x.shape} gives a non-positive output size {out_size}")
+    args = (x, weight) if bias is None else (x, weight, bias)
+    out = ConvTranspose2d.apply(*args, stride=s, padding=p, dilation=d, out_size=out_size, groups=groups)
+    return out.squeeze(0) if unbatched else out
+
+
+# ---------------------------------------------------------------------------- unfold / fold
+class Unfold(Function):
+    """im2col: x (N, C, H, W) -> (N, C*kh*kw, L), L = Ho*Wo; backward is col2im."""
+
+    def forward(self, x: np.ndarray, k: tuple[int, int], d: tuple[int, int], p: tuple[int, int],
+                s: tuple[int, int]) -> np.ndarray:
+        n, c, h, w = x.shape
+        xp = _pad_array(x, (p[0], p[0], p[1], p[1]))
+        ho = _out_size("unfold", h, k[0], s[0], d[0], 2 * p[0])
+        wo = _out_size("unfold", w, k[1], s[1], d[1], 2 * p[1])
+        self.args, self.shape, self.pshape, self.p = (k, ho, wo), x.shape, xp.shape, p
+        self.s, self.d = s, d
+        return _windows(xp, k, s, d, (ho, wo)).reshape(n, c * k[0] * k[1], ho * wo)
+
+    def backward(self, g: np.ndarray) -> np.ndarray:
+        (kh, kw), ho, wo = self.args
+        n, c, h, w = self.shape
+        gxp = _col2im(g.reshape(n, c, kh, kw, ho, wo), self.pshape, self.s, self.d)
+        return gxp[:, :, self.p[0] : self.p[0] + h, self.p[1] : self.p[1] + w]
+
+
+def unfold(input: Tensor, kernel_size: Any, dilation: Any = 1, padding: Any = 0, stride: Any = 1) -> Tensor:
+    """Extract sliding local blocks: (N, C, H, W) -> (N, C*kh*kw, L), L the number of block positions."""
+    x, unbatched = _batched("unfold", input, 2)
+    k = _ntuple("unfold", kernel_size, 2, "kernel_size")
+    d = _ntuple("unfold", dilation, 2, "dilation")
+    p = _ntuple("unfold", padding, 2, "padding")
+    s = _ntuple("unfold", stride, 2, "stride")
+    if min(k) < 1 or min(d) < 1 or min(s) < 1 or min(p) < 0:
+        raise ValueError(f"unfold: invalid kernel_size {k}, dilation {d}, padding {p} or stride {s}")
+    out = Unfold.apply(x, k, d, p, s)
+    return out.squeeze(0) if unbatched else out
+
+
+class Fold(Function):
+    """col2im: cols (N, C*kh*kw, L) -> (N, C, H, W), summing overlapping blocks; backward is im2col."""
+
+    def forward(self, x: np.ndarray, size: tuple[int, int], k: tuple[int, int], d: tuple[int, int],
+                p: tuple[int, int], s: tuple[int, int], hw: tuple[int, int]) -> np.ndarray:
+        n, ck, _ = x.shape
+        c = ck // (k[0] * k[1])
+        full = (n, c, size[0] + 2 * p[0], size[1] + 2 * p[1])
+        self.k, self.d, self.s, self.hw, self.full = k, d, s, hw, full
+        outp = _col2im(x.reshape(n, c, k[0], k[1], hw[0], hw[1]), full, s, d)
+        return outp[:, :, p[0] : p[0] + size[0], p[1] : p[1] + size[1]]
+
+    def backward(self, g: np.ndarray) -> np.ndarray:
+        n, c, hp, wp = self.full
+        ph, pw = (hp - g.shape[2]) // 2, (wp - g.shape[3]) // 2
+        gp = _pad_array(g, (ph, ph, pw, pw))
+        win = _windows(gp, self.k, self.s, self.d, self.hw)
+        return win.reshape(n, c * self.k[0] * self.k[1], self.hw[0] * self.hw[1])
+
+
+def fold(input: Tensor, output_size: Any, kernel_size: Any, dilation: Any = 1, padding: Any = 0,
+         stride: Any = 1) -> Tensor:
+    """Combine sliding local blocks into an image: (N, C*kh*kw, L) -> (N, C, H, W), overlaps summed."""
+    x, unbatched = _batched("fold", input, 1)
+    size = _ntuple("fold", output_size, 2, "output_size")
+    k = _ntuple("fold", kernel_size, 2, "kernel_size")
+    d = _ntuple("fold", dilation, 2, "dilation")
+    p = _ntuple("fold", padding, 2, "padding")
+    s = _ntuple("fold", stride, 2, "stride")
+    kk = k[0] * k[1]
+    hw = tuple((size[i] + 2 * p[i] - d[i] * (k[i] - 1) - 1) // s[i] + 1 for i in range(2))
+    if x.shape[1] % kk or min(hw) <= 0 or x.shape[2] != math.prod(hw):
+        raise ValueError(
+            f"fold: input of shape {x.shape} does not fit output_size {size}, kernel_size {k}, dilation {d}, "
+            f"padding {p}, stride {s} (expected (N, C*{kk}, {math.prod(hw)}))"
+        )
+    out = Fold.apply(x, size, k, d, p, s, hw)
+    return out.squeeze(0) if unbatched else out
