@@ -149,6 +149,15 @@ def _widths(s: str) -> list[int]:
     return w
 
 
+class _Help(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows ``(default: X)`` except where the default is None (those help texts explain it)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        if action.default is None:
+            return action.help or ""
+        return super()._get_help_string(action)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from deepling.models import LANGUAGE_MODELS, MODELS
 
@@ -164,7 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="train a model on a data set and report its test accuracy",
                        description="Train a model, print progress and the final test accuracy; write the checkpoint, "
                                    "history.json, metrics.json and (with matplotlib) curves.png and confusion.png to --out.",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                       formatter_class=_Help)
     t.add_argument("--model", choices=sorted(MODELS) + sorted(LANGUAGE_MODELS), default="mlp", help="model architecture")
     t.add_argument("--dataset", choices=sorted(DATASETS) + ["text"], default="digits",
                    help="data set ('text': a language model on --text FILE)")
@@ -194,7 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("evaluate", help="evaluate a checkpoint written by 'deepling train' on its test set",
                        description="Load a checkpoint written by 'deepling train', rebuild its model and report test "
                                    "loss and accuracy (and write a confusion matrix with --out).",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                       formatter_class=_Help)
     e.add_argument("checkpoint", type=Path, help="path of checkpoint.ckpt")
     e.add_argument("--data-dir", type=Path, default=None, help="where the data set's files are (default: as in training)")
     e.add_argument("--batch-size", type=_positive_int, default=512, help="evaluation batch size")
@@ -365,7 +374,7 @@ def _add_text_options(t: argparse.ArgumentParser) -> None:
 def _add_sample_parser(sub: Any) -> None:
     s = sub.add_parser("sample", help="generate text from a language-model checkpoint",
                        description="Load a checkpoint written by 'deepling train --dataset text' and print a "
-                                   "continuation of --prompt.", formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                   "continuation of --prompt.", formatter_class=_Help)
     s.add_argument("checkpoint", type=Path, help="path of checkpoint.ckpt")
     s.add_argument("--prompt", default="\n", help="text to continue (its characters must be in the vocabulary)")
     s.add_argument("--tokens", type=_positive_int, default=300, help="characters to generate")
