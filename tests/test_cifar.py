@@ -138,7 +138,7 @@ def test_cli_trains_cnn_models_on_cifar10_files(tmp_path, capsys, model):
     (data / "test_batch.bin").write_bytes(blob)
     out = tmp_path / "run"
     args = ["train", "--model", model, "--dataset", "cifar10", "--data-dir", str(data), "--epochs", "1",
-            "--batch-size", "16", "--no-plots", "--no-progress", "--out", str(out)]
+            "--batch-size", "16", "--threads", "1", "--no-plots", "--no-progress", "--out", str(out)]
     assert cli.main(args) == 0
     stdout = capsys.readouterr().out
     assert "test accuracy:" in stdout and model in stdout
