@@ -2,6 +2,7 @@
 
     PYTHONPATH=src python -m benchmarks.conv                    # conv2d and resnet20 fwd+bwd ratios
     PYTHONPATH=src python -m benchmarks.conv --lenet-mnist 5    # + LeNet-5 on full MNIST, 5 epochs each
+    PYTHONPATH=src python -m benchmarks.conv --threads 1        # limit BLAS (and torch) to 1 thread
 
 Reports which BLAS (and kernel) ran, via threadpoolctl; torch gets as many threads as the BLAS.
 Times are medians over repeats, deepling and torch runs interleaved.
@@ -225,7 +226,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--lenet-mnist", type=int, default=0, metavar="EPOCHS", help="also train LeNet-5 on MNIST")
+    parser.add_argument("--threads", type=int, default=0, help="BLAS and torch threads (default: the BLAS default)")
     args = parser.parse_args()
+    if args.threads:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(limits=args.threads, user_api="blas")
     print("BLAS:")
     threads = blas_report()
     torch.set_num_threads(threads)
