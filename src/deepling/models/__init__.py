@@ -7,6 +7,8 @@ model to ``deepling train --model NAME``, add one line here.
 from typing import Any, Callable
 
 from deepling.models.alexnet import AlexNet, alexnet
+from deepling.models.char_rnn import CharRNN
+from deepling.models.gpt import GPT
 from deepling.models.lenet import LeNet5
 from deepling.models.mlp import MLP
 from deepling.models.resnet import (
@@ -24,8 +26,14 @@ from deepling.models.resnet import (
 )
 
 
-def _mlp(in_shape: tuple[int, ...], num_classes: int, hidden: Any = (256, 128), activation: str = "relu",
-         dropout: float = 0.0, **_: Any) -> MLP:
+def _mlp(
+    in_shape: tuple[int, ...],
+    num_classes: int,
+    hidden: Any = (256, 128),
+    activation: str = "relu",
+    dropout: float = 0.0,
+    **_: Any,
+) -> MLP:
     n = 1
     for s in in_shape:
         n *= s
@@ -53,5 +61,27 @@ MODELS: dict[str, Callable[..., Any]] = {
     "resnet20": _resnet20,
 }
 
-__all__ = ["MLP", "MODELS", "LeNet5", "AlexNet", "alexnet", "ResNet", "CifarResNet", "BasicBlock", "Bottleneck",
-           "resnet18", "resnet34", "resnet50", "resnet20", "resnet32", "resnet44", "resnet56"]
+
+def _char_rnn(cell: str) -> Callable[..., Any]:
+    def build(
+        vocab_size: int,
+        context: int,
+        embed: int = 64,
+        hidden: int = 256,
+        num_layers: int = 1,
+        dropout: float = 0.0,
+        **_: Any,
+    ) -> CharRNN:
+        return CharRNN(vocab_size, embed, hidden, num_layers, cell=cell, dropout=dropout)
+
+    return build
+
+
+LANGUAGE_MODELS: dict[str, Callable[..., Any]] = {
+    "char-rnn": _char_rnn("rnn"),
+    "char-gru": _char_rnn("gru"),
+    "char-lstm": _char_rnn("lstm"),
+}
+
+__all__ = ["MLP", "MODELS", "CharRNN", "LANGUAGE_MODELS", "GPT", "LeNet5", "AlexNet", "alexnet", "ResNet", "CifarResNet",
+           "BasicBlock", "Bottleneck", "resnet18", "resnet34", "resnet50", "resnet20", "resnet32", "resnet44", "resnet56"]
