@@ -169,7 +169,7 @@ def _idx(path: Path) -> np.ndarray:
     return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
 
 
-def bench_lenet_mnist(epochs: int, batch: int = 64, lr: float = 0.05, momentum: float = 0.9) -> None:
+def bench_lenet_mnist(epochs: int, batch: int = 64, lr: float = 0.01, momentum: float = 0.9) -> None:
     root = DATA / "mnist"
 
     def load(prefix: str) -> tuple[np.ndarray, np.ndarray]:
@@ -227,6 +227,10 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--lenet-mnist", type=int, default=0, metavar="EPOCHS", help="also train LeNet-5 on MNIST")
     parser.add_argument("--threads", type=int, default=0, help="BLAS and torch threads (default: the BLAS default)")
+    parser.add_argument("--lr", type=float, default=0.01, help="LeNet SGD learning rate")
+    parser.add_argument("--momentum", type=float, default=0.9, help="LeNet SGD momentum")
+    parser.add_argument("--batch-size", type=int, default=64, help="LeNet mini-batch size")
+    parser.add_argument("--skip-ops", action="store_true", help="only the LeNet run")
     args = parser.parse_args()
     if args.threads:
         from threadpoolctl import threadpool_limits
@@ -236,10 +240,11 @@ def main() -> None:
     threads = blas_report()
     torch.set_num_threads(threads)
     print(f"torch {torch.__version__} with {torch.get_num_threads()} threads; numpy {np.__version__}")
-    bench_conv2d(args.repeats)
-    bench_resnet20(args.repeats)
+    if not args.skip_ops:
+        bench_conv2d(args.repeats)
+        bench_resnet20(args.repeats)
     if args.lenet_mnist:
-        bench_lenet_mnist(args.lenet_mnist)
+        bench_lenet_mnist(args.lenet_mnist, args.batch_size, args.lr, args.momentum)
 
 
 if __name__ == "__main__":
