@@ -36,6 +36,11 @@ def _assert_same(dsched, tsched, dopt, topt, what):
     np.testing.assert_allclose(_lrs(dopt), _lrs(topt), rtol=1e-12, atol=0, err_msg=what)
 
 
+def _tick(opt, sched):
+    opt.step()
+    sched.step()
+
+
 def _run(make, steps=STEPS, dl_cls=optim.SGD, t_cls=torch.optim.SGD, **options):
     """Build the schedule ``make(module, optimizer)`` in both frameworks and compare each step's lrs."""
     dopt, topt = _optimizers(dl_cls, t_cls, **options)
@@ -160,16 +165,16 @@ def test_scheduler_state_dict_round_trip(name):
     opt, _ = _optimizers(momentum=0.9)
     sched = make(dls, opt)
     for _ in range(10):
-        ref.step()
-        sched.step()
+        _tick(ref_opt, ref)
+        _tick(opt, sched)
     saved_sched, saved_opt = copy.deepcopy(sched.state_dict()), copy.deepcopy(opt.state_dict())
     fresh_opt, _ = _optimizers(momentum=0.9)
     fresh = make(dls, fresh_opt)
     fresh.load_state_dict(saved_sched)
     fresh_opt.load_state_dict(saved_opt)
     for _ in range(15):
-        ref.step()
-        fresh.step()
+        _tick(ref_opt, ref)
+        _tick(fresh_opt, fresh)
         assert fresh.get_last_lr() == ref.get_last_lr()
         assert _lrs(fresh_opt) == _lrs(ref_opt)
 
@@ -263,6 +268,23 @@ def test_cosine_reaches_eta_min_at_t_max():
     opt, _ = _optimizers()
     sched = dls.CosineAnnealingLR(opt, T_max=8, eta_min=0.003)
     for _ in range(8):
-        sched.step()
+        _tick(opt, sched)
     assert sched.get_last_lr() == pytest.approx([0.003, 0.003], rel=1e-9)
     assert math.isclose(opt.param_groups[0]["lr"], 0.003, rel_tol=1e-9)
+
+
+def test_warns_when_the_scheduler_steps_before_the_optimizer():
+    opt, _ = _optimizers()
+    sched = dls.StepLR(opt, step_size=2)
+    with pytest.warns(UserWarning, match=r"before `optimizer.step\(\)`"):
+        sched.step()
+    opt2, _ = _optimizers()
+    sched2 = dls.StepLR(opt2, step_size=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _tick(opt2, sched2)
+    clone = copy.deepcopy(opt2)  # the step wrapper is not copied: the clone steps its own parameters
+    p = clone.param_groups[0]["params"][0]
+    p.grad = dl.ones(2)
+    clone.step()
+    assert p.data[0] != 1.0 and opt2.param_groups[0]["params"][0].data[0] == 1.0

@@ -424,3 +424,24 @@ def test_each_optimizer_trains_a_small_network(dl_cls, options):
         loss.backward()
         opt.step()
     assert loss_fn().item() < first / 10
+
+
+@pytest.mark.parametrize("name,dl_cls,t_cls,options", CASES, ids=IDS)
+def test_step_allocates_no_parameter_sized_arrays(name, dl_cls, t_cls, options):
+    """After the first steps (state and scratch created), a step works in place: it allocates well
+    under one parameter's worth of memory (numpy reports its allocations to tracemalloc)."""
+    import tracemalloc
+
+    p = dl.nn.Parameter(dl.tensor(np.linspace(-1, 1, 200_000, dtype=np.float32)))
+    p.grad = dl.tensor(np.cos(np.arange(200_000, dtype=np.float32)))
+    opt = dl_cls([p], **options)
+    opt.step()
+    opt.step()
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        opt.step()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < p.data.nbytes // 8, f"{name}: a step allocated {peak} bytes (parameter: {p.data.nbytes})"

@@ -7,14 +7,18 @@ tensor (the result is the same).
 
 from __future__ import annotations
 
+from typing import Any
+
+from deepling import creation
 from deepling.nn import functional as F
 from deepling.nn.module import Module
+from deepling.nn.parameter import Parameter
 from deepling.tensor import Tensor
 
 __all__ = [
     "ReLU", "LeakyReLU", "ELU", "SELU", "CELU", "GELU", "SiLU", "Mish", "Sigmoid", "Tanh",
     "Softplus", "Softmax", "LogSoftmax", "Softmin", "Hardtanh", "ReLU6", "Hardsigmoid",
-    "Hardswish", "LogSigmoid", "Softsign", "Step",
+    "Hardswish", "LogSigmoid", "Softsign", "Step", "PReLU", "Threshold", "GLU",
 ]
 
 
@@ -234,3 +238,52 @@ class Step(Module):
 
     def extra_repr(self) -> str:
         return f"value={self.value}"
+
+
+class PReLU(Module):
+    """PReLU(x) = max(0, x) + a min(0, x) with a learned slope ``a``: one shared (num_parameters=1)
+    or one per channel (dim 1 of the input). Parameter: ``weight (num_parameters,)``, filled with ``init``.
+    """
+
+    def __init__(self, num_parameters: int = 1, init: float = 0.25, device: Any = None, dtype: Any = None) -> None:
+        super().__init__()
+        self.num_parameters, self.init = num_parameters, init
+        self.weight = Parameter(creation.empty(num_parameters, dtype=dtype))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        self.weight.data[...] = self.init
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.prelu(input, self.weight)
+
+    def extra_repr(self) -> str:
+        return f"num_parameters={self.num_parameters}"
+
+
+class Threshold(Module):
+    """y = x if x > threshold else value."""
+
+    def __init__(self, threshold: float, value: float, inplace: bool = False) -> None:
+        super().__init__()
+        self.threshold, self.value, self.inplace = threshold, value, inplace
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.threshold(input, self.threshold, self.value)
+
+    def extra_repr(self) -> str:
+        return f"threshold={self.threshold}, value={self.value}" + (", inplace=True" if self.inplace else "")
+
+
+class GLU(Module):
+    """GLU(a, b) = a * sigmoid(b), a and b the halves of the input along ``dim`` (that dim halves)."""
+
+    def __init__(self, dim: int = -1) -> None:
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.glu(input, self.dim)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"

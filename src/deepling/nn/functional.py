@@ -8,6 +8,7 @@ from deepling.ops.activation import (
     celu,
     elu,
     gelu,
+    glu,
     hardsigmoid,
     hardswish,
     hardtanh,
@@ -15,6 +16,8 @@ from deepling.ops.activation import (
     log_softmax,
     logsigmoid,
     mish,
+    normalize,
+    prelu,
     relu6,
     selu,
     silu,
@@ -23,6 +26,7 @@ from deepling.ops.activation import (
     softplus,
     softsign,
     step,
+    threshold,
 )
 from deepling.ops.attention import scaled_dot_product_attention
 from deepling.ops.conv import conv1d, conv2d, conv_transpose2d, fold, unfold
@@ -88,6 +92,10 @@ __all__ = [
     "logsigmoid",
     "softsign",
     "step",
+    "prelu",
+    "threshold",
+    "glu",
+    "normalize",
     "mse_loss",
     "l1_loss",
     "huber_loss",

@@ -6,6 +6,7 @@ so a deepling schedule and a PyTorch schedule give the same lr sequence.
 
 from __future__ import annotations
 
+import functools
 import math
 import types
 import warnings
@@ -31,6 +32,21 @@ def _lrs(optimizer: Optimizer, key: str = "lr") -> list[Any]:
     return [group[key] for group in optimizer.param_groups]
 
 
+def _track_optimizer_steps(optimizer: Optimizer) -> None:
+    """Wrap ``optimizer.step`` so a scheduler can tell whether it ran (to warn about a common mistake)."""
+    step = optimizer.step
+    if getattr(step, "_counted", False):
+        return
+
+    @functools.wraps(step)
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        optimizer._opt_called = True
+        return step(*args, **kwargs)
+
+    counted._counted = True  # type: ignore[attr-defined]
+    optimizer.step = counted  # type: ignore[method-assign]
+
+
 class LRScheduler:
     """Base class: sets ``initial_lr`` in each group, keeps ``last_epoch`` and ``base_lrs``.
 
@@ -54,6 +70,7 @@ class LRScheduler:
                     )
         self.base_lrs: list[float] = _lrs(optimizer, "initial_lr")
         self.last_epoch = last_epoch
+        _track_optimizer_steps(optimizer)
         self._initial_step()
 
     def _initial_step(self) -> None:
@@ -73,6 +90,12 @@ class LRScheduler:
 
     def step(self, epoch: int | None = None) -> None:
         """Advance the schedule by one epoch (call it after ``optimizer.step()``)."""
+        if self._step_count == 1 and not getattr(self.optimizer, "_opt_called", False):
+            warnings.warn(
+                "Detected call of `lr_scheduler.step()` before `optimizer.step()`: call them in the order "
+                "`optimizer.step()` then `lr_scheduler.step()`, or the first value of the schedule is skipped.",
+                UserWarning, stacklevel=2,
+            )
         self._step_count += 1
         if epoch is not None:
             warnings.warn(_EPOCH_WARNING, UserWarning, stacklevel=2)
@@ -95,6 +118,9 @@ class LRScheduler:
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.__dict__.update(state_dict)
+
+
+_LRScheduler = LRScheduler  # the pre-1.14 PyTorch name, still used by older scripts
 
 
 class LambdaLR(LRScheduler):

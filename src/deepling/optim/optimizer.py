@@ -273,7 +273,8 @@ class Optimizer:
         return "\n".join(lines)
 
     def __getstate__(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if k != "_scratch"}
+        # not the scratch arrays, nor a scheduler's wrapper of ``step`` (it refers to this instance)
+        return {k: v for k, v in self.__dict__.items() if k not in ("_scratch", "step")}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
