@@ -386,7 +386,8 @@ def _add_text_options(t: argparse.ArgumentParser) -> None:
     g.add_argument("--context", type=_positive_int, default=64, help="characters per training window")
     g.add_argument("--steps", type=_positive_int, default=1500, help="training steps (random batches of windows)")
     g.add_argument("--embed", type=_positive_int, default=64, help="embedding size")
-    g.add_argument("--layers", type=_positive_int, default=1, help="recurrent layers")
+    g.add_argument("--layers", type=_positive_int, default=1, help="recurrent layers (gpt: Transformer blocks)")
+    g.add_argument("--heads", type=_positive_int, default=4, help="gpt: attention heads (--embed is d_model)")
     g.add_argument("--clip", type=_nonneg_float, default=1.0, help="clip the gradient norm to this (0: no clipping)")
     g.add_argument("--eval-every", type=_positive_int, default=100, help="steps between validation estimates")
 
@@ -442,7 +443,8 @@ def _train_text(a: argparse.Namespace) -> int:
     out = a.out if a.out is not None else Path("runs") / f"{a.model}-text"
     out.mkdir(parents=True, exist_ok=True)
     ckpt = out / "checkpoint.ckpt"
-    options = {"embed": a.embed, "hidden": (a.hidden or [256])[0], "num_layers": a.layers, "dropout": a.dropout}
+    options = {"embed": a.embed, "hidden": (a.hidden or [256])[0], "num_layers": a.layers, "dropout": a.dropout,
+               "heads": a.heads}
     cfg = {"model": a.model, "model_options": options, "dataset": "text", "text": str(a.text), "chars": corpus.chars,
            "context": a.context, "seed": a.seed, "steps": a.steps, "batch_size": batch_size, "optimizer": a.optimizer,
            "lr": a.lr, "weight_decay": a.weight_decay, "clip": a.clip}

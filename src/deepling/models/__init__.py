@@ -77,10 +77,16 @@ def _char_rnn(cell: str) -> Callable[..., Any]:
     return build
 
 
+def _gpt(vocab_size: int, context: int, embed: int = 128, num_layers: int = 4, dropout: float = 0.0, heads: int = 4,
+         **_: Any) -> GPT:
+    return GPT(vocab_size, context, d_model=embed, n_heads=heads, n_layers=num_layers, dropout=dropout)
+
+
 LANGUAGE_MODELS: dict[str, Callable[..., Any]] = {
     "char-rnn": _char_rnn("rnn"),
     "char-gru": _char_rnn("gru"),
     "char-lstm": _char_rnn("lstm"),
+    "gpt": _gpt,
 }
 
 __all__ = ["MLP", "MODELS", "CharRNN", "LANGUAGE_MODELS", "GPT", "LeNet5", "AlexNet", "alexnet", "ResNet", "CifarResNet",
