@@ -197,6 +197,10 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--data-dir", type=Path, default=None, help="where the data set's files are (default: as in training)")
     e.add_argument("--batch-size", type=_positive_int, default=512, help="evaluation batch size")
     e.add_argument("--out", type=Path, default=None, help="directory for confusion.png (optional)")
+
+    from deepling.pretrain.experiment import add_subcommand as _add_pretrain  # `deepling pretrain`
+
+    _add_pretrain(sub)
     return p
 
 
@@ -342,6 +346,15 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {"train": cmd_train, "evaluate": cmd_evaluate}
+
+
+def _cmd_pretrain(a: argparse.Namespace) -> int:
+    from deepling.pretrain.experiment import cmd_pretrain
+
+    return cmd_pretrain(a)
+
+
+COMMANDS["pretrain"] = _cmd_pretrain
 
 
 def main(argv: Sequence[str] | None = None) -> int:
