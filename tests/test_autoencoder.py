@@ -265,3 +265,20 @@ def test_vae_learns():
         total.backward()
         opt.step()
     assert float(vae.loss(xt)[0].data) < 0.5 * first
+
+
+def test_figures(tmp_path):
+    pytest.importorskip("matplotlib")
+    from deepling.viz.autoencoder import plot_codes_2d, plot_features, plot_reconstructions
+
+    dl.manual_seed(0)
+    ae = dense_autoencoder((64, 16, 5), out_activation="sigmoid")
+    x = dl.rand(30, 64)
+    plot_reconstructions(x, ae(x), tmp_path / "rec.png", n=6)
+    plot_features(ae.encoder[0].weight, tmp_path / "feat.png", image_shape=(8, 8), n=16)
+    pts = plot_codes_2d(ae.encode(x), np.arange(30) % 3, tmp_path / "codes.png")
+    assert pts.shape == (30, 2)
+    for name in ("rec.png", "feat.png", "codes.png"):
+        assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with pytest.raises(ValueError, match="image shape"):
+        plot_features(dl.rand(4, 10), tmp_path / "bad.png")

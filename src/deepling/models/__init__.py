@@ -6,7 +6,17 @@ model to ``deepling train --model NAME``, add one line here.
 
 from typing import Any, Callable
 
+from deepling.models.autoencoder import (  # autoenc
+    VAE,
+    Autoencoder,
+    ContractiveAutoencoder,
+    DenoisingAutoencoder,
+    SparseAutoencoder,
+    conv_autoencoder,
+    dense_autoencoder,
+)
 from deepling.models.mlp import MLP
+from deepling.models.rbm import RBM  # autoenc
 
 
 def _mlp(in_shape: tuple[int, ...], num_classes: int, hidden: Any = (256, 128), activation: str = "relu",
@@ -22,3 +32,5 @@ MODELS: dict[str, Callable[..., Any]] = {
 }
 
 __all__ = ["MLP", "MODELS"]
+__all__ += ["Autoencoder", "DenoisingAutoencoder", "SparseAutoencoder", "ContractiveAutoencoder", "VAE",  # autoenc
+            "dense_autoencoder", "conv_autoencoder", "RBM"]
