@@ -180,3 +180,18 @@ def test_cli_pretrain_on_digits(capsys):
     assert code == 0
     assert "random init" in out and "pretrained" in out and "| 0 |" in out
     assert main(["pretrain", "--dataset", "digits", "--layers", "100,8", "--no-progress"]) == 1
+
+
+def test_autoencoder_mse_and_figures(tmp_path):
+    pytest.importorskip("matplotlib")
+    from deepling.pretrain.experiment import autoencoder_mse
+
+    rng = np.random.default_rng(0)
+    protos = rng.random((3, 64)).astype(np.float32)
+    x, xt = protos[rng.integers(0, 3, 300)], protos[rng.integers(0, 3, 100)]
+    data = (x, np.zeros(300, np.int64), xt, np.arange(100) % 3)
+    mean_baseline = float(((xt - x.mean(0)) ** 2).mean())
+    mse = autoencoder_mse(data, (64, 16, 4), epochs=20, batch_size=32, lr=1e-2, progress=False,
+                          figures=tmp_path)
+    assert mse < 0.5 * mean_baseline
+    assert {p.name for p in tmp_path.iterdir()} == {"reconstructions.png", "features.png", "codes_2d.png"}

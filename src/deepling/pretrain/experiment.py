@@ -147,9 +147,11 @@ def format_table(results: Sequence[Result], layers: Sequence[int], labels: int, 
 
 
 def autoencoder_mse(data: tuple[np.ndarray, ...], sizes: Sequence[int] = (784, 256, 64), epochs: int = 5,
-                    seed: int = 0, lr: float = 1e-3, batch_size: int = 128, progress: bool = True) -> float:
+                    seed: int = 0, lr: float = 1e-3, batch_size: int = 128, progress: bool = True,
+                    figures: str | Path | None = None) -> float:
     """Train ``dense_autoencoder(sizes)`` (ReLU, sigmoid output, MSE) on the training images and return
-    its mean squared reconstruction error per pixel on the test images."""
+    its mean squared reconstruction error per pixel on the test images. With ``figures`` (a directory),
+    also write ``reconstructions.png``, ``features.png`` and ``codes_2d.png`` (square images only)."""
     from tqdm.auto import tqdm
 
     from deepling.models.autoencoder import dense_autoencoder
@@ -169,7 +171,19 @@ def autoencoder_mse(data: tuple[np.ndarray, ...], sizes: Sequence[int] = (784, 2
     ae.eval()
     with no_grad():
         errs = np.concatenate([ae.reconstruction_error(dl.Tensor(Xt[i:i + 1000])).data for i in range(0, len(Xt), 1000)])
+        if figures is not None:
+            _figures(ae, Xt[:2000], data[3][:2000], Path(figures), "-".join(str(s) for s in sizes))
     return float(errs.mean())
+
+
+def _figures(ae: Any, X: np.ndarray, y: np.ndarray, out: Path, shape: str) -> None:
+    from deepling.viz.autoencoder import plot_codes_2d, plot_features, plot_reconstructions
+
+    out.mkdir(parents=True, exist_ok=True)
+    x = dl.Tensor(X)
+    plot_reconstructions(X[:12], ae(x[:12]).data, out / "reconstructions.png", n=12, title=f"autoencoder {shape}: test images")
+    plot_features(ae.encoder[0].weight.data, out / "features.png", n=64, title="first-layer features")
+    plot_codes_2d(ae.encode(x).data, y, out / "codes_2d.png", title="codes (PCA to 2-D), colored by label")
 
 
 # ---------------------------------------------------------------------------------------- CLI
@@ -206,6 +220,8 @@ def add_subcommand(sub: Any) -> None:
     p.add_argument("--recon-sizes", type=_widths, default=[784, 256, 64], help="dense autoencoder for --recon-epochs")
     p.add_argument("--recon-epochs", type=int, default=0, help="also train dense_autoencoder(--recon-sizes) this many "
                                                                "epochs and report its test reconstruction MSE (0: skip)")
+    p.add_argument("--figures", type=Path, default=None, help="with --recon-epochs: write reconstruction, feature "
+                                                                 "and 2-D code figures to this directory")
     p.add_argument("--threads", type=_positive_int, default=None, help="BLAS threads")
     p.add_argument("--no-progress", action="store_true", help="no progress bars or per-epoch lines")
 
@@ -229,7 +245,8 @@ def cmd_pretrain(a: Any) -> int:
             stages = ", ".join(f"{losses[-1]:.4f}" for losses in r.pretrain_losses)
             print(f"seed {r.seed}: final reconstruction MSE per stage: {stages}")
         if a.recon_epochs > 0:
-            mse = autoencoder_mse(data, a.recon_sizes, a.recon_epochs, seed=a.seeds[0], progress=not a.no_progress)
+            mse = autoencoder_mse(data, a.recon_sizes, a.recon_epochs, seed=a.seeds[0], progress=not a.no_progress,
+                                  figures=a.figures)
             shape = "-".join(str(s) for s in a.recon_sizes)
             print(f"autoencoder {shape} ({a.recon_epochs} epochs): test reconstruction MSE per pixel {mse:.5f}")
     print(f"total wall time {time.perf_counter() - t0:.0f}s")
