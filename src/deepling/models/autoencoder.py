@@ -47,23 +47,27 @@ def _per_sample(sq: Tensor) -> Tensor:
     return sq.reshape(sq.shape[0], -1).mean(1)
 
 
+def _check_corruption(corruption: str, noise: float) -> None:
+    if corruption not in ("mask", "gaussian"):
+        raise ValueError(f"corrupt: corruption must be 'mask' or 'gaussian' (got {corruption!r})")
+    if corruption == "mask" and not 0.0 <= noise < 1.0:
+        raise ValueError(f"corrupt: masking probability must be in [0, 1) (got {noise})")
+    if corruption == "gaussian" and not noise >= 0:
+        raise ValueError(f"corrupt: Gaussian noise std must be >= 0 (got {noise})")
+
+
 def corrupt(x: Tensor, corruption: str, noise: float) -> Tensor:
     """A corrupted copy of ``x`` (no gradient flows into the noise).
 
     ``'mask'``: each entry is set to 0 with probability ``noise`` (masking noise);
     ``'gaussian'``: ``x + noise * eps`` with ``eps ~ N(0, 1)``.
     """
+    _check_corruption(corruption, noise)
     if corruption == "mask":
-        if not 0.0 <= noise < 1.0:
-            raise ValueError(f"corrupt: masking probability must be in [0, 1) (got {noise})")
         keep = (_rng().random(x.shape) >= noise).astype(x.dtype)
         return x * Tensor._wrap(keep)
-    if corruption == "gaussian":
-        if noise < 0:
-            raise ValueError(f"corrupt: Gaussian noise std must be >= 0 (got {noise})")
-        eps = _rng().standard_normal(x.shape).astype(x.dtype)
-        return x + Tensor._wrap(eps * x.dtype.type(noise))
-    raise ValueError(f"corrupt: corruption must be 'mask' or 'gaussian' (got {corruption!r})")
+    eps = _rng().standard_normal(x.shape).astype(x.dtype)
+    return x + Tensor._wrap(eps * x.dtype.type(noise))
 
 
 class Autoencoder(Module):
@@ -115,7 +119,7 @@ class DenoisingAutoencoder(Autoencoder):
 
     def __init__(self, encoder: Module, decoder: Module, corruption: str = "mask", noise: float = 0.3) -> None:
         super().__init__(encoder, decoder)
-        corrupt(Tensor(np.zeros(1, np.float32)), corruption, noise)  # validates the arguments early
+        _check_corruption(corruption, noise)
         self.corruption, self.noise = corruption, noise
 
     def corrupt(self, x: Tensor) -> Tensor:

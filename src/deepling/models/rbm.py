@@ -146,7 +146,8 @@ class RBM(Module):
 
     def pseudo_likelihood(self, v: Tensor | np.ndarray) -> Tensor:
         """Stochastic per-sample log pseudo-likelihood ``D * log sigmoid(F(v~) - F(v))``, where ``v~``
-        flips one random visible unit per sample (an unbiased estimate of ``sum_i log p(v_i | v_-i)``)."""
+        flips one random visible unit per sample (an unbiased estimate of ``sum_i log p(v_i | v_-i)``);
+        inputs are binarized at 0.5 first."""
         a = _array(v, "pseudo_likelihood", self.n_visible)
         a = (a > 0.5).astype(self.weight.dtype)
         idx = _rng().integers(0, self.n_visible, size=a.shape[0])

@@ -15,7 +15,7 @@ from tqdm.auto import tqdm
 
 from deepling import nn
 from deepling.autograd import no_grad
-from deepling.models.autoencoder import _act, corrupt
+from deepling.models.autoencoder import _act, _check_corruption, corrupt
 from deepling.models.mlp import MLP
 from deepling.nn.module import Module
 from deepling.tensor import Tensor
@@ -64,7 +64,7 @@ class StackedAutoencoder(Module):
         if len(sizes) < 2 or any(s <= 0 for s in sizes):
             raise ValueError(f"StackedAutoencoder: layer_sizes must be >= 2 positive widths (got {list(layer_sizes)})")
         if corruption is not None:
-            corrupt(Tensor([0.0]), corruption, noise)  # validates early
+            _check_corruption(corruption, noise)
         self.layer_sizes, self.activation, self.corruption, self.noise = sizes, activation, corruption, noise
         self.encoders = nn.ModuleList(nn.Sequential(nn.Linear(a, b), _act(activation))
                                       for a, b in zip(sizes[:-1], sizes[1:]))
