@@ -1,6 +1,7 @@
 """Activations (functional and modules): parity with PyTorch (values, dtypes, gradients) and gradcheck."""
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -87,6 +88,20 @@ def test_softmax_stable_for_huge_logits(fn):
     assert np.isfinite(df(dl.tensor(x), dim=1).data).all()
 
 
+@pytest.mark.parametrize("fn", ["softmax", "log_softmax"])
+def test_softmax_with_masked_entries(fn):
+    # attention masks fill with -inf; a fully masked row is nan in both frameworks
+    x = np.random.default_rng(0).standard_normal((3, 4)).astype(np.float32)
+    mask = np.array([[0, 1, 1, 0], [1, 1, 1, 1], [0, 0, 0, 1]], dtype=bool)
+    tf, df = getattr(TF, fn), getattr(F, fn)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        check_op(lambda t: tf(t.masked_fill(torch.tensor(mask), float("-inf")), dim=1)[[0, 2]], [],
+                 lambda t: df(t.masked_fill(dl.tensor(mask), float("-inf")), dim=1)[[0, 2]], arrays=[x])
+        out = df(dl.tensor(x).masked_fill(dl.tensor(mask), float("-inf")), dim=1).data
+    assert np.isnan(out[1]).all()
+
+
 def test_softmax_dtype_argument_and_implicit_dim():
     x = np.random.default_rng(0).standard_normal((3, 4)).astype(np.float32)
     check_op(lambda t: TF.softmax(t, dim=1, dtype=torch.float64), [], lambda t: F.softmax(t, dim=1, dtype=dl.float64), arrays=[x])
@@ -135,3 +150,95 @@ def test_activations_keep_float32():
         assert df(x).dtype == dl.float32, name
     for fn in (F.softmax, F.log_softmax):
         assert fn(x, dim=1).dtype == dl.float32
+
+
+@pytest.mark.parametrize("shape,n", [((4, 3), 3), ((2, 3, 4, 4), 3), ((5,), 1), ((2, 3, 4), 1)], ids=str)
+def test_prelu_matches_torch(shape, n):
+    w = np.random.default_rng(2).uniform(0.05, 0.5, n).astype(np.float32)
+    check_op(TF.prelu, [shape, w], F.prelu, low=-3, high=3)
+    check_grad(F.prelu, [shape, w.astype(np.float64)], low=-3, high=3)
+    with pytest.raises(ValueError, match="prelu"):
+        F.prelu(dl.ones(4, 3), dl.ones(2))
+    with pytest.raises(ValueError, match="prelu"):
+        F.prelu(dl.ones(6), dl.ones(6))  # a 1-D input is one channel, as in torch
+
+
+def test_prelu_module_matches_torch():
+    tm, dm = torch.nn.PReLU(3, init=0.1), dl.nn.PReLU(3, init=0.1)
+    assert repr(dm) == repr(tm) and list(dm.state_dict()) == ["weight"]
+    dm.load_state_dict(tm.state_dict())
+    x = np.random.default_rng(0).uniform(-2, 2, (4, 3, 5)).astype(np.float32)
+    tx = torch.tensor(x)
+    tm(tx).pow(2).sum().backward()
+    out = dm(dl.tensor(x))
+    (out * out).sum().backward()
+    np.testing.assert_allclose(out.data, tm(tx).detach().numpy(), rtol=1e-6)
+    np.testing.assert_allclose(dm.weight.grad.data, tm.weight.grad.numpy(), rtol=1e-4)
+
+
+@pytest.mark.parametrize("thr,value", [(0.0, 0.0), (0.5, -2.0), (-1.0, 3.0)])
+def test_threshold_matches_torch(thr, value):
+    check_op(lambda x: TF.threshold(x, thr, value), [(4, 5)], lambda x: F.threshold(x, thr, value))
+    check_grad(lambda x: F.threshold(x, thr, value), [(3, 4)])
+
+
+@pytest.mark.parametrize("shape,dim", [((4, 6), -1), ((4, 6), 0), ((2, 4, 3), 1)])
+def test_glu_matches_torch(shape, dim):
+    check_op(lambda x: TF.glu(x, dim), [shape], lambda x: F.glu(x, dim))
+    check_grad(lambda x: F.glu(x, dim), [shape])
+    with pytest.raises(ValueError, match="glu"):
+        F.glu(dl.ones(3, 5))
+
+
+@pytest.mark.parametrize("p", [2.0, 1.0, 3.0])
+@pytest.mark.parametrize("shape,dim", [((4, 5), 1), ((4, 5), 0), ((2, 3, 4), -1)])
+def test_normalize_matches_torch(p, shape, dim):
+    check_op(lambda x: TF.normalize(x, p=p, dim=dim), [shape], lambda x: F.normalize(x, p=p, dim=dim))
+    check_grad(lambda x: F.normalize(x, p=p, dim=dim), [shape])
+
+
+def test_normalize_zero_vector_uses_eps():
+    x = np.array([[0.0, 0.0, 0.0], [3.0, 4.0, 0.0]], dtype=np.float32)
+    check_op(lambda t: TF.normalize(t), [], lambda t: F.normalize(t), arrays=[x])
+
+
+INPLACE = [("relu", (), ()), ("elu", (0.7,), ()), ("leaky_relu", (0.2,), ()), ("hardtanh", (-0.5, 0.5), ()),
+           ("relu6", (), ()), ("silu", (), ()), ("mish", (), ()), ("selu", (), ()), ("celu", (1.5,), ()),
+           ("hardsigmoid", (), ()), ("hardswish", (), ()), ("threshold", (0.1, -1.0), ())]
+
+
+@pytest.mark.parametrize("name,args,_", INPLACE, ids=[c[0] for c in INPLACE])
+def test_inplace_activation_overwrites_input_and_keeps_gradients(name, args, _):
+    tf, df = getattr(TF, name), getattr(F, name)
+    # inside the graph (x * 1 is not a leaf): same values and input gradients as torch's in-place op
+    check_op(lambda x: tf(x * 1, *args, inplace=True), [(3, 5)], lambda x: df(x * 1, *args, inplace=True), low=-4, high=4)
+    x = dl.randn(4, 3) * 3
+    before = x.data.copy()
+    out = df(x, *args, inplace=True)
+    assert out is x
+    np.testing.assert_allclose(x.data, df(dl.tensor(before), *args).data)
+    with pytest.raises(RuntimeError, match="leaf"):
+        df(dl.randn(3, requires_grad=True), *args, inplace=True)
+
+
+def test_inplace_underscore_variants():
+    x = np.random.default_rng(0).uniform(-2, 2, (3, 4)).astype(np.float32)
+    for name, args in [("relu_", ()), ("elu_", (0.5,)), ("leaky_relu_", (0.3,)), ("hardtanh_", (-1.0, 0.5)), ("threshold_", (0.2, 9.0))]:
+        t, d = torch.tensor(x), dl.tensor(x)
+        getattr(TF, name)(t, *args)
+        getattr(F, name)(d, *args)
+        np.testing.assert_allclose(d.data, t.numpy(), rtol=1e-6, err_msg=name)
+
+
+def test_inplace_module_overwrites_input():
+    x = dl.tensor([[-1.0, 2.0]])
+    dl.nn.ReLU(inplace=True)(x)
+    np.testing.assert_array_equal(x.data, [[0.0, 2.0]])
+
+
+@pytest.mark.parametrize("name", ["relu", "leaky_relu", "elu", "hardtanh", "relu6", "hardsigmoid", "hardswish", "softplus",
+                                  "logsigmoid", "sigmoid", "tanh", "gelu", "gelu_tanh"])
+def test_activation_at_infinity(name):
+    tf, df, _ = ACTIVATIONS[name]
+    x = np.array([-np.inf, -1.0, 0.5, np.inf], dtype=np.float32)
+    check_op(tf, [], df, arrays=[x])

@@ -144,3 +144,29 @@ def test_char_lstm_memorizes_a_short_text():
     # Greedy generation from the first characters recites the text.
     out = c.decode(m.generate(c.encode("To be"), 30, temperature=0))
     assert out == TEXT[:35], out
+
+
+def test_cli_trains_samples_and_resumes(tmp_path, capsys):
+    from deepling.cli import main
+
+    text = tmp_path / "t.txt"
+    text.write_text(TEXT * 4, encoding="utf-8")
+    out = tmp_path / "run"
+    args = ["train", "--model", "char-gru", "--dataset", "text", "--text", str(text), "--context", "16",
+            "--hidden", "32", "--embed", "8", "--lr", "1e-2", "--optimizer", "adamw", "--eval-every", "10",
+            "--out", str(out), "--threads", "1"]
+    assert main(args + ["--steps", "10"]) == 0
+    log = capsys.readouterr().out
+    assert "validation loss:" in log and (out / "checkpoint.ckpt").exists()
+    first = float(log.split("validation loss:")[1].split()[0])
+    assert main(args + ["--steps", "40", "--resume"]) == 0
+    log = capsys.readouterr().out
+    assert "resumed from" in log and "at step 10" in log
+    assert float(log.split("validation loss:")[1].split()[0]) < first
+    assert main(["sample", str(out / "checkpoint.ckpt"), "--prompt", "To be", "--tokens", "40", "--temperature", "0"]) == 0
+    sample = capsys.readouterr().out.rstrip("\n")
+    assert sample.startswith("To be") and len(sample) == 45
+    assert set(sample) <= set(TEXT)
+    assert main(["sample", str(out / "checkpoint.ckpt"), "--prompt", "Zebra#"]) == 1
+    assert "not in the vocabulary" in capsys.readouterr().err
+    assert main(["train", "--model", "mlp", "--dataset", "text", "--text", str(text)]) == 1

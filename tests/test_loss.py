@@ -260,3 +260,21 @@ def test_losses_keep_float32():
                 F.nll_loss(x, t), F.binary_cross_entropy(y, y), F.binary_cross_entropy_with_logits(x, y),
                 F.kl_div(x, y, reduction="batchmean"), F.cosine_similarity(x, y)):
         assert out.dtype == dl.float32
+
+
+@pytest.mark.parametrize("name", ["mse_loss", "l1_loss", "huber_loss", "smooth_l1_loss", "cross_entropy", "nll_loss",
+                                  "binary_cross_entropy", "binary_cross_entropy_with_logits", "kl_div", "cosine_similarity"])
+def test_losses_in_float64_match_torch_closely(name):
+    rng = np.random.default_rng(11)
+    x = rng.uniform(-3, 3, (5, 4))
+    if name in ("cross_entropy", "nll_loss"):
+        t = rng.integers(0, 4, 5)
+        check_op(lambda a: getattr(TF, name)(a, torch.tensor(t)), [], lambda a: getattr(F, name)(a, dl.tensor(t)),
+                 arrays=[x], atol=1e-12, rtol=1e-10)
+        return
+    y = rng.uniform(0.05, 0.95, (5, 4))
+    if name == "binary_cross_entropy":
+        x = rng.uniform(0.05, 0.95, (5, 4))
+    kw = {"reduction": "batchmean"} if name == "kl_div" else {}
+    check_op(lambda a, b: getattr(TF, name)(a, b, **kw), [], lambda a, b: getattr(F, name)(a, b, **kw),
+             arrays=[x, y], atol=1e-12, rtol=1e-10)

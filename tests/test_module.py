@@ -14,7 +14,8 @@ ACTIVATION_MODULES = [
     ("SELU", ()), ("CELU", (1.5,)), ("GELU", ()), ("GELU", ("tanh",)), ("SiLU", ()), ("Mish", ()), ("Sigmoid", ()),
     ("Tanh", ()), ("Softplus", ()), ("Softplus", (2, 10)), ("Softmax", (1,)), ("Softmax", (-1,)), ("LogSoftmax", (1,)),
     ("Softmin", (0,)), ("Hardtanh", ()), ("Hardtanh", (-2, 2, True)), ("ReLU6", ()), ("ReLU6", (True,)),
-    ("Hardsigmoid", ()), ("Hardswish", ()), ("LogSigmoid", ()), ("Softsign", ()),
+    ("Hardsigmoid", ()), ("Hardswish", ()), ("LogSigmoid", ()), ("Softsign", ()), ("Threshold", (0.1, 20.0)),
+    ("Threshold", (-0.5, 1.0, True)),
 ]
 
 
@@ -24,7 +25,14 @@ def test_activation_module_matches_torch(name, args):
     assert repr(dm) == repr(tm)
     # x * 1: torch's inplace variants refuse a leaf that requires grad
     check_op(lambda x: tm(x * 1), [(4, 5, 3)], lambda x: dm(x * 1), low=-7, high=7)
-    check_grad(dm, [(3, 4)], low=-0.9, high=0.9)
+    check_grad(lambda x: dm(x * 1), [(3, 4)], low=-0.9, high=0.9)
+
+
+@pytest.mark.parametrize("dim", [0, 1, -1])
+def test_glu_module_matches_torch(dim):
+    tm, dm = torch.nn.GLU(dim), dl.nn.GLU(dim)
+    assert repr(dm) == repr(tm)
+    check_op(tm, [(4, 6, 2)], dm)
 
 
 def test_step_module_is_the_perceptron_activation():

@@ -150,6 +150,30 @@ def test_unary(name, shapes):
     _run(fn, shapes, low=lo, high=hi)
 
 
+STEP = {
+    "sign": lambda m, x: x.sign(),
+    "floor": lambda m, x: m.floor(x),
+    "ceil": lambda m, x: x.ceil(),
+    "round": lambda m, x: m.round(x * 3),
+}
+
+
+@pytest.mark.parametrize("name", list(STEP))
+def test_piecewise_constant_ops_have_zero_gradient(name):
+    check_op(functools.partial(STEP[name], torch), [(3, 4)], functools.partial(STEP[name], dl), low=-3, high=3)
+
+
+def test_where_with_scalars():
+    for fn in (lambda m, x: m.where(x > 0, x, 0.0), lambda m, x: m.where(x > 0, 1.0, x),
+               lambda m, x: m.where(x > 0, x, 2)):
+        _run(fn, [(3, 4)])
+
+
+def test_clamp_of_integers():
+    for fn in (lambda m, x: (x * 3).long().clamp(-1, 1), lambda m, x: (x * 3).long().clamp(min=0.5)):
+        check_op(functools.partial(fn, torch), [(4,)], functools.partial(fn, dl), grad=False)
+
+
 def test_clamp_with_tensor_bounds():
     fn = lambda m, x, lo, hi: x.clamp(lo, hi + 1)  # noqa: E731
     _run(fn, [(3, 4), (4,), (3, 1)])

@@ -63,6 +63,14 @@ REDUCE = {
     "norm_ninf_dim": (lambda m, x: x.norm(float("-inf"), dim=0), [S3, S2], True),
     "norm_3_keepdim": (lambda m, x: x.norm(3, dim=-1, keepdim=True), [S3, S2], True),
     "norm_dims": (lambda m, x: x.norm(dim=(0, 1)), [S3], True),
+    "sum_empty_dims": (lambda m, x: x.sum(()), [S3, ()], True),
+    "mean_list_dims": (lambda m, x: x.mean([0, -1]), [S3], True),
+    "var_list_dims": (lambda m, x: x.var([0, 2]), [S3], True),
+    "amax_empty_dims": (lambda m, x: x.amax(()), [S2], True),
+    "amin_list_dims": (lambda m, x: x.amin([]), [S2], True),
+    "prod_all": (lambda m, x: x.prod(), [S3, (5,), ()], True),
+    "prod_dim": (lambda m, x: x.prod(1), [S3, S2], True),
+    "prod_negdim_keepdim": (lambda m, x: m.prod(x, -1, keepdim=True), [S3, (4,)], True),
 }
 
 CASES = [(name, shape) for name, (_, shapes, _) in REDUCE.items() for shape in shapes]
@@ -112,6 +120,21 @@ def test_reduce_ties_match_torch(name):
 @pytest.mark.filterwarnings("ignore::RuntimeWarning", "ignore::UserWarning")
 def test_var_with_too_few_elements_is_nan_like_torch():
     check_op(lambda x: x.var(0), [(1, 4)])
+
+
+def test_std_of_constant_has_zero_gradient():
+    x = np.array([[0.7, 0.7, 0.7], [1.0, 2.0, 0.5]], dtype=np.float32)
+    check_op(lambda x: x.std(1), None, arrays=[x])
+    check_op(lambda x: x.std(), None, arrays=[x[:1]])
+    check_op(lambda x: x.std(correction=0), None, arrays=[np.array(0.7, dtype=np.float32)])
+
+
+def test_prod_with_zeros():
+    x = np.array([[0.0, 2.0, 3.0], [0.0, 0.0, 1.5], [1.0, -2.0, 0.5]], dtype=np.float32)
+    check_op(lambda x: x.prod(1), None, arrays=[x])
+    check_op(lambda x: x.prod(0, keepdim=True), None, arrays=[x])
+    check_grad(lambda x: x.prod(1), None, arrays=[x.astype(np.float64)])
+    check_op(lambda x: (x > 0).prod(), [(3, 4)], grad=False)
 
 
 def test_norm_of_zero_has_zero_gradient():
@@ -178,7 +201,8 @@ def test_max_of_empty_raises():
         dl.zeros(0).max()
 
 
-OPS_COVERED = ["sum", "mean", "var", "std", "max", "min", "amax", "amin", "argmax", "argmin", "logsumexp", "norm"]
+OPS_COVERED = ["sum", "mean", "var", "std", "max", "min", "amax", "amin", "argmax", "argmin", "logsumexp", "norm",
+               "prod"]
 NO_GRAD_OPS = ["argmax", "argmin"]
 
 

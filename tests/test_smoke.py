@@ -27,3 +27,10 @@ def test_diamond_graph_accumulates_both_paths():
     # e feeds q through two paths (numerator and the sum in the denominator); both must reach z.
     check_op(lambda z: (lambda e: e / e.sum())((z - z.max()).exp()).log().sum(), [(6,)])
     check_op(lambda a: (a * a.exp()).sum() + (a.exp() / a.exp().sum()).pow(2).sum(), [(3, 4)])
+
+
+def test_load_state_dict_copies_into_existing_arrays():
+    lin = dl.nn.Linear(3, 2)
+    view = lin.weight.data
+    lin.load_state_dict({"weight": np.ones((2, 3), np.float32), "bias": np.zeros(2, np.float32)})
+    assert lin.weight.data is view and np.all(view == 1)

@@ -7,8 +7,10 @@ import builtins as _builtins
 
 from deepling import (
     autograd,
+    data,
     nn,  # noqa: E402
     optim,
+    utils,
 )
 from deepling.autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from deepling.creation import (
@@ -37,6 +39,7 @@ from deepling.creation import (
     zeros,
     zeros_like,
 )
+from deepling.ops.activation import erf, log_softmax, softmax  # nn
 from deepling.ops.elementwise import (
     abs,
     add,
@@ -88,6 +91,7 @@ from deepling.ops.reduce import (
     mean,
     min,
     norm,
+    prod,
     std,
     sum,
     var,

@@ -34,9 +34,14 @@ def is_grad_enabled() -> bool:
 
 
 class _GradMode:
-    """Base for the grad-mode switches: a context manager and a decorator."""
+    """Base for the grad-mode switches: a context manager and a decorator (``@no_grad()`` or ``@no_grad``)."""
 
     _mode = True
+
+    def __new__(cls, orig_func: Callable | None = None) -> Any:
+        if orig_func is None:
+            return super().__new__(cls)
+        return cls()(orig_func)  # used bare as a decorator
 
     def __enter__(self) -> None:
         global _grad_enabled
@@ -69,12 +74,14 @@ class enable_grad(_GradMode):
 
 
 class set_grad_enabled:
-    """``set_grad_enabled(mode)``: sets grad mode now; as a context manager, restores it on exit."""
+    """``set_grad_enabled(mode)``: sets grad mode now; as a context manager, restores it on exit;
+    as a decorator, applies ``mode`` inside the function only."""
 
     def __init__(self, mode: bool) -> None:
         global _grad_enabled
         self._prev = _grad_enabled
-        _grad_enabled = bool(mode)
+        self._mode = bool(mode)
+        _grad_enabled = self._mode
 
     def __enter__(self) -> None:
         pass
@@ -82,6 +89,18 @@ class set_grad_enabled:
     def __exit__(self, *exc: object) -> None:
         global _grad_enabled
         _grad_enabled = self._prev
+
+    def __call__(self, func: Callable) -> Callable:
+        global _grad_enabled
+        _grad_enabled = self._prev  # decorating must not change the mode outside the function
+        mode = self._mode
+
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with set_grad_enabled(mode):
+                return func(*args, **kwargs)
+
+        return wrapper
 
 
 def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
@@ -121,15 +140,23 @@ class Function:
 
     @classmethod
     def apply(cls, *args: Any, **kwargs: Any) -> Tensor:
+        # One pass over the arguments (this runs for every op: generator expressions cost more).
+        arrays, parents, record = [], [], False
+        for a in args:
+            if isinstance(a, Tensor):
+                parents.append(a)
+                arrays.append(a.data)
+                if a.requires_grad:
+                    record = True
+            else:
+                arrays.append(a)
         fn = cls()
-        parents = tuple(a for a in args if isinstance(a, Tensor))
-        record = _grad_enabled and any(p.requires_grad for p in parents)
+        record = record and _grad_enabled
         if record:
-            fn.needs_input_grad = tuple(p.requires_grad for p in parents)
-        out = fn.forward(*[a.data if isinstance(a, Tensor) else a for a in args], **kwargs)
-        result = Tensor._wrap(out)
+            fn.needs_input_grad = tuple([p.requires_grad for p in parents])
+        result = Tensor._wrap(fn.forward(*arrays, **kwargs))
         if record:
-            fn.parents = parents
+            fn.parents = tuple(parents)
             result.requires_grad = True
             result._ctx = fn
         return result
@@ -153,23 +180,26 @@ def _topo_order(root: Tensor) -> list[Tensor]:
     order: list[Tensor] = []
     visited: set[int] = set()
     stack: list[tuple[Tensor, bool]] = [(root, False)]
+    push, pop, mark = stack.append, stack.pop, visited.add  # bound once: this loop runs per node
     while stack:
-        t, expanded = stack.pop()
+        t, expanded = pop()
         if expanded:
             order.append(t)
             continue
         # Mark on expansion, not on push: a tensor reached again deeper in another branch must be
         # finished inside that branch, so that it comes before every tensor that uses it.
-        if id(t) in visited:
+        key = id(t)
+        if key in visited:
             continue
-        visited.add(id(t))
-        stack.append((t, True))
+        mark(key)
         ctx = t._ctx
         if ctx is None:
+            order.append(t)  # a leaf: nothing to expand
             continue
+        push((t, True))
         for p in ctx.parents:
             if p.requires_grad and id(p) not in visited:
-                stack.append((p, False))
+                push((p, False))
     return order
 
 
@@ -188,8 +218,9 @@ def backward(root: Tensor, gradient: Tensor | np.ndarray | None = None, retain_g
                 f"backward: gradient has shape {seed.shape} but the output has shape {root.data.shape}"
             )
     grads: dict[int, np.ndarray] = {id(root): seed}
+    pop_grad = grads.pop
     for t in reversed(_topo_order(root)):
-        g = grads.pop(id(t), None)
+        g = pop_grad(id(t), None)
         if g is None:
             continue
         ctx = t._ctx
@@ -215,12 +246,14 @@ def backward(root: Tensor, gradient: Tensor | np.ndarray | None = None, retain_g
         for p, pg, need in zip(ctx.parents, in_grads, ctx.needs_input_grad):
             if not need or pg is None:
                 continue
-            if pg.shape != p.data.shape:
-                pg = unbroadcast(pg, p.data.shape)
-            if pg.dtype != p.data.dtype:
-                pg = pg.astype(p.data.dtype)
-            prev = grads.get(id(p))
-            grads[id(p)] = pg if prev is None else prev + pg
+            data = p.data
+            if pg.shape != data.shape:
+                pg = unbroadcast(pg, data.shape)
+            if pg.dtype != data.dtype:
+                pg = pg.astype(data.dtype)
+            key = id(p)
+            prev = grads.get(key)
+            grads[key] = pg if prev is None else prev + pg
         if not retain_graph:
             ctx._free()
 
@@ -263,21 +296,21 @@ def gradcheck(
     for i in checked:
         x = inputs[i]
         analytic = np.zeros_like(x.data) if x.grad is None else x.grad.data
-        numeric = np.zeros_like(x.data)
-        flat = x.data.reshape(-1)  # a view: perturb in place
+        numeric = np.zeros(x.data.shape)
+        data = x.data  # perturbed in place by multi-index: works for any memory layout
         with no_grad():
-            for k in range(flat.size):
-                old = flat[k]
-                flat[k] = old + eps
+            for k in np.ndindex(data.shape):
+                old = data[k]
+                data[k] = old + eps
                 plus = project(fn(*inputs))
-                flat[k] = old - eps
+                data[k] = old - eps
                 minus = project(fn(*inputs))
-                flat[k] = old
-                numeric.reshape(-1)[k] = (plus - minus) / (2 * eps)
+                data[k] = old
+                numeric[k] = (plus - minus) / (2 * eps)
         bad = np.abs(analytic - numeric) > atol + rtol * np.abs(numeric)
         if bad.any():
             err = np.abs(analytic - numeric)
-            idx = np.unravel_index(int(np.argmax(err)), err.shape)
+            idx = tuple(int(j) for j in np.unravel_index(int(np.argmax(err)), err.shape))
             msg = (
                 f"gradcheck: gradient of input {i} (shape {x.shape}) is wrong at index {idx}: "
                 f"analytic {analytic[idx]:.8g} vs numeric {numeric[idx]:.8g} "

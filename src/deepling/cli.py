@@ -150,7 +150,7 @@ def _widths(s: str) -> list[int]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from deepling.models import MODELS
+    from deepling.models import LANGUAGE_MODELS, MODELS
 
     p = argparse.ArgumentParser(
         prog="deepling", description="deepling: train and evaluate neural networks on NumPy.",
@@ -165,8 +165,9 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Train a model, print progress and the final test accuracy; write the checkpoint, "
                                    "history.json, metrics.json and (with matplotlib) curves.png and confusion.png to --out.",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    t.add_argument("--model", choices=sorted(MODELS), default="mlp", help="model architecture")
-    t.add_argument("--dataset", choices=sorted(DATASETS), default="digits", help="data set")
+    t.add_argument("--model", choices=sorted(MODELS) + sorted(LANGUAGE_MODELS), default="mlp", help="model architecture")
+    t.add_argument("--dataset", choices=sorted(DATASETS) + ["text"], default="digits",
+                   help="data set ('text': a language model on --text FILE)")
     t.add_argument("--data-dir", type=Path, default=None,
                    help="where the data set's files are (mnist: ../shared/data/mnist if present, else a cache dir "
                         "where missing files are downloaded)")
@@ -188,6 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.ckpt if it exists")
     t.add_argument("--no-plots", action="store_true", help="do not write curves.png and confusion.png")
     t.add_argument("--no-progress", action="store_true", help="no progress bar or per-epoch lines")
+    _add_text_options(t)
 
     e = sub.add_parser("evaluate", help="evaluate a checkpoint written by 'deepling train' on its test set",
                        description="Load a checkpoint written by 'deepling train', rebuild its model and report test "
@@ -197,6 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--data-dir", type=Path, default=None, help="where the data set's files are (default: as in training)")
     e.add_argument("--batch-size", type=_positive_int, default=512, help="evaluation batch size")
     e.add_argument("--out", type=Path, default=None, help="directory for confusion.png (optional)")
+    _add_sample_parser(sub)
 
     from deepling.pretrain.experiment import add_subcommand as _add_pretrain  # `deepling pretrain`
 
@@ -251,6 +254,9 @@ def _blas_threads(n: int | None) -> Any:
 
 
 def cmd_train(a: argparse.Namespace) -> int:
+    if a.dataset == "text" or a.model.startswith("char-"):
+        with _blas_threads(a.threads):
+            return _train_text(a)
     defaults = DATASET_DEFAULTS.get(a.dataset, {})
     with _blas_threads(a.threads or defaults.get("threads")):
         return _train(a)
@@ -345,7 +351,155 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
     return 0
 
 
+# ---------------------------------------------------------------------------------------- language models
+def _add_text_options(t: argparse.ArgumentParser) -> None:
+    g = t.add_argument_group("language models (--dataset text)")
+    g.add_argument("--text", type=Path, default=None, help="the training text (UTF-8); first 90%% train, last 10%% validation")
+    g.add_argument("--context", type=_positive_int, default=64, help="characters per training window")
+    g.add_argument("--steps", type=_positive_int, default=1500, help="training steps (random batches of windows)")
+    g.add_argument("--embed", type=_positive_int, default=64, help="embedding size")
+    g.add_argument("--layers", type=_positive_int, default=1, help="recurrent layers")
+    g.add_argument("--clip", type=_nonneg_float, default=1.0, help="clip the gradient norm to this (0: no clipping)")
+    g.add_argument("--eval-every", type=_positive_int, default=100, help="steps between validation estimates")
+
+
+def _add_sample_parser(sub: Any) -> None:
+    s = sub.add_parser("sample", help="generate text from a language-model checkpoint",
+                       description="Load a checkpoint written by 'deepling train --dataset text' and print a "
+                                   "continuation of --prompt.", formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    s.add_argument("checkpoint", type=Path, help="path of checkpoint.ckpt")
+    s.add_argument("--prompt", default="\n", help="text to continue (its characters must be in the vocabulary)")
+    s.add_argument("--tokens", type=_positive_int, default=300, help="characters to generate")
+    s.add_argument("--temperature", type=_nonneg_float, default=0.8, help="softmax temperature (0: most likely)")
+    s.add_argument("--top-k", type=_positive_int, default=None, help="sample among the k most likely characters only")
+    s.add_argument("--seed", type=int, default=0, help="random seed of the sampler")
+
+
+def _text_loss(model: Any, data: np.ndarray, context: int, batch: int = 256) -> float:
+    """Mean next-character cross-entropy (nats) over ``data`` read as consecutive ``context`` windows."""
+    import deepling as dl
+    from deepling.nn import functional as F
+
+    n = (len(data) - 1) // context
+    if n == 0:
+        raise ValueError(f"the validation text ({len(data)} characters) is shorter than one window of {context + 1}")
+    x = data[: n * context].reshape(n, context)
+    y = data[1 : n * context + 1].reshape(n, context)
+    total = 0.0
+    was_training = model.training
+    model.eval()
+    with dl.no_grad():
+        for s in range(0, n, batch):
+            logits = model(dl.tensor(x[s : s + batch]))
+            total += F.cross_entropy(logits.reshape(-1, logits.shape[-1]), dl.tensor(y[s : s + batch].reshape(-1)),
+                                     reduction="sum").item()
+    model.train(was_training)
+    return total / (n * context)
+
+
+def _train_text(a: argparse.Namespace) -> int:
+    import deepling as dl
+    from deepling.data import CharCorpus
+    from deepling.models import LANGUAGE_MODELS
+    from deepling.nn import functional as F
+    from deepling.nn.utils import clip_grad_norm_
+    from deepling.train import load_checkpoint, save_checkpoint
+
+    if a.dataset != "text" or a.model not in LANGUAGE_MODELS:
+        raise ValueError(f"--model {a.model} needs --dataset text and a language model (one of {sorted(LANGUAGE_MODELS)})")
+    if a.text is None:
+        raise ValueError("--dataset text needs --text FILE")
+    corpus = CharCorpus.from_file(a.text)
+    batch_size = a.batch_size or 32
+    out = a.out if a.out is not None else Path("runs") / f"{a.model}-text"
+    out.mkdir(parents=True, exist_ok=True)
+    ckpt = out / "checkpoint.ckpt"
+    options = {"embed": a.embed, "hidden": (a.hidden or [256])[0], "num_layers": a.layers, "dropout": a.dropout}
+    cfg = {"model": a.model, "model_options": options, "dataset": "text", "text": str(a.text), "chars": corpus.chars,
+           "context": a.context, "seed": a.seed, "steps": a.steps, "batch_size": batch_size, "optimizer": a.optimizer,
+           "lr": a.lr, "weight_decay": a.weight_decay, "clip": a.clip}
+    dl.manual_seed(a.seed)
+    model = LANGUAGE_MODELS[a.model](corpus.vocab_size, a.context, **options)
+    optimizer = OPTIMIZERS[a.optimizer](model.parameters(), a)
+    gen = dl.Generator(a.seed)
+    step, history = 0, []
+    if a.resume and ckpt.exists():
+        state = load_checkpoint(ckpt, model, optimizer, generator=gen)
+        step, history = state["epoch"], list(state.get("history", []))
+        print(f"resumed from {ckpt} at step {step}")
+    n_params = sum(p.numel() for p in model.parameters())
+    print(f"training {a.model} ({n_params:,} parameters) on {a.text}: {corpus.vocab_size} characters, "
+          f"{len(corpus.train_data):,} train / {len(corpus.val_data):,} validation, {a.steps} steps of "
+          f"{batch_size} x {a.context}, {a.optimizer} lr {a.lr}, clip {a.clip}", flush=True)
+
+    def save() -> None:
+        save_checkpoint(ckpt, model, optimizer, epoch=step, generator=gen, cli=cfg, history=history)
+
+    t_start, running, interrupted = time.perf_counter(), [], False
+    t_last = t_start
+    try:
+        while step < a.steps:
+            x, y = corpus.get_batch("train", batch_size, a.context, generator=gen)
+            logits = model(x)
+            loss = F.cross_entropy(logits.reshape(-1, corpus.vocab_size), y.reshape(-1))
+            optimizer.zero_grad()
+            loss.backward()
+            if a.clip:
+                clip_grad_norm_(model.parameters(), a.clip)
+            optimizer.step()
+            step += 1
+            running.append(loss.item())
+            if step % a.eval_every == 0 or step == a.steps:
+                # a quick validation estimate on 8 random batches; the full pass runs at the end
+                vx, vy = corpus.get_batch("val", 8 * batch_size, a.context, generator=dl.Generator(step))
+                with dl.no_grad():
+                    model.eval()
+                    vl = F.cross_entropy(model(vx).reshape(-1, corpus.vocab_size), vy.reshape(-1)).item()
+                    model.train()
+                history.append({"step": step, "train_loss": float(np.mean(running)), "val_loss": vl})
+                if not a.no_progress:
+                    print(f"step {step:6d}  train loss {np.mean(running):.4f}  val loss ~{vl:.4f}  "
+                          f"({(time.perf_counter() - t_last) / len(running) * 1e3:.0f} ms/step)", flush=True)
+                running, t_last = [], time.perf_counter()
+                save()
+    except KeyboardInterrupt:
+        interrupted = True
+        save()
+        print(f"interrupted at step {step}; resume with --resume", file=sys.stderr)
+    val = _text_loss(model, corpus.val_data, a.context)
+    elapsed = time.perf_counter() - t_start
+    metrics = {"val_loss": val, "steps_completed": step, "interrupted": interrupted, "seconds": elapsed}
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=1))
+    (out / "history.json").write_text(json.dumps(history, indent=1))
+    save()
+    print(f"validation loss: {val:.4f} nats/char over {len(corpus.val_data):,} characters  ({step} steps, {elapsed:.1f}s)")
+    print(f"wrote checkpoint.ckpt, metrics.json, history.json to {out}")
+    return 130 if interrupted else 0
+
+
+def cmd_sample(a: argparse.Namespace) -> int:
+    import deepling as dl
+    from deepling.data import CharCorpus
+    from deepling.models import LANGUAGE_MODELS
+    from deepling.train import load_checkpoint
+
+    state = load_checkpoint(a.checkpoint, restore_rng=False)
+    cfg = state.get("cli")
+    if cfg is None or cfg.get("dataset") != "text" or cfg.get("model") not in LANGUAGE_MODELS:
+        raise ValueError(f"{a.checkpoint} is not a language-model checkpoint written by 'deepling train --dataset text'")
+    corpus = CharCorpus("", chars=cfg["chars"])
+    model = LANGUAGE_MODELS[cfg["model"]](len(cfg["chars"]), cfg["context"], **cfg["model_options"])
+    model.load_state_dict(state["model"])
+    prompt = corpus.encode(a.prompt)
+    if prompt.size == 0:
+        raise ValueError("--prompt must not be empty")
+    ids = model.generate(prompt[None], a.tokens, temperature=a.temperature, top_k=a.top_k, generator=dl.Generator(a.seed))
+    print(corpus.decode(ids.data[0]))
+    return 0
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {"train": cmd_train, "evaluate": cmd_evaluate}
+COMMANDS["sample"] = cmd_sample
 
 
 def _cmd_pretrain(a: argparse.Namespace) -> int:

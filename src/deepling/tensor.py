@@ -426,8 +426,11 @@ class Tensor:
     def _inplace(self, op: Any, other: Any) -> Tensor:
         value = other.data if isinstance(other, Tensor) else other
         if self._check_inplace() or (isinstance(other, Tensor) and other.requires_grad and _autograd.is_grad_enabled()):
-            return self._become(op(self._snapshot(), other))
+            old = self._snapshot()
+            return self._become(op(old, old if other is self else other))
         result = op(Tensor._wrap(self.data), Tensor._wrap(np.asarray(value))).data
+        if not np.can_cast(result.dtype, self.data.dtype, casting="same_kind"):
+            raise RuntimeError(f"result type {result.dtype} can't be cast to the desired output type {self.data.dtype}")
         if result.shape != self.data.shape:
             raise RuntimeError(
                 f"output with shape {self.data.shape} doesn't match the broadcast shape {result.shape}"
@@ -458,7 +461,8 @@ class Tensor:
     def copy_(self, src: Any) -> Tensor:
         value = src.data if isinstance(src, Tensor) else np.asarray(src)
         if self._check_inplace() or (isinstance(src, Tensor) and src.requires_grad and _autograd.is_grad_enabled()):
-            return self._become(_S.setitem_out_of_place(self._snapshot(), Ellipsis, src))
+            old = self._snapshot()
+            return self._become(_S.setitem_out_of_place(old, Ellipsis, old if src is self else src))
         try:
             np.copyto(self.data, np.broadcast_to(value, self.data.shape), casting="unsafe")
         except ValueError:
@@ -644,8 +648,8 @@ class Tensor:
     def norm(self, p: Any = "fro", dim: Any = None, keepdim: bool = False) -> Tensor:
         return _R.norm(self, p, dim, keepdim)
 
-    def prod(self, dim: Any = None, keepdim: bool = False) -> Tensor:
-        return _R.prod(self, dim, keepdim)
+    def prod(self, dim: Any = None, keepdim: bool = False, dtype: Any = None) -> Tensor:
+        return _R.prod(self, dim, keepdim, dtype=dtype)
 
     def all(self, dim: Any = None, keepdim: bool = False) -> Tensor:
         return Tensor._wrap(np.asarray(np.all(self.data, axis=dim, keepdims=keepdim)))

@@ -15,12 +15,20 @@ from deepling.models.autoencoder import (  # autoenc
     conv_autoencoder,
     dense_autoencoder,
 )
+from deepling.models.char_rnn import CharRNN
+from deepling.models.gpt import GPT
 from deepling.models.mlp import MLP
 from deepling.models.rbm import RBM  # autoenc
 
 
-def _mlp(in_shape: tuple[int, ...], num_classes: int, hidden: Any = (256, 128), activation: str = "relu",
-         dropout: float = 0.0, **_: Any) -> MLP:
+def _mlp(
+    in_shape: tuple[int, ...],
+    num_classes: int,
+    hidden: Any = (256, 128),
+    activation: str = "relu",
+    dropout: float = 0.0,
+    **_: Any,
+) -> MLP:
     n = 1
     for s in in_shape:
         n *= s
@@ -31,6 +39,28 @@ MODELS: dict[str, Callable[..., Any]] = {
     "mlp": _mlp,
 }
 
-__all__ = ["MLP", "MODELS"]
+
+def _char_rnn(cell: str) -> Callable[..., Any]:
+    def build(
+        vocab_size: int,
+        context: int,
+        embed: int = 64,
+        hidden: int = 256,
+        num_layers: int = 1,
+        dropout: float = 0.0,
+        **_: Any,
+    ) -> CharRNN:
+        return CharRNN(vocab_size, embed, hidden, num_layers, cell=cell, dropout=dropout)
+
+    return build
+
+
+LANGUAGE_MODELS: dict[str, Callable[..., Any]] = {
+    "char-rnn": _char_rnn("rnn"),
+    "char-gru": _char_rnn("gru"),
+    "char-lstm": _char_rnn("lstm"),
+}
+
+__all__ = ["MLP", "MODELS", "CharRNN", "LANGUAGE_MODELS", "GPT"]
 __all__ += ["Autoencoder", "DenoisingAutoencoder", "SparseAutoencoder", "ContractiveAutoencoder", "VAE",  # autoenc
             "dense_autoencoder", "conv_autoencoder", "RBM"]

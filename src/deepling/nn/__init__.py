@@ -6,6 +6,7 @@ from deepling.nn.activation import (
     CELU,
     ELU,
     GELU,
+    GLU,
     SELU,
     Hardsigmoid,
     Hardswish,
@@ -14,6 +15,7 @@ from deepling.nn.activation import (
     LogSigmoid,
     LogSoftmax,
     Mish,
+    PReLU,
     ReLU,
     ReLU6,
     Sigmoid,
@@ -24,6 +26,7 @@ from deepling.nn.activation import (
     Softsign,
     Step,
     Tanh,
+    Threshold,
 )
 from deepling.nn.attention import MultiheadAttention
 from deepling.nn.container import ModuleDict, ModuleList, Sequential
@@ -124,6 +127,9 @@ __all__ = [
     "LogSigmoid",
     "Softsign",
     "Step",
+    "PReLU",
+    "Threshold",
+    "GLU",
     "Flatten",
     "Unflatten",
     "MSELoss",

@@ -273,7 +273,12 @@ class Module:
             for key, target in own.items():
                 if key in state_dict:
                     value = _as_numpy(state_dict[key])
-                    target.data = value.astype(target.dtype, copy=True)
+                    if target.data.flags.writeable:
+                        # Copy into the existing array, as PyTorch does, so views of a parameter
+                        # (and optimizer references to it) stay attached.
+                        np.copyto(target.data, value, casting="unsafe")
+                    else:
+                        target.data = value.astype(target.dtype, copy=True)
         return IncompatibleKeys(missing, unexpected)
 
     # ------------------------------------------------------------------ modes and utilities

@@ -15,14 +15,16 @@ import numpy as np
 from numpy.polynomial import chebyshev as _cheb
 
 from deepling.autograd import Function
-from deepling.ops.elementwise import _float_input, _sigmoid, cast
+from deepling.ops.elementwise import _float_input, cast
+from deepling.ops.elementwise import relu as _relu
 from deepling.ops.shape import _axis
 from deepling.tensor import Tensor, _as_dtype
 
 __all__ = [
     "softmax", "log_softmax", "softmin", "gelu", "silu", "elu", "selu", "celu", "leaky_relu",
     "softplus", "hardtanh", "relu6", "hardsigmoid", "hardswish", "mish", "logsigmoid", "softsign",
-    "step", "erf",
+    "step", "erf", "prelu", "threshold", "glu", "normalize", "relu", "relu_", "elu_", "leaky_relu_", "hardtanh_",
+    "threshold_",
 ]
 
 
@@ -63,20 +65,34 @@ def _clenshaw(coef: np.ndarray, t: np.ndarray) -> np.ndarray:
 
 
 def _erf(x: np.ndarray) -> np.ndarray:
-    """Vectorized error function, |error| < 1e-14 in float64 (float32 inputs compute in float32)."""
+    """Vectorized error function, |error| < 1e-14 in float64 (float32 inputs compute in float32).
+
+    Both pieces are evaluated on clipped arguments and blended arithmetically: boolean indexing
+    and np.where are branchy and cost more than the extra polynomial.
+    """
     p, q = (_ERF_P, _ERF_Q) if x.dtype == np.float64 else (_ERF_P32, _ERF_Q32)
     a = np.abs(x)
-    u = np.minimum(x * x, _ERF_SPLIT**2)
-    out = a * _clenshaw(p, u * (2 / _ERF_SPLIT**2) - 1)
+    near = a * _clenshaw(p, np.minimum(a * a, _ERF_SPLIT**2) * (2 / _ERF_SPLIT**2) - 1)
     far = a >= _ERF_SPLIT
-    if far.any():
-        mid = far & (a < _ERF_END)
-        am = a[mid]
-        v = 1 / (am * am)
-        lo, hi = _ERF_END**-2, _ERF_SPLIT**-2
-        out[mid] = 1 - np.exp(-am * am) / am * _clenshaw(q, (v - lo) * (2 / (hi - lo)) - 1)
-        out[far & ~mid] = 1
-    return np.copysign(out, x)
+    n_far = np.count_nonzero(far)
+    if n_far == 0:
+        return np.copysign(near, x)
+    if n_far * 16 < far.size:  # a few tail values (the usual case): fix them by index
+        idx = np.flatnonzero(far)
+        near.reshape(-1)[idx] = _erf_tail(q, a.reshape(-1)[idx])
+        return np.copysign(near, x)
+    tail = _erf_tail(q, a)
+    tail -= near
+    tail *= far
+    tail += near
+    return np.copysign(tail, x)
+
+
+def _erf_tail(q: np.ndarray, a: np.ndarray) -> np.ndarray:
+    """erf(a) = 1 - e^(-a^2) / a * Q(1/a^2) for a >= 2.5 (a is clipped into [2.5, 6])."""
+    af = np.clip(a, _ERF_SPLIT, _ERF_END)  # erfc(6) ~ 2e-17: erf is 1 to double precision beyond
+    lo, hi = _ERF_END**-2, _ERF_SPLIT**-2
+    return 1 - np.exp(-af * af) / af * _clenshaw(q, (1 / (af * af) - lo) * (2 / (hi - lo)) - 1)
 
 
 class Erf(Function):
@@ -93,6 +109,63 @@ class Erf(Function):
 def erf(input: Tensor) -> Tensor:
     """Elementwise error function."""
     return Erf.apply(_float_input("erf", input))
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    """1 / (1 + e^-x) in x's dtype; e^-x overflows to inf for very negative x, giving the right 0."""
+    e = np.negative(x, out=np.empty_like(x))  # out=: stays an array even for 0-d input
+    with np.errstate(over="ignore"):
+        np.exp(e, out=e)
+    e += 1
+    return np.reciprocal(e, out=e)
+
+
+# ---------------------------------------------------------------------------- in place
+def _run(name: str, x: Any, inplace: bool, apply: Any, *args: Any) -> Tensor:
+    """Apply an activation; with ``inplace=True`` write the result into ``x`` and return ``x``.
+
+    As in PyTorch: a leaf that requires grad cannot be modified in place; a tensor inside the graph
+    is (its node becomes the activation's), so gradients stay correct.
+    """
+    x = _float_input(name, x) if not inplace else x
+    if not inplace:
+        return apply(x, *args)
+    if not isinstance(x, Tensor) or x.data.dtype.kind != "f":
+        raise TypeError(f"{name}: inplace=True needs a floating point Tensor, got {getattr(x, 'dtype', type(x).__name__)}")
+    if x._check_inplace():  # raises for a leaf that requires grad
+        return x._become(apply(x._snapshot(), *args))
+    np.copyto(x.data, apply(Tensor._wrap(x.data), *args).data)
+    return x
+
+
+def relu(input: Tensor, inplace: bool = False) -> Tensor:
+    """ReLU(x) = max(0, x); ``inplace=True`` overwrites ``input``."""
+    return _run("relu", input, inplace, _relu)
+
+
+def relu_(input: Tensor) -> Tensor:
+    """In-place ReLU."""
+    return relu(input, inplace=True)
+
+
+def elu_(input: Tensor, alpha: float = 1.0) -> Tensor:
+    """In-place ELU."""
+    return elu(input, alpha, inplace=True)
+
+
+def leaky_relu_(input: Tensor, negative_slope: float = 0.01) -> Tensor:
+    """In-place LeakyReLU."""
+    return leaky_relu(input, negative_slope, inplace=True)
+
+
+def hardtanh_(input: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
+    """In-place Hardtanh."""
+    return hardtanh(input, min_val, max_val, inplace=True)
+
+
+def threshold_(input: Tensor, threshold: float, value: float) -> Tensor:
+    """In-place threshold."""
+    return _run("threshold", input, True, Threshold.apply, float(threshold), float(value))
 
 
 # ---------------------------------------------------------------------------- softmax family
@@ -119,8 +192,9 @@ class Softmax(Function):
         if x.ndim == 0:
             self.out = np.ones_like(x)
             return self.out
-        e = np.exp(x - x.max(axis=axis, keepdims=True))
-        e /= e.sum(axis=axis, keepdims=True)
+        with np.errstate(invalid="ignore"):  # an all -inf row (fully masked) gives nan, as in PyTorch
+            e = np.exp(x - x.max(axis=axis, keepdims=True))
+            e /= e.sum(axis=axis, keepdims=True)
         self.out = e
         return e
 
@@ -139,8 +213,9 @@ class LogSoftmax(Function):
         if x.ndim == 0:
             self.out = np.zeros_like(x)
             return self.out
-        shifted = x - x.max(axis=axis, keepdims=True)
-        shifted -= np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            shifted = x - x.max(axis=axis, keepdims=True)
+            shifted -= np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
         self.out = shifted
         return shifted
 
@@ -209,7 +284,7 @@ class Silu(Function):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         self.x = x
-        self.s = _sigmoid(x).astype(x.dtype, copy=False)
+        self.s = _sigmoid(x)
         return x * self.s
 
     def backward(self, g: np.ndarray) -> np.ndarray:
@@ -219,7 +294,7 @@ class Silu(Function):
 
 def silu(input: Tensor, inplace: bool = False) -> Tensor:
     """SiLU (swish): x * sigmoid(x)."""
-    return Silu.apply(_float_input("silu", input))
+    return _run("silu", input, inplace, Silu.apply)
 
 
 class Elu(Function):
@@ -227,18 +302,19 @@ class Elu(Function):
 
     def forward(self, x: np.ndarray, alpha: float, scale: float, input_scale: float) -> np.ndarray:
         self.x, self.alpha, self.scale, self.input_scale = x, alpha, scale, input_scale
-        neg = alpha * np.expm1(np.minimum(x, 0) * input_scale)
-        return scale * np.where(x > 0, x, neg)
+        out = np.maximum(x, 0) + alpha * np.expm1(np.minimum(x, 0) * input_scale)  # one side is 0
+        return out * scale if scale != 1.0 else out
 
     def backward(self, g: np.ndarray) -> np.ndarray:
-        x = self.x
-        dneg = (self.alpha * self.input_scale) * np.exp(np.minimum(x, 0) * self.input_scale)
-        return g * (self.scale * np.where(x > 0, 1, dneg)).astype(x.dtype, copy=False)
+        # alpha s e^(s min(x, 0)) is alpha s for x > 0; the mask term turns that into 1 there
+        x, k = self.x, self.alpha * self.input_scale
+        d = k * np.exp(np.minimum(x, 0) * self.input_scale) + (x > 0) * (1 - k)
+        return g * (d * self.scale if self.scale != 1.0 else d)
 
 
 def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     """ELU(x) = x for x > 0, alpha (e^x - 1) otherwise."""
-    return Elu.apply(_float_input("elu", input), float(alpha), 1.0, 1.0)
+    return _run("elu", input, inplace, Elu.apply, float(alpha), 1.0, 1.0)
 
 
 _SELU_ALPHA = 1.6732632423543772848170429916717
@@ -247,14 +323,14 @@ _SELU_SCALE = 1.0507009873554804934193349852946
 
 def selu(input: Tensor, inplace: bool = False) -> Tensor:
     """SELU(x) = scale * ELU(x, alpha) with the self-normalizing constants (Klambauer et al., 2017)."""
-    return Elu.apply(_float_input("selu", input), _SELU_ALPHA, _SELU_SCALE, 1.0)
+    return _run("selu", input, inplace, Elu.apply, _SELU_ALPHA, _SELU_SCALE, 1.0)
 
 
 def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     """CELU(x) = max(0, x) + min(0, alpha (e^(x/alpha) - 1))."""
     if alpha == 0:
         raise ValueError("celu: alpha must not be 0")
-    return Elu.apply(_float_input("celu", input), float(alpha), 1.0, 1.0 / alpha)
+    return _run("celu", input, inplace, Elu.apply, float(alpha), 1.0, 1.0 / alpha)
 
 
 class LeakyRelu(Function):
@@ -262,15 +338,16 @@ class LeakyRelu(Function):
 
     def forward(self, x: np.ndarray, slope: float) -> np.ndarray:
         self.x, self.slope = x, slope
-        return np.where(x > 0, x, x * slope)
+        # max(x, slope x) for slope <= 1, min for slope > 1: no branchy np.where
+        return np.maximum(x, x * slope) if slope <= 1 else np.minimum(x, x * slope)
 
     def backward(self, g: np.ndarray) -> np.ndarray:
-        return np.where(self.x > 0, g, g * self.slope)
+        return g * ((self.x > 0) * (1 - self.slope) + self.slope).astype(g.dtype, copy=False)
 
 
 def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
     """LeakyReLU(x) = max(0, x) + negative_slope * min(0, x)."""
-    return LeakyRelu.apply(_float_input("leaky_relu", input), float(negative_slope))
+    return _run("leaky_relu", input, inplace, LeakyRelu.apply, float(negative_slope))
 
 
 class Softplus(Function):
@@ -279,12 +356,19 @@ class Softplus(Function):
     def forward(self, x: np.ndarray, beta: float, threshold: float) -> np.ndarray:
         bx = x * beta
         self.bx, self.threshold = bx, threshold
-        smooth = (np.log1p(np.exp(-np.abs(bx))) + np.maximum(bx, 0)) / beta
-        return np.where(bx > threshold, x, smooth)
+        out = np.log1p(np.exp(-np.abs(bx))) + np.maximum(bx, 0)
+        if beta != 1.0:
+            out /= beta
+        self.linear = bx > threshold
+        if self.linear.any():  # usually none: skip the branchy copy
+            np.copyto(out, x, where=self.linear)
+        return out
 
     def backward(self, g: np.ndarray) -> np.ndarray:
-        bx = self.bx
-        return np.where(bx > self.threshold, g, g * _sigmoid(bx).astype(g.dtype, copy=False))
+        d = _sigmoid(self.bx)
+        if self.linear.any():
+            d[self.linear] = 1
+        return g * d
 
 
 def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
@@ -300,7 +384,7 @@ class LogSigmoid(Function):
         return np.minimum(x, 0) - np.log1p(np.exp(-np.abs(x)))
 
     def backward(self, g: np.ndarray) -> np.ndarray:
-        return g * _sigmoid(-self.x).astype(g.dtype, copy=False)
+        return g * _sigmoid(-self.x)
 
 
 def logsigmoid(input: Tensor) -> Tensor:
@@ -334,12 +418,12 @@ class Mish(Function):
 
     def backward(self, g: np.ndarray) -> np.ndarray:
         x, t = self.x, self.t
-        return g * (t + x * _sigmoid(x).astype(x.dtype, copy=False) * (1 - t * t))
+        return g * (t + x * _sigmoid(x) * (1 - t * t))
 
 
 def mish(input: Tensor, inplace: bool = False) -> Tensor:
     """Mish(x) = x * tanh(softplus(x))."""
-    return Mish.apply(_float_input("mish", input))
+    return _run("mish", input, inplace, Mish.apply)
 
 
 # ---------------------------------------------------------------------------- piecewise linear
@@ -355,24 +439,24 @@ class Hardtanh(Function):
     def backward(self, g: np.ndarray) -> np.ndarray:
         z = self.z
         inside = (z > self.lo) & (z < self.hi)
-        return np.where(inside, g * self.scale if self.scale != 1.0 else g, 0).astype(g.dtype, copy=False)
+        return (g * self.scale if self.scale != 1.0 else g) * inside
 
 
 def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> Tensor:
     """HardTanh(x) = min(max(x, min_val), max_val)."""
     if min_val > max_val:
         raise ValueError(f"hardtanh: min_val ({min_val}) cannot be greater than max_val ({max_val})")
-    return Hardtanh.apply(_float_input("hardtanh", input), float(min_val), float(max_val))
+    return _run("hardtanh", input, inplace, Hardtanh.apply, float(min_val), float(max_val))
 
 
 def relu6(input: Tensor, inplace: bool = False) -> Tensor:
     """ReLU6(x) = min(max(0, x), 6)."""
-    return Hardtanh.apply(_float_input("relu6", input), 0.0, 6.0)
+    return _run("relu6", input, inplace, Hardtanh.apply, 0.0, 6.0)
 
 
 def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:
     """Hardsigmoid(x) = relu6(x + 3) / 6."""
-    return Hardtanh.apply(_float_input("hardsigmoid", input), 0.0, 6.0, 1 / 6, 3.0)
+    return _run("hardsigmoid", input, inplace, Hardtanh.apply, 0.0, 6.0, 1 / 6, 3.0)
 
 
 class Hardswish(Function):
@@ -384,13 +468,15 @@ class Hardswish(Function):
 
     def backward(self, g: np.ndarray) -> np.ndarray:
         x = self.x
-        d = np.where(x < -3, 0, np.where(x <= 3, x / 3 + 0.5, 1)).astype(g.dtype, copy=False)
+        above = x > 3
+        # 0 below -3, 1 above 3; clipping first keeps +-inf from making inf * 0 = nan
+        d = (np.clip(x, -4, 4) / 3 + 0.5) * ((x >= -3) & ~above) + above
         return g * d
 
 
 def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
     """Hardswish(x) = x * relu6(x + 3) / 6."""
-    return Hardswish.apply(_float_input("hardswish", input))
+    return _run("hardswish", input, inplace, Hardswish.apply)
 
 
 def step(input: Tensor, value: float = 1.0) -> Tensor:
@@ -403,3 +489,88 @@ def step(input: Tensor, value: float = 1.0) -> Tensor:
     d = x.data
     out = np.where(d > 0, 1, np.where(d < 0, 0, value)).astype(d.dtype, copy=False)
     return Tensor._wrap(out)
+
+
+# ---------------------------------------------------------------------------- with parameters / shape changes
+class Prelu(Function):
+    """x if x > 0 else a x, with a learned slope a per channel; dx = 1 or a, da = sum of x over x <= 0."""
+
+    def forward(self, x: np.ndarray, a: np.ndarray) -> np.ndarray:
+        self.x, self.a = x, a
+        return np.maximum(x, 0) + a * np.minimum(x, 0)
+
+    def backward(self, g: np.ndarray) -> tuple:
+        x, a, need = self.x, self.a, self.needs_input_grad
+        gx = g * (a + (x > 0) * (1 - a)) if need[0] else None
+        ga = g * np.minimum(x, 0) if need[1] else None
+        return gx, ga
+
+
+def prelu(input: Tensor, weight: Tensor) -> Tensor:
+    """PReLU(x) = max(0, x) + weight * min(0, x); ``weight`` has 1 or C entries (C = dim 1 of the input)."""
+    x = _float_input("prelu", input)
+    n = weight.numel()
+    if weight.ndim > 1:
+        raise ValueError(f"prelu: weight must be 0-d or 1-D, got shape {weight.shape}")
+    if n != 1:
+        channels = x.shape[1] if x.ndim >= 2 else 1  # PyTorch: a 1-D input is one channel
+        if n != channels:
+            raise ValueError(f"prelu: weight of {n} entries does not match {channels} channels of input {x.shape}")
+        if x.ndim >= 2:
+            weight = weight.reshape((n,) + (1,) * (x.ndim - 2))
+    elif weight.ndim == 1:
+        weight = weight.reshape(())
+    return Prelu.apply(x, weight)
+
+
+class Threshold(Function):
+    """x where x > threshold, ``value`` elsewhere; the gradient passes where x > threshold."""
+
+    def forward(self, x: np.ndarray, threshold: float, value: float) -> np.ndarray:
+        self.keep = x > threshold
+        return np.where(self.keep, x, np.asarray(value, dtype=x.dtype))
+
+    def backward(self, g: np.ndarray) -> np.ndarray:
+        return np.where(self.keep, g, 0).astype(g.dtype, copy=False)
+
+
+def threshold(input: Tensor, threshold: float, value: float, inplace: bool = False) -> Tensor:
+    """y = x if x > threshold else value."""
+    return _run("threshold", input, inplace, Threshold.apply, float(threshold), float(value))
+
+
+def glu(input: Tensor, dim: int = -1) -> Tensor:
+    """GLU(a, b) = a * sigmoid(b), a and b the two halves of the input along ``dim``."""
+    x = _float_input("glu", input)
+    axis = _axis("glu", dim, x.ndim)
+    if x.ndim == 0 or x.shape[axis] % 2:
+        raise ValueError(f"glu: halving dimension {dim} needs an even size, got shape {x.shape}")
+    a, b = x.chunk(2, axis)
+    return a * b.sigmoid()
+
+
+class _Normalize2(Function):
+    """y = x / max(||x||_2, eps) along ``axis``; dx = g / c - x sum(g x) / (c^2 n) where n > eps."""
+
+    def forward(self, x: np.ndarray, axis: int, eps: float) -> np.ndarray:
+        n = np.sqrt((x * x).sum(axis=axis, keepdims=True))
+        c = np.maximum(n, eps)
+        self.x, self.n, self.c, self.axis, self.eps = x, n, c, axis, eps
+        return x / c
+
+    def backward(self, g: np.ndarray) -> np.ndarray:
+        x, n, c = self.x, self.n, self.c
+        proj = (g * x).sum(axis=self.axis, keepdims=True)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            radial = np.where(n > self.eps, proj / (c * c * n), 0).astype(g.dtype, copy=False)
+        return g / c - x * radial
+
+
+def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12, out: Any = None) -> Tensor:
+    """x / max(||x||_p, eps) along ``dim`` (unit vectors, e.g. before a cosine similarity)."""
+    x = _float_input("normalize", input)
+    axis = _axis("normalize", dim, x.ndim)
+    if p == 2:
+        return _Normalize2.apply(x, axis, float(eps))
+    norm = (x.abs() ** p).sum(axis, keepdim=True) ** (1.0 / p)
+    return x / norm.clamp(min=eps)

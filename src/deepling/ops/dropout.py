@@ -11,7 +11,7 @@ import warnings
 
 import numpy as np
 
-from deepling.autograd import Function, is_grad_enabled
+from deepling.autograd import Function
 from deepling.random import _rng
 from deepling.tensor import Tensor
 
@@ -50,15 +50,9 @@ def _keep_mask(shape: tuple[int, ...], p: float, dtype: np.dtype) -> np.ndarray:
 def _apply(x: Tensor, mask: np.ndarray, shift: np.ndarray | None, inplace: bool) -> Tensor:
     if not inplace:
         return _MaskAffine.apply(x, mask, shift)
-    if x.requires_grad and is_grad_enabled():
-        if x.is_leaf:
-            raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
-        # Hand x's current graph node to a stand-in so the new node can point back at it.
-        prev = Tensor._wrap(x.data)
-        prev.requires_grad, prev._ctx = True, x._ctx
-        out = _MaskAffine.apply(prev, mask, shift)
-        x.data, x._ctx = out.data, out._ctx
-        return x
+    if x._check_inplace():
+        # Through the graph: the new node's input is a snapshot of x's current node.
+        return x._become(_MaskAffine.apply(x._snapshot(), mask, shift))
     np.multiply(x.data, mask, out=x.data, casting="unsafe")
     if shift is not None:
         np.add(x.data, shift, out=x.data, casting="unsafe")

@@ -468,6 +468,8 @@ def clamp(x: Tensor, min: Any = None, max: Any = None) -> Tensor:
         if max is not None:
             out = minimum(out, max)
         return out
+    if x.data.dtype.kind in "biu" and (isinstance(min, float) or isinstance(max, float)):
+        x = cast(x, default_dtype)  # a float bound makes the result float, as in PyTorch
     return Clamp.apply(x, min, max)
 
 
@@ -535,17 +537,27 @@ def logical_not(x: Tensor) -> Tensor:
     return Tensor._wrap(np.logical_not(x.data))
 
 
+class _Step(Function):
+    """A piecewise-constant op (sign, floor, ceil, round): its gradient is zero, as in PyTorch."""
+
+    def forward(self, x: np.ndarray, np_op: Any, *args: Any) -> np.ndarray:
+        return np.asarray(np_op(x, *args))
+
+    def backward(self, g: np.ndarray) -> np.ndarray:
+        return np.zeros_like(g)
+
+
 def sign(x: Tensor) -> Tensor:
-    return Tensor._wrap(np.sign(x.data))
+    return _Step.apply(x, np.sign)
 
 
 def floor(x: Tensor) -> Tensor:
-    return Tensor._wrap(np.floor(x.data))
+    return _Step.apply(x, np.floor)
 
 
 def ceil(x: Tensor) -> Tensor:
-    return Tensor._wrap(np.ceil(x.data))
+    return _Step.apply(x, np.ceil)
 
 
 def round(x: Tensor, decimals: int = 0) -> Tensor:
-    return Tensor._wrap(np.round(x.data, decimals))
+    return _Step.apply(x, np.round, decimals)

@@ -14,7 +14,8 @@ from typing import Any
 import numpy as np
 
 from deepling.autograd import Function
-from deepling.ops.elementwise import _float_input, _pair, _sigmoid, cast
+from deepling.ops.activation import _sigmoid
+from deepling.ops.elementwise import _float_input, _pair, cast
 from deepling.ops.shape import _axis
 from deepling.tensor import Tensor
 
@@ -58,14 +59,13 @@ def _broadcast_pair(name: str, input: Any, target: Any) -> tuple[Tensor, Tensor]
     if not isinstance(input, Tensor) or not isinstance(target, Tensor):
         raise TypeError(f"{name}: expected Tensors, got {type(input).__name__} and {type(target).__name__}")
     try:
-        shape = np.broadcast_shapes(input.shape, target.shape)
+        np.broadcast_shapes(input.shape, target.shape)
     except ValueError:
         raise ValueError(f"{name}: input of shape {input.shape} and target of shape {target.shape} cannot be broadcast") from None
     if input.shape != target.shape:
         warnings.warn(
             f"{name}: using a target size ({target.shape}) that is different to the input size ({input.shape}) "
             "will likely lead to incorrect results due to broadcasting.", stacklevel=3)
-    del shape
     input = _float_input(name, input)
     return _pair(input, target)
 
@@ -115,7 +115,8 @@ class _Huber(_DiffLoss):
     @staticmethod
     def loss(d: np.ndarray, delta: float) -> np.ndarray:
         a = np.abs(d)
-        return np.where(a < delta, 0.5 * d * d, delta * (a - 0.5 * delta))
+        m = np.minimum(a, delta)  # branch-free: m^2 / 2 + delta (|d| - m) covers both pieces
+        return 0.5 * m * m + delta * (a - m)
 
     @staticmethod
     def dloss(d: np.ndarray, delta: float) -> np.ndarray:
@@ -128,7 +129,8 @@ class _SmoothL1(_DiffLoss):
     @staticmethod
     def loss(d: np.ndarray, beta: float) -> np.ndarray:
         a = np.abs(d)
-        return np.where(a < beta, (0.5 / beta) * d * d, a - 0.5 * beta)
+        m = np.minimum(a, beta)  # branch-free: m^2 / (2 beta) + (|d| - m) covers both pieces
+        return (0.5 / beta) * m * m + (a - m)
 
     @staticmethod
     def dloss(d: np.ndarray, beta: float) -> np.ndarray:
@@ -339,7 +341,8 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, s
     w = None if weight is None else weight.data.astype(x.dtype, copy=False)
     if isinstance(target, Tensor) and target.dtype.kind == "f":
         if target.shape != x.shape:
-            raise ValueError(f"cross_entropy: probability target of shape {target.shape} must have the input's shape {x.shape}")
+            raise ValueError(f"cross_entropy: probability target of shape {target.shape} must have the input's shape {x.shape} "
+                             f"(class indices must be an integer tensor, e.g. int64)")
         if w is not None and w.shape != (_n_classes(x),):
             raise ValueError(f"cross_entropy: weight of shape {w.shape} must have one entry per class ({_n_classes(x)},)")
         q = cast(target, x.dtype)
@@ -457,7 +460,7 @@ class _BCEWithLogits(Function):
         x, y, p = self.x, self.y, self.p
         grads = [None, None]
         if need[0]:
-            grads[0] = gw * ((1 - y) - self.lw * _sigmoid(-x).astype(x.dtype, copy=False))
+            grads[0] = gw * ((1 - y) - self.lw * _sigmoid(-x))
         if need[1]:
             grads[1] = gw * (-x if p is None else -x + (p - 1) * self.sp)
         if self.w is not None:
@@ -500,7 +503,10 @@ class _KLDiv(Function):
             self.ey = ey
         else:
             with np.errstate(divide="ignore", invalid="ignore"):
-                logy = np.log(np.where(y == 0, 1, y))  # xlogy: 0 log 0 = 0; nan for y < 0, like PyTorch
+                logy = np.log(y)  # nan for y < 0, like PyTorch
+            self.zero = y == 0
+            if self.zero.any():  # xlogy: 0 log 0 = 0
+                logy = np.where(self.zero, 0, logy).astype(y.dtype, copy=False)
             loss = y * logy - y * x
             self.logy = logy
         self.x, self.y, self.reduction, self.log_target, self.shape = x, y, reduction, log_target, loss.shape
@@ -521,7 +527,7 @@ class _KLDiv(Function):
             gy = gs * self.ey * (y - x + 1) if need[1] else None
         else:
             gx = -gs * y if need[0] else None
-            gy = gs * np.where(y != 0, self.logy + 1 - x, -x) if need[1] else None
+            gy = gs * (self.logy + 1 - x - self.zero) if need[1] else None  # -x where y = 0
         return gx, gy
 
 

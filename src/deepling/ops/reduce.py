@@ -15,15 +15,15 @@ from deepling.tensor import Tensor, _as_dtype
 
 __all__ = [
     "sum", "mean", "var", "std", "var_mean", "max", "min", "amax", "amin", "argmax", "argmin",
-    "logsumexp", "norm",
+    "logsumexp", "norm", "prod",
 ]
 
 
 def _dims(name: str, ndim: int, dim: Any) -> tuple[int, ...]:
     """Normalize ``dim`` to a sorted tuple of non-negative axes, raising IndexError as PyTorch."""
-    if dim is None:
+    dims = (dim,) if isinstance(dim, (int, np.integer)) else tuple(dim) if dim is not None else ()
+    if not dims:  # None, () and [] all mean every dim, as in PyTorch
         return tuple(range(ndim))
-    dims = (dim,) if isinstance(dim, (int, np.integer)) else tuple(dim)
     lo, hi = (-1, 0) if ndim == 0 else (-ndim, ndim - 1)
     out = []
     for d in dims:
@@ -112,9 +112,25 @@ def var(x: Tensor, dim: Any = None, unbiased: Any = None, keepdim: bool = False,
     return Var.apply(x, _dims("var", x.ndim, dim), _correction(unbiased, correction), keepdim)
 
 
+class Std(Var):
+    """std = sqrt(var); d/dx = (x - mean) / ((N - correction) std), taken as 0 where std == 0 (as PyTorch)."""
+
+    def forward(self, x: np.ndarray, axes: tuple[int, ...], correction: float, keepdim: bool) -> np.ndarray:
+        self.out = np.sqrt(super().forward(x, axes, correction, keepdim))
+        return self.out
+
+    def backward(self, g: np.ndarray) -> np.ndarray:
+        # d std = d var / (2 std); a constant input (std == 0) gets a zero gradient, not 0/0.
+        zero = self.out == 0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            gvar = np.where(zero, 0, g / (2 * np.where(zero, 1, self.out)))
+        return super().backward(gvar.astype(g.dtype, copy=False))
+
+
 def std(x: Tensor, dim: Any = None, unbiased: Any = None, keepdim: bool = False, *, correction: Any = None) -> Tensor:
     """Standard deviation: sqrt(var); gradient (x - mean) / ((N - correction) std)."""
-    return var(x, dim, unbiased, keepdim, correction=correction).sqrt()
+    x = _float_input("std", x)
+    return Std.apply(x, _dims("std", x.ndim, dim), _correction(unbiased, correction), keepdim)
 
 
 def var_mean(x: Tensor, dim: Any = None, unbiased: Any = None, keepdim: bool = False, *, correction: Any = None) -> tuple:
@@ -188,11 +204,11 @@ def min(x: Tensor, dim: Any = None, keepdim: bool = False) -> Any:
 
 
 def amax(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
-    return _Extreme.apply(x, _dims("amax", x.ndim, () if dim == () else dim), keepdim, True)
+    return _Extreme.apply(x, _dims("amax", x.ndim, dim), keepdim, True)
 
 
 def amin(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
-    return _Extreme.apply(x, _dims("amin", x.ndim, () if dim == () else dim), keepdim, False)
+    return _Extreme.apply(x, _dims("amin", x.ndim, dim), keepdim, False)
 
 
 def _arg(np_op: Any, name: str, x: Tensor, dim: Any, keepdim: bool) -> Tensor:
@@ -212,6 +228,44 @@ def argmax(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
 
 def argmin(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
     return _arg(np.argmin, "argmin", x, dim, keepdim)
+
+
+# ---------------------------------------------------------------------------- prod
+def _exclusive_cumprod(x: np.ndarray, axis: int, reverse: bool) -> np.ndarray:
+    """Products of the elements strictly before (or after) each position along ``axis``."""
+    if reverse:
+        return np.flip(_exclusive_cumprod(np.flip(x, axis), axis, False), axis)
+    head = np.ones_like(np.take(x, [0], axis=axis))
+    body = np.cumprod(np.take(x, np.arange(x.shape[axis] - 1), axis=axis), axis=axis)
+    return np.concatenate([head, body], axis=axis)
+
+
+class Prod(Function):
+    """Product along one axis; d/dx_i = product of the other elements (exact when some x_j == 0)."""
+
+    def forward(self, x: np.ndarray, axis: int, keepdim: bool) -> np.ndarray:
+        self.x, self.axis, self.keepdim = x, axis, keepdim
+        return np.asarray(np.prod(x, axis=axis, keepdims=keepdim))
+
+    def backward(self, g: np.ndarray) -> np.ndarray:
+        x, axis = self.x, self.axis
+        others = _exclusive_cumprod(x, axis, False) * _exclusive_cumprod(x, axis, True)
+        return _expand_back(g, x.shape, (axis,), self.keepdim) * others
+
+
+def prod(x: Tensor, dim: Any = None, keepdim: bool = False, dtype: Any = None) -> Tensor:
+    """Product of all elements, or along the one ``dim``; integer and bool tensors give int64."""
+    if dtype is not None:
+        x = cast(x, _as_dtype(dtype))
+    elif x.data.dtype.kind in "biu":
+        x = cast(x, np.dtype(np.int64))
+    if dim is None:
+        return Prod.apply(x.reshape(-1), 0, False)
+    if x.ndim == 0:
+        _dims("prod", 0, dim)
+        return x * 1
+    (axis,) = _dims("prod", x.ndim, int(dim))
+    return Prod.apply(x, axis, keepdim)
 
 
 # ---------------------------------------------------------------------------- logsumexp / norm

@@ -330,7 +330,8 @@ def setitem_out_of_place(x: Tensor, index: Any, value: Any) -> Tensor:
 def setitem(x: Tensor, index: Any, value: Any) -> None:
     """``x[index] = value``: in place on the array, or through the graph when gradients flow."""
     if x._check_inplace() or (isinstance(value, Tensor) and value.requires_grad and is_grad_enabled()):
-        x._become(setitem_out_of_place(x._snapshot(), index, value))
+        old = x._snapshot()
+        x._become(setitem_out_of_place(old, index, old if value is x else value))
         return
     idx, _ = _convert_index(index)
     x.data[idx] = value.data if isinstance(value, Tensor) else value

@@ -12,13 +12,14 @@ from typing import Any, Iterable
 
 import numpy as np
 
+from deepling.data.dataset import Dataset
 from deepling.random import Generator, _rng
 from deepling.tensor import Tensor
 
 __all__ = ["CharCorpus", "CharWindows"]
 
 
-class CharWindows:
+class CharWindows(Dataset):
     """Dataset of all windows of ``context`` ids: item ``i`` is ``(data[i:i+T], data[i+1:i+T+1])``.
 
     Indexing with an array of starts returns a whole batch ``(B, T)`` at once (no Python loop).

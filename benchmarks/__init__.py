@@ -1,0 +1,1 @@
+"""Hand-run benchmarks: deepling side by side with PyTorch (``python -m benchmarks.<name>``)."""

@@ -1,0 +1,162 @@
+"""The GPT model: causality, parity with a PyTorch twin, memorizing a text, sampling, attention maps."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import deepling as dl
+from deepling.models import GPT
+from deepling.models.gpt import _GeluMLP, plot_attention
+from deepling.ops.loss import cross_entropy
+from deepling.optim import AdamW
+from oracle import check_grad, check_op, compare
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.gpt import TorchGPT  # noqa: E402  (the PyTorch twin with the same parameter names)
+
+TEXT = "the quick brown fox jumps over the lazy dog; attention is all you need."
+
+
+def _model(**kw) -> GPT:
+    dl.manual_seed(0)
+    args = dict(vocab_size=12, context=10, d_model=16, n_heads=4, n_layers=2) | kw
+    return GPT(**args)
+
+
+def _tokens(n, t, vocab=12, seed=0):
+    return np.random.default_rng(seed).integers(0, vocab, (n, t))
+
+
+def _torch_mlp(x, w1, b1, w2, b2):
+    return torch.nn.functional.linear(torch.nn.functional.gelu(torch.nn.functional.linear(x, w1, b1), approximate="tanh"),
+                                      w2, b2)
+
+
+@pytest.mark.parametrize("shapes", [[(2, 3, 4), (8, 4), (8,), (4, 8), (4,)], [(5, 3), (6, 3), (6,), (2, 6), (2,)]])
+def test_fused_gelu_mlp(shapes):
+    check_op(_torch_mlp, shapes, lambda *a: _GeluMLP.apply(*a), low=-3, high=3)
+    check_grad(lambda *a: _GeluMLP.apply(*a), shapes, low=-3, high=3)
+
+
+def test_causal_mask_future_tokens_do_not_change_the_past():
+    m = _model().eval()
+    idx = _tokens(2, 10)
+    changed = idx.copy()
+    changed[:, 6:] = (changed[:, 6:] + 5) % 12
+    a, b = m(dl.tensor(idx)).data, m(dl.tensor(changed)).data
+    np.testing.assert_allclose(a[:, :6], b[:, :6], rtol=0, atol=1e-6)
+    assert not np.allclose(a[:, 6:], b[:, 6:])
+    # The same through gradients: the logits at t = 3 do not depend on the embeddings of t > 3.
+    x = dl.tensor(idx)
+    m.zero_grad()
+    m(x)[:, 3].sum().backward()
+    np.testing.assert_array_equal(m.pos_emb.weight.grad.data[4:], 0.0)
+    assert np.abs(m.pos_emb.weight.grad.data[:4]).sum() > 0
+
+
+@pytest.mark.parametrize("tie", [False, True])
+def test_matches_torch_twin(tie):
+    m = _model(tie_weights=tie)
+    t = TorchGPT(12, 10, 16, 4, 2, tie_weights=tie)
+    assert list(t.state_dict()) == list(m.state_dict())
+    m.load_state_dict(t.state_dict())  # torch's weights into ours
+    idx, y = _tokens(3, 8), _tokens(3, 8, seed=1)
+    loss = cross_entropy(m(dl.tensor(idx)).reshape(-1, 12), dl.tensor(y.reshape(-1)))
+    tloss = torch.nn.functional.cross_entropy(t(torch.tensor(idx)).reshape(-1, 12), torch.tensor(y.reshape(-1)))
+    compare("loss", loss, tloss, 1e-5, 1e-5)
+    loss.backward()
+    tloss.backward()
+    for name, p in t.named_parameters():
+        compare(f"grad of {name}", m.get_parameter(name).grad, p.grad, 1e-5, 1e-3)
+
+
+def test_tied_weights_share_one_parameter():
+    m = _model(tie_weights=True)
+    assert m.head.weight is m.tok_emb.weight
+    untied = _model()
+    assert sum(p.numel() for p in untied.parameters()) - sum(p.numel() for p in m.parameters()) == 12 * 16
+
+
+def test_memorizes_a_short_text():
+    """Fixed seed: after 200 AdamW steps the training loss is below 0.3 and greedy decoding recites the text."""
+    chars = sorted(set(TEXT))
+    data = np.array([chars.index(c) for c in TEXT])
+    dl.manual_seed(0)
+    m = GPT(len(chars), context=16, d_model=32, n_heads=4, n_layers=2)
+    opt = AdamW(m.parameters(), lr=1e-2, weight_decay=0.0)
+    rng = np.random.default_rng(0)
+    offsets = np.arange(17)
+    for _ in range(200):
+        chunk = data[rng.integers(0, len(data) - 17, 16)[:, None] + offsets]
+        loss = cross_entropy(m(dl.tensor(chunk[:, :-1])).reshape(-1, len(chars)), dl.tensor(chunk[:, 1:].reshape(-1)))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert loss.item() < 0.3
+    out = m.generate(dl.tensor(data[None, :16]), 30, temperature=0)
+    assert "".join(chars[i] for i in out.data[0]) == TEXT[:46]
+
+
+def test_generate_shapes_sampling_and_context_crop():
+    m = _model()
+    idx = dl.tensor(_tokens(2, 4))
+    dl.manual_seed(1)
+    a = m.generate(idx, 15, temperature=1.0)
+    dl.manual_seed(1)
+    b = m.generate(idx, 15, temperature=1.0)
+    assert a.shape == (2, 19) and a.dtype == np.int64  # longer than the context (10): the window slides
+    np.testing.assert_array_equal(a.data, b.data)
+    np.testing.assert_array_equal(a.data[:, :4], idx.data)
+    assert a.data.min() >= 0 and a.data.max() < 12
+    greedy = m.generate(idx, 5, temperature=0)
+    assert m.training  # generate restores the mode
+    np.testing.assert_array_equal(m.generate(idx, 5, top_k=1).data, greedy.data)
+    # top_k=3: every sampled token is among the 3 most likely at its step.
+    x = m.generate(idx[:1], 1, top_k=3)
+    top3 = np.argsort(m.eval()(idx[:1]).data[0, -1])[-3:]
+    assert x.data[0, -1] in top3
+    assert m.generate(dl.tensor(np.array([1, 2])), 3).shape == (5,)
+
+
+def test_attention_maps_match_torch_multihead_attention():
+    m = _model().eval()
+    idx = _tokens(2, 7)
+    maps = m.attention_maps(dl.tensor(idx))
+    assert maps.shape == (2, 2, 4, 7, 7)
+    w = maps.data
+    np.testing.assert_allclose(w.sum(-1), 1.0, rtol=1e-5)
+    assert np.all(np.triu(np.ones((7, 7)), 1)[None, None, None] * w == 0)
+    # Layer 0 equals PyTorch's per-head MHA weights for the same projections and input.
+    blk = m.blocks[0]
+    mha = torch.nn.MultiheadAttention(16, 4, batch_first=True)
+    mha.in_proj_weight.data = torch.tensor(blk.attn.qkv.weight.data)
+    mha.in_proj_bias.data = torch.tensor(blk.attn.qkv.bias.data)
+    h = blk.ln1(m.pos_emb(m.tok_emb(dl.tensor(idx)))).data
+    causal = torch.triu(torch.ones(7, 7, dtype=torch.bool), 1)
+    _, tw = mha(*[torch.tensor(h)] * 3, attn_mask=causal, average_attn_weights=False)
+    compare("layer 0 maps", maps.data[0], tw, 1e-5, 1e-4)
+    assert all(not b.attn.store_attention and b.attn.attention is None for b in m.blocks)
+
+
+def test_plot_attention_writes_png(tmp_path):
+    pytest.importorskip("matplotlib")
+    m = _model()
+    maps = m.attention_maps(dl.tensor(_tokens(1, 5)))
+    path = tmp_path / "attn.png"
+    plot_attention(maps, list("ab cd"), path=str(path), layers=[1], heads=[0, 3])
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_bad_input():
+    m = _model()
+    with pytest.raises(ValueError, match="context"):
+        m(dl.tensor(_tokens(1, 11)))
+    with pytest.raises(ValueError, match="GPT"):
+        m(dl.randn(2, 3))
+    with pytest.raises(ValueError, match="divisible"):
+        GPT(10, 8, d_model=10, n_heads=4, n_layers=1)
