@@ -139,3 +139,18 @@ def test_rbm_weight_layout_and_state_dict():
     np.testing.assert_array_equal(other.weight.data, rbm.weight.data)
     with pytest.raises(ValueError, match="RBM"):
         RBM(0, 3)
+
+
+def test_persistent_chain_survives_batches_of_other_sizes():
+    dl.manual_seed(0)
+    rbm = RBM(9, 4)
+    x = _bars(10)
+    rbm.cd_loss(x, persistent=True)
+    chain = rbm._chain
+    assert chain.shape == (10, 9)
+    loss = rbm.cd_loss(x[:3], persistent=True)   # a smaller last batch keeps the same particles going
+    assert rbm._chain.shape == (10, 9) and rbm._chain is not chain
+    loss.backward()
+    assert rbm.weight.grad.shape == (4, 9)
+    rbm.reset_parameters()
+    assert rbm._chain is None

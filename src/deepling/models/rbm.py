@@ -122,13 +122,15 @@ class RBM(Module):
     def cd_loss(self, v: Tensor | np.ndarray, k: int = 1, persistent: bool = False) -> Tensor:
         """Surrogate whose gradient is the CD-k (or persistent CD-k) update:
         ``mean F(v) - mean F(v_k)``, with ``v_k`` from ``k`` Gibbs steps started at ``v`` (CD) or at
-        the persistent chain (PCD; the chain has one particle per row of the first batch)."""
+        the persistent chain (PCD; the chain starts from the first batch, keeps its size, and is reset by
+        ``reset_parameters``)."""
         if k < 1:
             raise ValueError(f"RBM.cd_loss: k must be >= 1 (got {k})")
         v0 = _array(v, "cd_loss", self.n_visible)
         with no_grad():
             if persistent:
-                if self._chain is None or self._chain.shape[0] != v0.shape[0]:
+                # the negative phase is a mean over the chain's particles, so its size need not match later batches
+                if self._chain is None:
                     self._chain = self._bernoulli(np.clip(v0, 0, 1).astype(self.weight.dtype))
                 self._chain = self._gibbs(self._chain, k)
                 vk = self._chain
