@@ -232,6 +232,9 @@ def build_parser() -> argparse.ArgumentParser:
     from deepling.lessons.cli import add_parser as _add_lesson_parser
 
     _add_lesson_parser(sub)
+    from deepling.pretrain.experiment import add_subcommand as _add_pretrain  # `deepling pretrain`
+
+    _add_pretrain(sub)
     return p
 
 
@@ -539,6 +542,15 @@ def cmd_lesson(a: argparse.Namespace) -> int:
 
 
 COMMANDS["lesson"] = cmd_lesson
+
+
+def _cmd_pretrain(a: argparse.Namespace) -> int:
+    from deepling.pretrain.experiment import cmd_pretrain
+
+    return cmd_pretrain(a)
+
+
+COMMANDS["pretrain"] = _cmd_pretrain
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -7,10 +7,20 @@ model to ``deepling train --model NAME``, add one line here.
 from typing import Any, Callable
 
 from deepling.models.alexnet import AlexNet, alexnet
+from deepling.models.autoencoder import (
+    VAE,
+    Autoencoder,
+    ContractiveAutoencoder,
+    DenoisingAutoencoder,
+    SparseAutoencoder,
+    conv_autoencoder,
+    dense_autoencoder,
+)
 from deepling.models.char_rnn import CharRNN
 from deepling.models.gpt import GPT
 from deepling.models.lenet import LeNet5
 from deepling.models.mlp import MLP
+from deepling.models.rbm import RBM
 from deepling.models.resnet import (
     BasicBlock,
     Bottleneck,
@@ -77,8 +87,9 @@ def _char_rnn(cell: str) -> Callable[..., Any]:
     return build
 
 
-def _gpt(vocab_size: int, context: int, embed: int = 128, num_layers: int = 4, dropout: float = 0.0, heads: int = 4,
-         **_: Any) -> GPT:
+def _gpt(
+    vocab_size: int, context: int, embed: int = 128, num_layers: int = 4, dropout: float = 0.0, heads: int = 4, **_: Any
+) -> GPT:
     return GPT(vocab_size, context, d_model=embed, n_heads=heads, n_layers=num_layers, dropout=dropout)
 
 
@@ -89,5 +100,42 @@ LANGUAGE_MODELS: dict[str, Callable[..., Any]] = {
     "gpt": _gpt,
 }
 
-__all__ = ["MLP", "MODELS", "CharRNN", "LANGUAGE_MODELS", "GPT", "LeNet5", "AlexNet", "alexnet", "ResNet", "CifarResNet",
-           "BasicBlock", "Bottleneck", "resnet18", "resnet34", "resnet50", "resnet20", "resnet32", "resnet44", "resnet56"]
+MODELS: dict[str, Callable[..., Any]] = {
+    "mlp": _mlp,
+}
+
+LANGUAGE_MODELS: dict[str, Callable[..., Any]] = {
+    "char-rnn": _char_rnn("rnn"),
+    "char-gru": _char_rnn("gru"),
+    "char-lstm": _char_rnn("lstm"),
+}
+
+__all__ = [
+    "MLP",
+    "MODELS",
+    "CharRNN",
+    "LANGUAGE_MODELS",
+    "GPT",
+    "LeNet5",
+    "AlexNet",
+    "alexnet",
+    "ResNet",
+    "CifarResNet",
+    "BasicBlock",
+    "Bottleneck",
+    "resnet18",
+    "resnet34",
+    "resnet50",
+    "resnet20",
+    "resnet32",
+    "resnet44",
+    "resnet56",
+    "Autoencoder",
+    "DenoisingAutoencoder",
+    "SparseAutoencoder",
+    "ContractiveAutoencoder",
+    "VAE",
+    "dense_autoencoder",
+    "conv_autoencoder",
+    "RBM",
+]
