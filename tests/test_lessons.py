@@ -197,3 +197,10 @@ def test_cli_lists_and_runs_a_lesson(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "[2, -14, 98, -686]" in out and png.exists()
     assert main(["lesson", "run", "no_such_lesson"]) == 1
+
+
+def test_pretraining_few_labels_on_digits():
+    r = lessons.run("pretraining_few_labels", source="digits", seeds=(0, 1, 2), epochs_per_layer=10, finetune_epochs=30)
+    assert r["labels"] == 100 and r["unlabeled"] == 1400
+    assert r["seeds_where_pretraining_wins"] >= 2
+    assert r["mean_pretrained"] > r["mean_random_init"] + 0.01
