@@ -100,16 +100,6 @@ LANGUAGE_MODELS: dict[str, Callable[..., Any]] = {
     "gpt": _gpt,
 }
 
-MODELS: dict[str, Callable[..., Any]] = {
-    "mlp": _mlp,
-}
-
-LANGUAGE_MODELS: dict[str, Callable[..., Any]] = {
-    "char-rnn": _char_rnn("rnn"),
-    "char-gru": _char_rnn("gru"),
-    "char-lstm": _char_rnn("lstm"),
-}
-
 __all__ = [
     "MLP",
     "MODELS",
