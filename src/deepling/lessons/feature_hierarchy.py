@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 import deepling as dl
 import deepling.nn as nn
 import deepling.nn.functional as F

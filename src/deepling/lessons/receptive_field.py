@@ -32,7 +32,7 @@ def _extent(mask: np.ndarray) -> tuple[int, int]:
     return int(rows.max() - rows.min() + 1), int(cols.max() - cols.min() + 1)
 
 
-def run(size: int = 40, batch: int = 64, channels: int = 4, seed: int = 0) -> dict[str, Any]:
+def run(size: int = 40, batch: int = 128, channels: int = 4, seed: int = 0) -> dict[str, Any]:
     dl.manual_seed(seed)
     layers: list[nn.Module] = []
     c = 1

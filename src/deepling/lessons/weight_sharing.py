@@ -29,6 +29,8 @@ def _place(pattern: np.ndarray, canvas: int, at: tuple[int, int]) -> np.ndarray:
 
 
 def run(canvas: int = 24, out_channels: int = 8, kernel: int = 3, shift: tuple[int, int] = (9, 5), seed: int = 0) -> dict[str, Any]:
+    if 2 + max(shift) + 8 > canvas:
+        raise ValueError(f"weight_sharing: an 8x8 digit shifted by {shift} does not fit a {canvas}x{canvas} canvas")
     dl.manual_seed(seed)
     digit = images(1, 0, "digits", seed)["x_train"][0].reshape(8, 8)
     conv = nn.Conv2d(1, out_channels, kernel)
