@@ -1,4 +1,6 @@
-"""A trained CNN builds a hierarchy: the first layer's maps are local edge/stroke detectors at full
+"""A trained CNN builds a hierarchy of feature maps: local strokes first, then coarser, sparser parts.
+
+A trained CNN builds a hierarchy: the first layer's maps are local edge/stroke detectors at full
 resolution, deeper maps are fewer pixels, sparser and respond to larger parts of the digit.
 
 conv1 (3x3) -> ReLU -> maxpool 2 -> conv2 (3x3) -> ReLU -> maxpool 2 -> linear; each layer l sees an

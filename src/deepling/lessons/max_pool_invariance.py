@@ -1,4 +1,6 @@
-"""Max-pooling makes features robust to small shifts: a 1-pixel shift of a digit changes pooled features
+"""Max-pooling makes features robust to small shifts: pooled features change less under 1-pixel shifts.
+
+Max-pooling makes features robust to small shifts: a 1-pixel shift of a digit changes pooled features
 much less than the raw pixels or conv feature maps, and less the wider the pool.
 
 Relative change of a representation f under shift s: ||f(s(x)) - f(x)|| / ||f(x)||, averaged over

@@ -1,4 +1,6 @@
-"""Residual connections make depth trainable: a plain deep ReLU net trains worse than the same layers
+"""Residual connections make depth trainable: a plain deep net's input gradient vanishes and it trains worse.
+
+Residual connections make depth trainable: a plain deep ReLU net trains worse than the same layers
 with skip connections, and its input gradient norm decays with depth while the residual net's does not.
 
 plain: h_{l+1} = W_l relu(h_l) + b_l;  residual (pre-activation): h_{l+1} = h_l + W_l relu(h_l) + b_l,

@@ -1,4 +1,6 @@
-"""A vanilla RNN cannot carry information across many steps, an LSTM can: to recall the first token after
+"""An LSTM remembers across many steps where a vanilla RNN's gradient vanishes and it fails.
+
+A vanilla RNN cannot carry information across many steps, an LSTM can: to recall the first token after
 T distractors, the RNN's gradient to step 0 decays with T and it fails for large T while the LSTM succeeds.
 
 RNN: h_t = tanh(W x_t + U h_{t-1}), so dh_T/dh_0 = prod_t diag(1 - h_t^2) U shrinks geometrically;

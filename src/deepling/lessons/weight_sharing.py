@@ -1,4 +1,6 @@
-"""A conv layer shares one small filter across the image: far fewer parameters than a dense layer with the same
+"""A conv layer needs far fewer parameters than a dense layer of the same sizes, and its maps shift with the input.
+
+A conv layer shares one small filter across the image: far fewer parameters than a dense layer with the same
 input and output sizes, and translation equivariance (shift the input, and the feature map shifts with it).
 
 Conv: C_out * C_in * k * k + C_out parameters; dense: (C_in H W) * (C_out H' W') + C_out H' W'.
