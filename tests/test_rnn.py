@@ -301,3 +301,15 @@ def test_dropout_between_layers():
     # One layer: no dropout at all (it only acts between layers), as in torch.
     one = dl.nn.GRU(3, 4, dropout=0.5)
     np.testing.assert_array_equal(one(x)[0].data, one.eval()(x)[0].data)
+
+
+@pytest.mark.parametrize("name", LAYERS)
+def test_backward_twice_with_retain_graph_accumulates(name):
+    # Backward must not overwrite what it saved: a second pass gives the same gradients again.
+    m = getattr(dl.nn, name)(3, 4)
+    out = m(dl.randn(5, 2, 3))[0].sum()
+    out.backward(retain_graph=True)
+    first = {n: p.grad.data.copy() for n, p in m.named_parameters()}
+    out.backward()
+    for n, p in m.named_parameters():
+        np.testing.assert_allclose(p.grad.data, 2 * first[n], rtol=1e-5, atol=1e-6, err_msg=n)

@@ -172,7 +172,8 @@ class Tensor:
         return int(self.data)
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
-        return self.data if dtype is None else self.data.astype(dtype)
+        out = self.data if dtype is None else self.data.astype(dtype, copy=False)
+        return out.copy() if copy and out is self.data else out
 
     # ----------------------------------------------------------------- conversion
     def item(self) -> Any:
