@@ -52,6 +52,10 @@ def test_resnet_depth(tmp_path):
     assert all(b < 0.1 * a for a, b in zip(plain, plain[1:]))  # decays geometrically with depth
     assert all(b > 0.5 * a for a, b in zip(res, res[1:]))  # the identity path keeps it
     assert r["residual_train_loss_final"] < 0.5 * r["plain_train_loss_final"]
+    # Kaiming init stops the decay, but the plain net still trains worse than the residual one.
+    kaiming = r["plain_kaiming_input_grad_norm"]
+    assert min(kaiming) > 0.1 * max(kaiming)
+    assert r["residual_train_loss_final"] < 0.5 * r["plain_kaiming_train_loss_final"]
 
 
 def test_rnn_vs_lstm_memory(tmp_path):

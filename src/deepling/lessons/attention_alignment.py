@@ -1,7 +1,6 @@
 """Attention weighs values by softmaxed dot-product alignment, masked causally; a GPT sees only its context.
 
-Attention scores alignment by dot products and mixes values by softmax weights; a causal mask hides the
-future, and a GPT can use only the tokens inside its context window (perturbing any other token changes nothing).
+Perturbing a token outside a GPT's context window, or after the predicted position, changes nothing.
 
 scores = Q K^T / sqrt(d), masked to -inf where key j > query i; weights = softmax(scores) (rows sum to 1);
 output = weights V. A trained tiny GPT's weights form the attention map of a sentence.

@@ -1,7 +1,7 @@
 """A trained CNN builds a hierarchy of feature maps: local strokes first, then coarser, sparser parts.
 
-A trained CNN builds a hierarchy: the first layer's maps are local edge/stroke detectors at full
-resolution, deeper maps are fewer pixels, sparser and respond to larger parts of the digit.
+Layer-1 maps are stroke detectors at full resolution; layer-2 maps have fewer pixels, fewer active
+units and respond to larger parts of the digit.
 
 conv1 (3x3) -> ReLU -> maxpool 2 -> conv2 (3x3) -> ReLU -> maxpool 2 -> linear; each layer l sees an
 r_l x r_l input window (r = 3, 4, 8, 10) on an (H / 2^pools) grid.

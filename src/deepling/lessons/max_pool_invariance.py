@@ -1,7 +1,6 @@
 """Max-pooling makes features robust to small shifts: pooled features change less under 1-pixel shifts.
 
-Max-pooling makes features robust to small shifts: a 1-pixel shift of a digit changes pooled features
-much less than the raw pixels or conv feature maps, and less the wider the pool.
+The wider the pool, the smaller the change, for raw pixels and for conv feature maps alike.
 
 Relative change of a representation f under shift s: ||f(s(x)) - f(x)|| / ||f(x)||, averaged over
 images and the four 1-pixel shifts; f = maxpool_k(x) or maxpool_k(relu(conv(x))), k = 1 (no pool), 2, 4.

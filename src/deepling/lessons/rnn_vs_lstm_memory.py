@@ -1,7 +1,7 @@
 """An LSTM remembers across many steps where a vanilla RNN's gradient vanishes and it fails.
 
-A vanilla RNN cannot carry information across many steps, an LSTM can: to recall the first token after
-T distractors, the RNN's gradient to step 0 decays with T and it fails for large T while the LSTM succeeds.
+Task: recall the first token after T distractors. The RNN's gradient to step 0 decays with T and it
+fails for large T; the LSTM (forget-gate bias 2) keeps the gradient and succeeds.
 
 RNN: h_t = tanh(W x_t + U h_{t-1}), so dh_T/dh_0 = prod_t diag(1 - h_t^2) U shrinks geometrically;
 LSTM: c_t = f_t * c_{t-1} + i_t * g_t, so dc_T/dc_0 = prod_t f_t stays near 1 once the forget gates open.

@@ -1,7 +1,6 @@
 """A conv layer needs far fewer parameters than a dense layer of the same sizes, and its maps shift with the input.
 
-A conv layer shares one small filter across the image: far fewer parameters than a dense layer with the same
-input and output sizes, and translation equivariance (shift the input, and the feature map shifts with it).
+One small filter is shared across the image, so the same pattern gets the same response wherever it is.
 
 Conv: C_out * C_in * k * k + C_out parameters; dense: (C_in H W) * (C_out H' W') + C_out H' W'.
 Equivariance: conv(shift_d(x)) = shift_d(conv(x)) away from the border; a dense layer has no such rule.
