@@ -64,7 +64,7 @@ def test_rnn_vs_lstm_memory(tmp_path):
     assert rnn[1] < 1e-4 * rnn[0]  # the RNN's gradient to step 0 vanishes with T
     assert lstm[1] > 1e3 * rnn[1]
     assert r["rnn_accuracy"][0] > 0.9 and r["lstm_accuracy"][0] > 0.9
-    assert r["rnn_accuracy"][1] < 0.5 and r["lstm_accuracy"][1] > 0.9
+    assert r["rnn_accuracy"][1] < r["chance"] + 0.1 and r["lstm_accuracy"][1] > 0.9  # the RNN stays at chance
 
 
 def test_attention_alignment(tmp_path):
