@@ -72,9 +72,6 @@ class MaxPool2d(Function):
         # Without padding (e.g. stride == kernel) xp is x itself. A running maximum over the kh*kw
         # offset slices beats reshape(..., kh, ..., kw).max(axis=(3, 5)): NumPy reduces those short
         # strided axes element by element (about 90x slower for 2x2 pooling of (64, 6, 28, 28)).
-
-        # One np.maximum per kernel offset over strided views, also for tiled windows: a
-        # reshape(...).max(axis=(3, 5)) reduction over strided axes is 15-25x slower in NumPy.
         xp = _padded(x, k, s, p, d, out, -np.inf)
         y = None
         for _, _, sl in _offsets(k, s, d, out):
