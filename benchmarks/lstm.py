@@ -59,6 +59,9 @@ class TorchCharRNN(torch.nn.Module):
         return self.head(self.rnn(self.embedding(idx))[0])
 
 
+TorchCharLSTM = TorchCharRNN  # the suite's name for the LSTM twin (cell='lstm' is the default)
+
+
 def _models(vocab: int, embed: int, hidden: int, seed: int, cell: str = "lstm") -> tuple[CharRNN, TorchCharRNN]:
     dl.manual_seed(seed)
     model = CharRNN(vocab, embed, hidden, 1, cell=cell)

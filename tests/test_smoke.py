@@ -42,3 +42,8 @@ def test_numpy_array_copy_of_a_tensor_does_not_share_memory():
     t.add_(1)
     assert not np.shares_memory(snap, t.data) and np.all(snap == 1)
     assert np.shares_memory(np.asarray(t), t.data)
+
+
+def test_softmax_methods_match_torch():
+    check_op(lambda x: x.softmax(-1), [(3, 5)])
+    check_op(lambda x: x.log_softmax(dim=0), [(4, 2)])

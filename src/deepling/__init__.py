@@ -123,6 +123,7 @@ from deepling.ops.shape import (
     unsqueeze,
 )
 from deepling.random import Generator, get_rng_state, manual_seed, seed, set_rng_state
+from deepling.runtime import get_num_threads, set_num_threads, tune_malloc
 from deepling.serialization import load, save
 from deepling.tensor import (  # noqa: I001  (tensor first: the ops import it)
     Tensor,

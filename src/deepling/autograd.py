@@ -9,6 +9,7 @@ grad; otherwise an op costs its NumPy call and nothing more.
 from __future__ import annotations
 
 import functools
+import sys
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -203,6 +204,16 @@ def _topo_order(root: Tensor) -> list[Tensor]:
     return order
 
 
+def _sole_refs() -> int:
+    """What ``sys.getrefcount`` reports for an array held by one local variable only (the value
+    differs between CPython versions, so it is measured rather than assumed)."""
+    a = np.empty(1)
+    return sys.getrefcount(a)
+
+
+_SOLE_REFS = _sole_refs()
+
+
 def backward(root: Tensor, gradient: Tensor | np.ndarray | None = None, retain_graph: bool = False) -> None:
     """Accumulate d(root)/d(leaf) into ``leaf.grad`` for every leaf that requires grad."""
     if not root.requires_grad:
@@ -228,7 +239,10 @@ def backward(root: Tensor, gradient: Tensor | np.ndarray | None = None, retain_g
             # A leaf (or a tensor asked to retain_grad): keep a private copy, since backward
             # functions may hand the same array to several inputs.
             if t.grad is None:
-                t.grad = Tensor._wrap(np.array(g, dtype=t.data.dtype, copy=True))
+                if g.base is None and g.dtype == t.data.dtype and g.flags.writeable and sys.getrefcount(g) <= _SOLE_REFS:
+                    t.grad = Tensor._wrap(g)  # a fresh array nothing else holds: adopt it without a copy
+                else:
+                    t.grad = Tensor._wrap(np.array(g, dtype=t.data.dtype, copy=True))
             else:
                 t.grad.data = t.grad.data + g
             if ctx is None:
@@ -256,6 +270,7 @@ def backward(root: Tensor, gradient: Tensor | np.ndarray | None = None, retain_g
             grads[key] = pg if prev is None else prev + pg
         if not retain_graph:
             ctx._free()
+        in_grads = pg = None  # drop this node's references, so the refcount test above sees only owners
 
 
 class GradcheckError(RuntimeError):

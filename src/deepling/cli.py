@@ -235,6 +235,8 @@ def build_parser() -> argparse.ArgumentParser:
     from deepling.pretrain.experiment import add_subcommand as _add_pretrain  # `deepling pretrain`
 
     _add_pretrain(sub)
+
+    sub.add_parser("bench", add_help=False, help="the benchmark suite vs PyTorch (from a checkout; 'deepling bench --help')")
     return p
 
 
@@ -552,9 +554,24 @@ def _cmd_pretrain(a: argparse.Namespace) -> int:
 
 COMMANDS["pretrain"] = _cmd_pretrain
 
+def cmd_bench(argv: Sequence[str]) -> int:
+    """Run the benchmark suite that lives in the repository's ``benchmarks/`` (it needs torch)."""
+    root = Path(__file__).resolve().parents[2]
+    if (root / "benchmarks" / "suite.py").exists() and str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    try:
+        from benchmarks.suite import main as bench_main
+    except ImportError as err:
+        print(f"deepling bench: error: the benchmark suite needs a deepling checkout and torch ({err})", file=sys.stderr)
+        return 1
+    return bench_main(list(argv))
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``deepling`` console script and ``python -m deepling``."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["bench"]:  # the suite parses its own options
+        return cmd_bench(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

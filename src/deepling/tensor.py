@@ -612,6 +612,16 @@ class Tensor:
         self.data[np.broadcast_to(mask.data if isinstance(mask, Tensor) else mask, self.data.shape)] = value
         return self
 
+    def softmax(self, dim: int, dtype: Any = None) -> Tensor:
+        from deepling.ops.activation import softmax
+
+        return softmax(self if dtype is None else self.to(dtype), dim)
+
+    def log_softmax(self, dim: int, dtype: Any = None) -> Tensor:
+        from deepling.ops.activation import log_softmax
+
+        return log_softmax(self if dtype is None else self.to(dtype), dim)
+
     # ----------------------------------------------------------------- reductions
     def sum(self, dim: Any = None, keepdim: bool = False, dtype: Any = None) -> Tensor:
         return _R.sum(self, dim, keepdim, dtype=dtype)

@@ -89,6 +89,17 @@ def _gemm(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.matmul(a, b)
 
 
+def _correlate(x: np.ndarray, w: np.ndarray, pads: tuple[int, int, int, int]) -> np.ndarray:
+    """Stride-1, single-group cross-correlation of x (N, C, H, W) with w (O, C, kh, kw) after padding."""
+    n = x.shape[0]
+    o, c, kh, kw = w.shape
+    xp = _pad_array(x, pads)
+    ho, wo = xp.shape[2] - kh + 1, xp.shape[3] - kw + 1
+    cols = _windows(xp, (kh, kw), (1, 1), (1, 1), (ho, wo)).transpose(1, 2, 3, 0, 4, 5).reshape(c * kh * kw, n * ho * wo)
+    out = np.matmul(np.ascontiguousarray(w).reshape(o, c * kh * kw), cols)
+    return np.ascontiguousarray(out.reshape(o, n, ho, wo).transpose(1, 0, 2, 3))
+
+
 # ---------------------------------------------------------------------------- conv2d
 class Conv2d(Function):
     """x (N, C, H, W), w (O, C/G, kh, kw), b (O,) -> (N, O, Ho, Wo)."""
@@ -123,10 +134,17 @@ class Conv2d(Function):
         g, og, _ = self.wm.shape
         g2 = grad.transpose(1, 0, 2, 3).reshape(g, og, n * ho * wo)
         gx = gw = None
-        if need[0]:
+        c, (kh, kw) = self.xshape[1], self.wshape[2:]
+        top, bottom, left, right = self.pads
+        if need[0] and (self.stride == (1, 1) and self.dilation == (1, 1) and g == 1 and og <= c
+                        and max(top, bottom) < kh and max(left, right) < kw):
+            # Stride 1: dx is the gradient correlated with the flipped, channel-swapped kernel
+            # (im2col of g + one GEMM), cheaper than col2im's kh*kw read-add passes when O <= C.
+            w_t = self.wm.reshape(self.wshape)[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)
+            gx = _correlate(grad, w_t, (kh - 1 - top, kh - 1 - bottom, kw - 1 - left, kw - 1 - right))
+        elif need[0]:
             gcols = _gemm(self.wm.transpose(0, 2, 1), g2)
-            c, hp, wp = self.xshape[1], self.xpshape[2], self.xpshape[3]
-            kh, kw = self.wshape[2:]
+            hp, wp = self.xpshape[2], self.xpshape[3]
             # (G, C/G*kh*kw, N*Ho*Wo) -> (C, N, kh, kw, Ho, Wo) for col2im into a (C, N, Hp, Wp) buffer.
             cols6 = gcols.reshape(c, kh, kw, n, ho, wo).transpose(0, 3, 1, 2, 4, 5)
             gxp = _col2im(cols6, (c, n, hp, wp), self.stride, self.dilation)

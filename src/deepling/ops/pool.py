@@ -84,10 +84,16 @@ class MaxPool2d(Function):
     def _first_max(self) -> Any:
         """For each kernel offset: its slice and where it holds the window's first maximum."""
         k, s, _, d, out = self.geom
-        taken = np.zeros(self.y.shape, dtype=bool)
-        for i, j, sl in _offsets(k, s, d, out):
-            m = (self.xp[sl] == self.y) & ~taken
-            taken |= m
+        offsets = list(_offsets(k, s, d, out))
+        taken = None
+        for n, (i, j, sl) in enumerate(offsets):
+            m = np.equal(self.xp[sl], self.y)
+            if taken is None:
+                taken = m.copy()
+            else:
+                np.greater(m, taken, out=m)  # m and not taken, in place
+                if n < len(offsets) - 1:
+                    taken |= m
             yield i, j, sl, m
 
     def _indices(self) -> np.ndarray:
@@ -101,10 +107,14 @@ class MaxPool2d(Function):
         return idx
 
     def backward(self, g: np.ndarray) -> np.ndarray:
-        _, _, p, _, _ = self.geom
+        k, s, p, d, _ = self.geom
         gxp = np.zeros(self.xp.shape, dtype=g.dtype)
+        disjoint = d == (1, 1) and s[0] >= k[0] and s[1] >= k[1]
         for _, _, sl, m in self._first_max():
-            gxp[sl] += np.where(m, g, 0)
+            if disjoint:  # windows do not overlap: write each offset's share straight into place
+                np.multiply(g, m, out=gxp[sl])
+            else:
+                gxp[sl] += np.where(m, g, 0)
         h, w = self.shape[2:]
         return gxp[:, :, p[0] : p[0] + h, p[1] : p[1] + w]
 

@@ -1,0 +1,130 @@
+"""The performance plumbing: thread control, the malloc knob, gradient adoption without copies,
+and the benchmark suite's own checks (never timing assertions)."""
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import deepling as dl
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_set_num_threads_round_trip():
+    pytest.importorskip("threadpoolctl")
+    before = dl.get_num_threads()
+    try:
+        dl.set_num_threads(1)
+        assert dl.get_num_threads() == 1
+    finally:
+        dl.set_num_threads(before)
+    assert dl.get_num_threads() == before
+
+
+@pytest.mark.parametrize("bad", [0, -2, 1.5, True, "2"])
+def test_set_num_threads_rejects_bad_values(bad):
+    with pytest.raises(ValueError, match="set_num_threads"):
+        dl.set_num_threads(bad)
+
+
+def test_tune_malloc_reports_whether_it_applied():
+    applied = dl.tune_malloc()
+    assert isinstance(applied, bool)
+    a = np.ones((1024, 1024), dtype=np.float32)  # allocation still works afterwards
+    assert float(a.sum()) == 1024 * 1024
+
+
+def test_leaf_grads_never_alias_each_other_or_the_seed():
+    # Add hands the same array to both inputs; each leaf must end up with its own gradient.
+    a = dl.tensor(np.ones(3, dtype=np.float32), requires_grad=True)
+    b = dl.tensor(np.ones(3, dtype=np.float32), requires_grad=True)
+    seed = np.full(3, 2.0, dtype=np.float32)
+    (a + b).backward(seed)
+    assert a.grad.data is not b.grad.data and not np.shares_memory(a.grad.data, b.grad.data)
+    assert not np.shares_memory(a.grad.data, seed)
+    a.grad.data *= 10  # an in-place change (what clip_grad_norm_ does) must not leak
+    np.testing.assert_array_equal(b.grad.data, seed)
+    np.testing.assert_array_equal(seed, np.full(3, 2.0, dtype=np.float32))
+
+
+def test_leaf_grad_with_retained_graph_is_not_a_saved_array():
+    x = dl.tensor(np.arange(4, dtype=np.float32), requires_grad=True)
+    w = dl.tensor(np.ones(4, dtype=np.float32), requires_grad=True)
+    y = (x * w).sum()
+    y.backward(retain_graph=True)
+    first = x.grad.data.copy()
+    x.grad.data *= 0  # must not corrupt what the retained graph saved
+    y.backward()
+    np.testing.assert_array_equal(x.grad.data, first)
+    np.testing.assert_array_equal(w.grad.data, 2 * np.arange(4, dtype=np.float32))
+
+
+def test_matmul_weight_grad_is_adopted_and_correct():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    x, w = rng.standard_normal((5, 4), dtype=np.float32), rng.standard_normal((3, 4), dtype=np.float32)
+    wd = dl.tensor(w, requires_grad=True)
+    wt = torch.tensor(w, requires_grad=True)
+    dl.nn.functional.linear(dl.tensor(x), wd).relu().sum().backward()
+    torch.nn.functional.linear(torch.tensor(x), wt).relu().sum().backward()
+    np.testing.assert_allclose(wd.grad.data, wt.grad.numpy(), rtol=1e-5, atol=1e-6)
+    assert wd.grad.data.dtype == np.float32 and wd.grad.data.flags.writeable
+
+
+@pytest.fixture
+def suite():
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("threadpoolctl")
+    threads, torch_threads = dl.get_num_threads(), torch.get_num_threads()
+    sys.path.insert(0, str(ROOT))
+    try:
+        from benchmarks import suite as s
+        yield s
+    finally:
+        sys.path.remove(str(ROOT))
+        dl.set_num_threads(threads)  # the suite sets both frameworks' threads
+        torch.set_num_threads(torch_threads)
+
+
+def test_suite_runs_small_workloads_and_writes_json(suite, tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    assert suite.main(["--workloads", "mlp_infer_b1,mlp", "--repeat", "1", "--no-rss", "--threads", "1",
+                       "--json", str(out), "--profile"]) == 0
+    res = json.loads(out.read_text())
+    assert res["machine"]["threads"] == 1 and res["machine"]["sgemm_gflops"] > 0
+    rows = {r["workload"]: r for r in res["results"]}
+    assert set(rows) == {"mlp_infer_b1", "mlp"}
+    mlp = rows["mlp"]
+    assert set(mlp["ms"]) == {"deepling", "torch", "numpy"}
+    assert mlp["ratio"] == pytest.approx(mlp["ms"]["deepling"] / mlp["ms"]["torch"])
+    assert 0 < mlp["fraction_of_sgemm"]["deepling"]
+    assert mlp["profile"]["parts_ms"]  # the profiler saw the ops
+    assert any(k.startswith("matmul|") for k in mlp["profile"]["parts_ms"])
+    assert "| mlp | 128 |" in capsys.readouterr().out
+
+
+def test_suite_builds_identical_twins(suite):
+    # _build_pair raises when the first step's losses differ: same weights, same data, same math.
+    for name in ("autoencoder", "lenet", "lstm"):
+        steppers, models = suite._build_pair(suite.WORKLOADS[name])
+        assert set(steppers) == {"deepling", "torch"}
+
+
+def test_suite_rejects_unknown_workloads(suite):
+    with pytest.raises(SystemExit):
+        suite.main(["--workloads", "nope", "--no-rss"])
+
+
+def test_rss_child_reports_peak_memory(suite):
+    r = suite.rss_child("mlp_infer_b1", "deepling", 1, malloc=False, steps=2)
+    assert r["peak_mb"] >= r["before_steps_mb"] > 0
+
+
+def test_dense_flops_counts_forward_and_backward_gemms(suite):
+    # one layer 4->3, batch 2: forward 2*2*4*3 = 48; training adds dW (48) but no dX for the input
+    assert suite._dense_flops([4, 3], 2, train=False) == 48
+    assert suite._dense_flops([4, 3], 2, train=True) == 96
+    assert suite._dense_flops([4, 3, 5], 2, train=True) == 2 * (48 + 60) + 60
