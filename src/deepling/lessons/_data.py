@@ -32,8 +32,8 @@ def images(n_train: int, n_test: int, source: str = "auto", seed: int = 0) -> di
         tr, te = MNIST(root, train=True), MNIST(root, train=False)
         itr = rng.choice(len(tr.targets), n_train, replace=False)
         ite = rng.choice(len(te.targets), n_test, replace=False)
-        xtr, ytr = tr.data[itr].reshape(n_train, -1) / 255.0, tr.targets[itr]
-        xte, yte = te.data[ite].reshape(n_test, -1) / 255.0, te.targets[ite]
+        xtr, ytr = tr.data[itr].reshape(n_train, 28 * 28) / 255.0, tr.targets[itr]
+        xte, yte = te.data[ite].reshape(n_test, 28 * 28) / 255.0, te.targets[ite]
         name, side = "mnist", 28
     else:
         from sklearn.datasets import load_digits
