@@ -4,6 +4,9 @@ experiment, small).
 
 Stage k trains encoder_k/decoder_k to reconstruct the frozen codes h_{k-1}; then encoder + new head
 are fine-tuned on the labeled subset, with the same budget as the randomly initialized twin.
+Measured: on the 8x8 digits (100 labels, 1,400 unlabeled, 20 epochs per layer) pretraining wins on
+every seed; on a 10,000-image MNIST subset with this small budget it does not (docs/lessons.md), while
+the full experiment of ``deepling pretrain`` (60,000 unlabeled, 1,000 labels) gains about 0.8 points.
 """
 
 from __future__ import annotations
