@@ -246,7 +246,7 @@ def machine_info(threads: int) -> dict[str, Any]:
         t0 = _clock()
         np.matmul(a, a, out=c)
         samples.append(_clock() - t0)
-    gflops = 2 * n**3 / statistics.median(samples) / 1e9
+    gflops = 2 * n**3 / min(samples) / 1e9  # the machine's capability: the best of 15
     return {"blas": kernel, "threads": threads, "sgemm_gflops": gflops, "numpy": np.__version__,
             "python": platform.python_version(), "cpus": os.cpu_count(), "load_avg": os.getloadavg()[0],
             "machine": platform.machine()}
@@ -255,10 +255,18 @@ def machine_info(threads: int) -> dict[str, Any]:
 _clock: Callable[[], float] = time.perf_counter
 
 
+_settle = 0.0  # seconds of idle before each timed block (set from --settle)
+
+
 def time_interleaved(steppers: dict[str, Callable[[], Any]], inner: int, repeat: int, warmup: int = 3
                      ) -> dict[str, list[float]]:
     """ms/step samples of each stepper: ``repeat`` rounds of ``inner`` steps each, frameworks
-    alternating (their order reversed every round) so that load changes hit all of them alike."""
+    alternating (their order reversed every round) so that load changes hit all of them alike.
+
+    Each block starts after ``_settle`` idle seconds: OpenBLAS's and OpenMP's worker threads spin
+    for a while after their last call, and on a 2-core machine threads still spinning for one
+    framework starve the next framework's threads (measured: torch's 2-thread mlp step 7 -> 80 ms
+    right after a NumPy block)."""
     for _ in range(warmup):
         for fn in steppers.values():
             fn()
@@ -267,6 +275,9 @@ def time_interleaved(steppers: dict[str, Callable[[], Any]], inner: int, repeat:
     for r in range(repeat):
         for k in (names if r % 2 == 0 else names[::-1]):
             fn = steppers[k]
+            if _settle:
+                time.sleep(_settle)
+                fn()  # wake the pools up (not timed)
             t0 = _clock()
             for _ in range(inner):
                 fn()
@@ -415,12 +426,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--clock", choices=("wall", "cpu"), default="wall",
                     help="wall time (default), or this process's CPU time (steadier on a loaded machine; "
                          "with several threads it counts the CPU time of all of them)")
+    ap.add_argument("--settle", type=float, default=None,
+                    help="idle seconds before each timed block, so one framework's spinning BLAS/OpenMP "
+                         "threads do not steal the cores from the next (default 0.3 with >1 thread, else 0)")
     ap.add_argument("--rss-child", nargs=2, metavar=("WORKLOAD", "FRAMEWORK"), help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
 
     threads = a.threads or get_num_threads()
-    global _clock
+    global _clock, _settle
     _clock = time.process_time if a.clock == "cpu" else time.perf_counter
+    _settle = a.settle if a.settle is not None else (0.3 if threads > 1 else 0.0)
     if a.rss_child:
         print(json.dumps(rss_child(a.rss_child[0], a.rss_child[1], threads, a.tune_malloc)))
         return 0
@@ -435,7 +450,7 @@ def main(argv: list[str] | None = None) -> int:
     set_num_threads(threads)
     torch.set_num_threads(threads)
     info = machine_info(threads)
-    info.update(torch=torch.__version__, tune_malloc=a.tune_malloc, repeat=a.repeat, clock=a.clock,
+    info.update(torch=torch.__version__, tune_malloc=a.tune_malloc, repeat=a.repeat, clock=a.clock, settle_s=_settle,
                 command="python -m benchmarks " + " ".join(sys.argv[1:] if argv is None else argv))
     print(f"BLAS {info['blas']}; sgemm {info['sgemm_gflops']:.1f} GFLOP/s; load {info['load_avg']:.1f}", flush=True)
     rows = []

@@ -95,9 +95,8 @@ def _correlate(x: np.ndarray, w: np.ndarray, pads: tuple[int, int, int, int]) ->
     o, c, kh, kw = w.shape
     xp = _pad_array(x, pads)
     ho, wo = xp.shape[2] - kh + 1, xp.shape[3] - kw + 1
-    cols = _windows(xp, (kh, kw), (1, 1), (1, 1), (ho, wo)).transpose(1, 2, 3, 0, 4, 5).reshape(c * kh * kw, n * ho * wo)
-    out = np.matmul(np.ascontiguousarray(w).reshape(o, c * kh * kw), cols)
-    return np.ascontiguousarray(out.reshape(o, n, ho, wo).transpose(1, 0, 2, 3))
+    cols = _windows(xp, (kh, kw), (1, 1), (1, 1), (ho, wo)).reshape(n, c * kh * kw, ho * wo)
+    return np.matmul(np.ascontiguousarray(w).reshape(o, c * kh * kw), cols).reshape(n, o, ho, wo)
 
 
 # ---------------------------------------------------------------------------- conv2d
@@ -114,11 +113,16 @@ class Conv2d(Function):
         ho = _out_size("conv2d", h, kh, stride[0], dilation[0], pads[0] + pads[1])
         wo = _out_size("conv2d", wd, kw, stride[1], dilation[1], pads[2] + pads[3])
         win = _windows(xp, (kh, kw), stride, dilation, (ho, wo))
-        # (C, kh, kw, N, Ho, Wo): rows ordered as the weight's (C/G, kh, kw), columns as (N, Ho, Wo).
-        cols = win.transpose(1, 2, 3, 0, 4, 5).reshape(g, cg * kh * kw, n * ho * wo)
         wm = w.reshape(g, o // g, cg * kh * kw)
-        out = _gemm(wm, cols).reshape(o, n, ho, wo).transpose(1, 0, 2, 3)
-        out = np.ascontiguousarray(out)
+        if g == 1:
+            # Per-image im2col (N, C*kh*kw, Ho*Wo) and one batched matmul: the output comes out in
+            # (N, O, Ho, Wo) order, with no transposed copy, and each image's columns stay in cache.
+            cols = win.reshape(n, c * kh * kw, ho * wo)
+            out = np.matmul(wm[0], cols).reshape(n, o, ho, wo)
+        else:
+            # (C, kh, kw, N, Ho, Wo): rows ordered as the weight's (C/G, kh, kw), columns as (N, Ho, Wo).
+            cols = win.transpose(1, 2, 3, 0, 4, 5).reshape(g, cg * kh * kw, n * ho * wo)
+            out = np.ascontiguousarray(_gemm(wm, cols).reshape(o, n, ho, wo).transpose(1, 0, 2, 3))
         if b is not None:
             out += b.reshape(1, o, 1, 1)
         need = self.needs_input_grad
@@ -132,7 +136,7 @@ class Conv2d(Function):
         need = self.needs_input_grad
         n, o, ho, wo = grad.shape
         g, og, _ = self.wm.shape
-        g2 = grad.transpose(1, 0, 2, 3).reshape(g, og, n * ho * wo)
+        g2 = None
         gx = gw = None
         c, (kh, kw) = self.xshape[1], self.wshape[2:]
         top, bottom, left, right = self.pads
@@ -143,6 +147,7 @@ class Conv2d(Function):
             w_t = self.wm.reshape(self.wshape)[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)
             gx = _correlate(grad, w_t, (kh - 1 - top, kh - 1 - bottom, kw - 1 - left, kw - 1 - right))
         elif need[0]:
+            g2 = grad.transpose(1, 0, 2, 3).reshape(g, og, n * ho * wo)
             gcols = _gemm(self.wm.transpose(0, 2, 1), g2)
             hp, wp = self.xpshape[2], self.xpshape[3]
             # (G, C/G*kh*kw, N*Ho*Wo) -> (C, N, kh, kw, Ho, Wo) for col2im into a (C, N, Hp, Wp) buffer.
@@ -150,7 +155,11 @@ class Conv2d(Function):
             gxp = _col2im(cols6, (c, n, hp, wp), self.stride, self.dilation)
             t, _, left, _ = self.pads
             gx = np.ascontiguousarray(gxp[:, :, t : t + self.xshape[2], left : left + self.xshape[3]].transpose(1, 0, 2, 3))
-        if need[1]:
+        if need[1] and g == 1:  # columns in the per-image layout of forward
+            gw = np.matmul(grad.reshape(n, o, ho * wo), self.cols.transpose(0, 2, 1)).sum(axis=0).reshape(self.wshape)
+        elif need[1]:
+            if g2 is None:
+                g2 = grad.transpose(1, 0, 2, 3).reshape(g, og, n * ho * wo)
             gw = _gemm(g2, self.cols.transpose(0, 2, 1)).reshape(self.wshape)
         if len(need) == 2:
             return gx, gw
