@@ -15,7 +15,8 @@ train: $(BIN)/.installed
 	$(BIN)/python -m deepling train
 
 test: $(BIN)/.installed
-	$(BIN)/python -m pytest -q tests
+	# Two workers on two cores, one BLAS thread each (no oversubscription).
+	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -n 2 tests
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check src tests benchmarks

@@ -3,6 +3,7 @@
 Run from the repository root:
   ``python -m benchmarks.lstm [--repeats 30]``            time one training step of each
   ``python -m benchmarks.lstm --train 1500 [--torch]``     train on Tiny Shakespeare, report val loss
+  ``python -m benchmarks.lstm --cell gru``                 the same for a GRU (or rnn)
 
 The model is the issue's char-LSTM: Embedding(65, 64) -> LSTM(64, 256) -> Linear(256, 65), batch 32
 of 64-character windows; a step is forward, cross-entropy, backward, grad-norm clip 1.0 and an AdamW
@@ -47,26 +48,29 @@ def _blas() -> tuple[str, int]:
     return "unknown", 1
 
 
-class TorchCharLSTM(torch.nn.Module):
-    def __init__(self, vocab: int, embed: int, hidden: int) -> None:
+class TorchCharRNN(torch.nn.Module):
+    def __init__(self, vocab: int, embed: int, hidden: int, cell: str = "lstm") -> None:
         super().__init__()
         self.embedding = torch.nn.Embedding(vocab, embed)
-        self.rnn = torch.nn.LSTM(embed, hidden, batch_first=True)
+        self.rnn = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "rnn": torch.nn.RNN}[cell](embed, hidden, batch_first=True)
         self.head = torch.nn.Linear(hidden, vocab)
 
     def forward(self, idx: torch.Tensor) -> torch.Tensor:
         return self.head(self.rnn(self.embedding(idx))[0])
 
 
-def _models(vocab: int, embed: int, hidden: int, seed: int) -> tuple[CharRNN, TorchCharLSTM]:
+TorchCharLSTM = TorchCharRNN  # the suite's name for the LSTM twin (cell='lstm' is the default)
+
+
+def _models(vocab: int, embed: int, hidden: int, seed: int, cell: str = "lstm") -> tuple[CharRNN, TorchCharRNN]:
     dl.manual_seed(seed)
-    model = CharRNN(vocab, embed, hidden, 1, cell="lstm")
-    tmodel = TorchCharLSTM(vocab, embed, hidden)
+    model = CharRNN(vocab, embed, hidden, 1, cell=cell)
+    tmodel = TorchCharRNN(vocab, embed, hidden, cell)
     tmodel.load_state_dict({k: torch.tensor(v.data) for k, v in model.state_dict().items()})
     return model, tmodel
 
 
-def _steppers(model: CharRNN, tmodel: TorchCharLSTM, lr: float, clip: float):
+def _steppers(model: CharRNN, tmodel: TorchCharRNN, lr: float, clip: float):
     vocab = model.vocab_size
     opt = optim.AdamW(model.parameters(), lr=lr)
     topt = torch.optim.AdamW(tmodel.parameters(), lr=lr)
@@ -115,6 +119,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--clip", type=float, default=1.0)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--cell", choices=["lstm", "gru", "rnn"], default="lstm", help="recurrent layer (the issue's model: lstm)")
     ap.add_argument("--threads", type=int, default=0, help="BLAS and torch threads (default: the BLAS default)")
     ap.add_argument("--train", type=int, default=0, metavar="STEPS", help="train this many steps and report val loss")
     ap.add_argument("--torch", action="store_true", help="with --train: train the torch twin too")
@@ -127,11 +132,11 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(threads)
     corpus = CharCorpus.from_file(a.text)
     V = corpus.vocab_size
-    model, tmodel = _models(V, a.embed, a.hidden, a.seed)
+    model, tmodel = _models(V, a.embed, a.hidden, a.seed, a.cell)
     step, tstep = _steppers(model, tmodel, a.lr, a.clip)
     gen = dl.Generator(a.seed)
     print(f"BLAS: {blas}, {threads} threads; torch {torch.__version__} with {torch.get_num_threads()} threads")
-    print(f"model: Embedding({V}, {a.embed}) -> LSTM({a.embed}, {a.hidden}) -> Linear({a.hidden}, {V}); "
+    print(f"model: Embedding({V}, {a.embed}) -> {a.cell.upper()}({a.embed}, {a.hidden}) -> Linear({a.hidden}, {V}); "
           f"batch {a.batch} x context {a.context}")
 
     if not a.train:
@@ -144,7 +149,8 @@ def main(argv: list[str] | None = None) -> None:
                 if r >= 3:  # warm-up
                     times[name].append((time.perf_counter() - t0) * 1e3)
         d, t = statistics.median(times["deepling"]), statistics.median(times["torch"])
-        print(f"training step, median of {a.repeats}: deepling {d:.1f} ms, torch.nn.LSTM {t:.1f} ms, ratio {d / t:.2f}x")
+        print(f"training step, median of {a.repeats}: deepling {d:.1f} ms, torch.nn.{a.cell.upper()} {t:.1f} ms, "
+              f"ratio {d / t:.2f}x")
         return
 
     fns = [("deepling", step)] + ([("torch", tstep)] if a.torch else [])

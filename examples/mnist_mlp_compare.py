@@ -58,7 +58,9 @@ def run_deepling(init: dict, data: tuple, epochs: int, seed: int) -> dict:
     model.eval()
     with dl.no_grad():
         pred = np.concatenate([model(dl.tensor(Xte[i : i + 1000])).data.argmax(1) for i in range(0, len(Xte), 1000)])
-    return {"test_accuracy": float((pred == yte).mean()), "epoch_seconds": times}
+    acc = float((pred == yte).mean())
+    print(f"  deepling test accuracy: {100 * acc:.2f}%", flush=True)
+    return {"test_accuracy": acc, "epoch_seconds": times}
 
 
 def run_torch(init: dict, data: tuple, epochs: int, seed: int, threads: int) -> dict:
@@ -92,7 +94,9 @@ def run_torch(init: dict, data: tuple, epochs: int, seed: int, threads: int) -> 
     model.eval()
     with torch.no_grad():
         pred = model(Xte).argmax(1)
-    return {"test_accuracy": float((pred == yte).float().mean()), "epoch_seconds": times}
+    acc = float((pred == yte).float().mean())
+    print(f"  torch    test accuracy: {100 * acc:.2f}%", flush=True)
+    return {"test_accuracy": acc, "epoch_seconds": times}
 
 
 def main(argv: list[str] | None = None) -> int:

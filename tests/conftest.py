@@ -8,3 +8,10 @@ from hypothesis import settings  # noqa: E402
 # Reproducible property tests: the same examples on every run and in CI (no flaky red builds).
 settings.register_profile("deepling", derandomize=True, deadline=None, print_blob=True)
 settings.load_profile("deepling")
+
+try:  # one BLAS thread per test process: small GEMMs do not gain from threads and suffer under load
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1, user_api="blas")
+except ImportError:  # pragma: no cover
+    pass

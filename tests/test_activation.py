@@ -200,3 +200,45 @@ def test_normalize_matches_torch(p, shape, dim):
 def test_normalize_zero_vector_uses_eps():
     x = np.array([[0.0, 0.0, 0.0], [3.0, 4.0, 0.0]], dtype=np.float32)
     check_op(lambda t: TF.normalize(t), [], lambda t: F.normalize(t), arrays=[x])
+
+
+INPLACE = [("relu", (), ()), ("elu", (0.7,), ()), ("leaky_relu", (0.2,), ()), ("hardtanh", (-0.5, 0.5), ()),
+           ("relu6", (), ()), ("silu", (), ()), ("mish", (), ()), ("selu", (), ()), ("celu", (1.5,), ()),
+           ("hardsigmoid", (), ()), ("hardswish", (), ()), ("threshold", (0.1, -1.0), ())]
+
+
+@pytest.mark.parametrize("name,args,_", INPLACE, ids=[c[0] for c in INPLACE])
+def test_inplace_activation_overwrites_input_and_keeps_gradients(name, args, _):
+    tf, df = getattr(TF, name), getattr(F, name)
+    # inside the graph (x * 1 is not a leaf): same values and input gradients as torch's in-place op
+    check_op(lambda x: tf(x * 1, *args, inplace=True), [(3, 5)], lambda x: df(x * 1, *args, inplace=True), low=-4, high=4)
+    x = dl.randn(4, 3) * 3
+    before = x.data.copy()
+    out = df(x, *args, inplace=True)
+    assert out is x
+    np.testing.assert_allclose(x.data, df(dl.tensor(before), *args).data)
+    with pytest.raises(RuntimeError, match="leaf"):
+        df(dl.randn(3, requires_grad=True), *args, inplace=True)
+
+
+def test_inplace_underscore_variants():
+    x = np.random.default_rng(0).uniform(-2, 2, (3, 4)).astype(np.float32)
+    for name, args in [("relu_", ()), ("elu_", (0.5,)), ("leaky_relu_", (0.3,)), ("hardtanh_", (-1.0, 0.5)), ("threshold_", (0.2, 9.0))]:
+        t, d = torch.tensor(x), dl.tensor(x)
+        getattr(TF, name)(t, *args)
+        getattr(F, name)(d, *args)
+        np.testing.assert_allclose(d.data, t.numpy(), rtol=1e-6, err_msg=name)
+
+
+def test_inplace_module_overwrites_input():
+    x = dl.tensor([[-1.0, 2.0]])
+    dl.nn.ReLU(inplace=True)(x)
+    np.testing.assert_array_equal(x.data, [[0.0, 2.0]])
+
+
+@pytest.mark.parametrize("name", ["relu", "leaky_relu", "elu", "hardtanh", "relu6", "hardsigmoid", "hardswish", "softplus",
+                                  "logsigmoid", "sigmoid", "tanh", "gelu", "gelu_tanh"])
+def test_activation_at_infinity(name):
+    tf, df, _ = ACTIVATIONS[name]
+    x = np.array([-np.inf, -1.0, 0.5, np.inf], dtype=np.float32)
+    check_op(tf, [], df, arrays=[x])

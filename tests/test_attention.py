@@ -83,6 +83,14 @@ def test_sdpa_dropout_gradcheck():
     check_grad(fn, [(2, 4, 3), (2, 5, 3), (2, 5, 2)])
 
 
+def test_sdpa_grouped_query_attention():
+    check_op(lambda q, k, v: TF.scaled_dot_product_attention(q, k, v, enable_gqa=True, is_causal=True),
+             [(2, 6, 5, 4), (2, 2, 5, 4), (2, 2, 5, 3)],
+             lambda q, k, v: F.scaled_dot_product_attention(q, k, v, enable_gqa=True, is_causal=True))
+    with pytest.raises(ValueError, match="divisible"):
+        F.scaled_dot_product_attention(dl.randn(1, 3, 2, 4), dl.randn(1, 2, 2, 4), dl.randn(1, 2, 2, 4), enable_gqa=True)
+
+
 def test_sdpa_bad_input():
     q = dl.randn(2, 5, 4)
     with pytest.raises(ValueError, match="scaled_dot_product_attention"):

@@ -7,6 +7,7 @@ import torch
 
 import deepling as dl
 from deepling.autograd import Function, GradcheckError, gradcheck, unbroadcast
+from oracle import check_grad
 
 
 def _pair(data, requires_grad=True):
@@ -367,6 +368,15 @@ def test_inplace_on_non_leaf_is_differentiable(name):
     _same(dx.grad, tx.grad)
 
 
+@pytest.mark.parametrize("name", [n for n in INPLACE if n not in RANDOM_INPLACE])
+def test_inplace_on_non_leaf_gradcheck(name):
+    def fn(x):
+        y = INPLACE[name](x * 2, dl)
+        return y * x
+
+    check_grad(fn, None, arrays=[np.array([0.3, -0.8, 1.1])])
+
+
 @pytest.mark.parametrize("name", sorted(RANDOM_INPLACE))
 def test_random_inplace_on_non_leaf_cuts_the_gradient(name):
     tx, dx = _pair([0.25, -1.0, 2.0])
@@ -464,9 +474,19 @@ def test_custom_function_and_needs_input_grad():
 def test_gradcheck_reports_input_and_index():
     xs = [dl.tensor([0.5], dtype=dl.float64, requires_grad=True),
           dl.tensor([[0.3, -1.2], [0.7, 2.0]], dtype=dl.float64, requires_grad=True)]
-    with pytest.raises(GradcheckError, match=r"input 1 \(shape \(2, 2\)\).*index \(.*\)"):
+    with pytest.raises(GradcheckError, match=r"input 1 \(shape \(2, 2\)\).*index \(\d, \d\)"):
         gradcheck(lambda a, b: a * _WrongCube.apply(b), xs)
     assert gradcheck(lambda a, b: a * _WrongCube.apply(b), xs, raise_exception=False) is False
+
+
+def test_gradcheck_on_non_contiguous_input():
+    # a transposed (Fortran-ordered) array: perturbations must reach the tensor's own data
+    x = dl.from_numpy(np.random.default_rng(0).standard_normal((3, 2)).T)
+    x.requires_grad_()
+    assert not x.data.flags.c_contiguous
+    assert gradcheck(lambda t: (t * t).sum(0), [x])
+    with pytest.raises(GradcheckError):
+        gradcheck(lambda t: _WrongCube.apply(t), [x])
 
 
 def test_gradcheck_requires_float64():

@@ -279,3 +279,16 @@ def test_lenet_learns_stripe_orientation():
     with dl.no_grad():
         acc = (model(dl.tensor(xte)).data.argmax(1) == yte).mean()
     assert acc >= 0.95, f"LeNet5 reached only {acc:.3f} test accuracy on stripe orientation"
+
+
+def test_cli_registry_builds_cnn_models_for_input_shapes():
+    from deepling.models import MODELS
+
+    cases = [("lenet", (1, 28, 28)), ("lenet", (3, 32, 32)), ("alexnet", (3, 32, 32)), ("alexnet", (1, 28, 28)),
+             ("resnet20", (3, 32, 32)), ("resnet20", (1, 28, 28))]
+    for name, shape in cases:
+        model = MODELS[name](shape, 7).eval()
+        with dl.no_grad():
+            assert model(dl.randn(2, *shape)).shape == (2, 7), (name, shape)
+    with pytest.raises(ValueError, match="lenet: expects 28x28 or 32x32"):
+        MODELS["lenet"]((1, 8, 8), 10)

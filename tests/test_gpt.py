@@ -160,3 +160,21 @@ def test_bad_input():
         m(dl.randn(2, 3))
     with pytest.raises(ValueError, match="divisible"):
         GPT(10, 8, d_model=10, n_heads=4, n_layers=1)
+
+
+def test_cli_trains_and_samples_gpt(tmp_path, capsys):
+    from deepling.cli import main
+
+    text = tmp_path / "t.txt"
+    text.write_text(TEXT * 6, encoding="utf-8")
+    out = tmp_path / "run"
+    args = ["train", "--model", "gpt", "--dataset", "text", "--text", str(text), "--context", "16", "--embed", "16",
+            "--layers", "1", "--heads", "2", "--lr", "1e-2", "--optimizer", "adamw", "--eval-every", "20",
+            "--steps", "40", "--out", str(out), "--threads", "1"]
+    assert main(args) == 0
+    log = capsys.readouterr().out
+    assert "training gpt" in log and (out / "checkpoint.ckpt").exists()
+    assert float(log.split("validation loss:")[1].split()[0]) < 2.5  # uniform over the vocabulary: ln 24 = 3.2
+    assert main(["sample", str(out / "checkpoint.ckpt"), "--prompt", "the ", "--tokens", "30", "--temperature", "0"]) == 0
+    sample = capsys.readouterr().out.rstrip("\n")
+    assert sample.startswith("the ") and len(sample) == 34 and set(sample) <= set(TEXT)

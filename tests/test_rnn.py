@@ -121,6 +121,7 @@ def test_unbatched_input_matches_torch(name):
 @pytest.mark.parametrize("name", LAYERS)
 def test_weights_transfer_back_to_torch(name):
     m = getattr(dl.nn, name)(3, 4, num_layers=2, bidirectional=True)
+    m.flatten_parameters()  # accepted (a no-op) so that torch scripts port unchanged
     t = getattr(torch.nn, name)(3, 4, num_layers=2, bidirectional=True)
     t.load_state_dict({k: torch.tensor(v.numpy()) for k, v in m.state_dict().items()})
     x = np.random.default_rng(0).standard_normal((4, 2, 3)).astype(np.float32)
@@ -301,3 +302,15 @@ def test_dropout_between_layers():
     # One layer: no dropout at all (it only acts between layers), as in torch.
     one = dl.nn.GRU(3, 4, dropout=0.5)
     np.testing.assert_array_equal(one(x)[0].data, one.eval()(x)[0].data)
+
+
+@pytest.mark.parametrize("name", LAYERS)
+def test_backward_twice_with_retain_graph_accumulates(name):
+    # Backward must not overwrite what it saved: a second pass gives the same gradients again.
+    m = getattr(dl.nn, name)(3, 4)
+    out = m(dl.randn(5, 2, 3))[0].sum()
+    out.backward(retain_graph=True)
+    first = {n: p.grad.data.copy() for n, p in m.named_parameters()}
+    out.backward()
+    for n, p in m.named_parameters():
+        np.testing.assert_allclose(p.grad.data, 2 * first[n], rtol=1e-5, atol=1e-6, err_msg=n)

@@ -34,3 +34,16 @@ def test_load_state_dict_copies_into_existing_arrays():
     view = lin.weight.data
     lin.load_state_dict({"weight": np.ones((2, 3), np.float32), "bias": np.zeros(2, np.float32)})
     assert lin.weight.data is view and np.all(view == 1)
+
+
+def test_numpy_array_copy_of_a_tensor_does_not_share_memory():
+    t = dl.ones(3)
+    snap = np.array(t, copy=True)
+    t.add_(1)
+    assert not np.shares_memory(snap, t.data) and np.all(snap == 1)
+    assert np.shares_memory(np.asarray(t), t.data)
+
+
+def test_softmax_methods_match_torch():
+    check_op(lambda x: x.softmax(-1), [(3, 5)])
+    check_op(lambda x: x.log_softmax(dim=0), [(4, 2)])

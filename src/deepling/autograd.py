@@ -311,21 +311,21 @@ def gradcheck(
     for i in checked:
         x = inputs[i]
         analytic = np.zeros_like(x.data) if x.grad is None else x.grad.data
-        numeric = np.zeros_like(x.data)
-        flat = x.data.reshape(-1)  # a view: perturb in place
+        numeric = np.zeros(x.data.shape)
+        data = x.data  # perturbed in place by multi-index: works for any memory layout
         with no_grad():
-            for k in range(flat.size):
-                old = flat[k]
-                flat[k] = old + eps
+            for k in np.ndindex(data.shape):
+                old = data[k]
+                data[k] = old + eps
                 plus = project(fn(*inputs))
-                flat[k] = old - eps
+                data[k] = old - eps
                 minus = project(fn(*inputs))
-                flat[k] = old
-                numeric.reshape(-1)[k] = (plus - minus) / (2 * eps)
+                data[k] = old
+                numeric[k] = (plus - minus) / (2 * eps)
         bad = np.abs(analytic - numeric) > atol + rtol * np.abs(numeric)
         if bad.any():
             err = np.abs(analytic - numeric)
-            idx = np.unravel_index(int(np.argmax(err)), err.shape)
+            idx = tuple(int(j) for j in np.unravel_index(int(np.argmax(err)), err.shape))
             msg = (
                 f"gradcheck: gradient of input {i} (shape {x.shape}) is wrong at index {idx}: "
                 f"analytic {analytic[idx]:.8g} vs numeric {numeric[idx]:.8g} "

@@ -49,11 +49,30 @@ def _digits(data_dir: Any, train: bool) -> tuple[np.ndarray, np.ndarray, list]:
     return ds.data[:, None], ds.targets, list(range(10))
 
 
+def _cifar10(data_dir: Any, train: bool) -> tuple[np.ndarray, np.ndarray, list]:
+    """CIFAR-10 from data_dir; without files there, the shared 5000-image subset if present, else download."""
+    from deepling.data.datasets import CIFAR10
+
+    try:
+        ds = CIFAR10(data_dir, train=train)
+    except FileNotFoundError:
+        repo = Path(__file__).resolve().parents[2]
+        subsets = [b / "shared" / "data" / "cifar10-subset" for b in (Path.cwd().parent, repo.parent, repo.parent.parent)]
+        subset = next((d for d in subsets if d.is_dir()), None)
+        if subset is None:
+            ds = CIFAR10(data_dir, train=train, download=True)
+        else:
+            print(f"cifar10: no batches in {data_dir}; using the subset in {subset}", file=sys.stderr)
+            ds = CIFAR10(subset, train=train)
+    return ds.data.transpose(0, 3, 1, 2).astype(np.float32) / 255.0, ds.targets, list(ds.classes)
+
+
 # name -> load(data_dir, train) -> (X float32 (N, C, H, W) in [0, 1], y int64 (N,), class names)
 DATASETS: dict[str, Callable[[Any, bool], tuple[np.ndarray, np.ndarray, list]]] = {
     "digits": _digits,
     "mnist": _idx_dataset("MNIST"),
     "fashion-mnist": _idx_dataset("FashionMNIST"),
+    "cifar10": _cifar10,
 }
 # defaults per data set where one size does not fit all; command-line flags override them
 DATASET_DEFAULTS: dict[str, dict[str, Any]] = {
@@ -61,6 +80,7 @@ DATASET_DEFAULTS: dict[str, dict[str, Any]] = {
     "digits": {"epochs": 30, "batch_size": 32, "threads": 1},
     "mnist": {"epochs": 10, "batch_size": 128},
     "fashion-mnist": {"epochs": 10, "batch_size": 128},
+    "cifar10": {"epochs": 10, "batch_size": 64},
 }
 
 
@@ -149,6 +169,15 @@ def _widths(s: str) -> list[int]:
     return w
 
 
+class _Help(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows ``(default: X)`` except where the default is None (those help texts explain it)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        if action.default is None:
+            return action.help or ""
+        return super()._get_help_string(action)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from deepling.models import LANGUAGE_MODELS, MODELS
 
@@ -164,7 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="train a model on a data set and report its test accuracy",
                        description="Train a model, print progress and the final test accuracy; write the checkpoint, "
                                    "history.json, metrics.json and (with matplotlib) curves.png and confusion.png to --out.",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                       formatter_class=_Help)
     t.add_argument("--model", choices=sorted(MODELS) + sorted(LANGUAGE_MODELS), default="mlp", help="model architecture")
     t.add_argument("--dataset", choices=sorted(DATASETS) + ["text"], default="digits",
                    help="data set ('text': a language model on --text FILE)")
@@ -194,12 +223,19 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("evaluate", help="evaluate a checkpoint written by 'deepling train' on its test set",
                        description="Load a checkpoint written by 'deepling train', rebuild its model and report test "
                                    "loss and accuracy (and write a confusion matrix with --out).",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                       formatter_class=_Help)
     e.add_argument("checkpoint", type=Path, help="path of checkpoint.ckpt")
     e.add_argument("--data-dir", type=Path, default=None, help="where the data set's files are (default: as in training)")
     e.add_argument("--batch-size", type=_positive_int, default=512, help="evaluation batch size")
     e.add_argument("--out", type=Path, default=None, help="directory for confusion.png (optional)")
     _add_sample_parser(sub)
+    from deepling.lessons.cli import add_parser as _add_lesson_parser
+
+    _add_lesson_parser(sub)
+    from deepling.pretrain.experiment import add_subcommand as _add_pretrain  # `deepling pretrain`
+
+    _add_pretrain(sub)
+
     sub.add_parser("bench", add_help=False, help="the benchmark suite vs PyTorch (from a checkout; 'deepling bench --help')")
     return p
 
@@ -355,7 +391,8 @@ def _add_text_options(t: argparse.ArgumentParser) -> None:
     g.add_argument("--context", type=_positive_int, default=64, help="characters per training window")
     g.add_argument("--steps", type=_positive_int, default=1500, help="training steps (random batches of windows)")
     g.add_argument("--embed", type=_positive_int, default=64, help="embedding size")
-    g.add_argument("--layers", type=_positive_int, default=1, help="recurrent layers")
+    g.add_argument("--layers", type=_positive_int, default=1, help="recurrent layers (gpt: Transformer blocks)")
+    g.add_argument("--heads", type=_positive_int, default=4, help="gpt: attention heads (--embed is d_model)")
     g.add_argument("--clip", type=_nonneg_float, default=1.0, help="clip the gradient norm to this (0: no clipping)")
     g.add_argument("--eval-every", type=_positive_int, default=100, help="steps between validation estimates")
 
@@ -363,7 +400,7 @@ def _add_text_options(t: argparse.ArgumentParser) -> None:
 def _add_sample_parser(sub: Any) -> None:
     s = sub.add_parser("sample", help="generate text from a language-model checkpoint",
                        description="Load a checkpoint written by 'deepling train --dataset text' and print a "
-                                   "continuation of --prompt.", formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                   "continuation of --prompt.", formatter_class=_Help)
     s.add_argument("checkpoint", type=Path, help="path of checkpoint.ckpt")
     s.add_argument("--prompt", default="\n", help="text to continue (its characters must be in the vocabulary)")
     s.add_argument("--tokens", type=_positive_int, default=300, help="characters to generate")
@@ -411,7 +448,8 @@ def _train_text(a: argparse.Namespace) -> int:
     out = a.out if a.out is not None else Path("runs") / f"{a.model}-text"
     out.mkdir(parents=True, exist_ok=True)
     ckpt = out / "checkpoint.ckpt"
-    options = {"embed": a.embed, "hidden": (a.hidden or [256])[0], "num_layers": a.layers, "dropout": a.dropout}
+    options = {"embed": a.embed, "hidden": (a.hidden or [256])[0], "num_layers": a.layers, "dropout": a.dropout,
+               "heads": a.heads}
     cfg = {"model": a.model, "model_options": options, "dataset": "text", "text": str(a.text), "chars": corpus.chars,
            "context": a.context, "seed": a.seed, "steps": a.steps, "batch_size": batch_size, "optimizer": a.optimizer,
            "lr": a.lr, "weight_decay": a.weight_decay, "clip": a.clip}
@@ -498,6 +536,23 @@ def cmd_sample(a: argparse.Namespace) -> int:
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {"train": cmd_train, "evaluate": cmd_evaluate}
 COMMANDS["sample"] = cmd_sample
 
+
+def cmd_lesson(a: argparse.Namespace) -> int:
+    from deepling.lessons.cli import command
+
+    return command(a)
+
+
+COMMANDS["lesson"] = cmd_lesson
+
+
+def _cmd_pretrain(a: argparse.Namespace) -> int:
+    from deepling.pretrain.experiment import cmd_pretrain
+
+    return cmd_pretrain(a)
+
+
+COMMANDS["pretrain"] = _cmd_pretrain
 
 def cmd_bench(argv: Sequence[str]) -> int:
     """Run the benchmark suite that lives in the repository's ``benchmarks/`` (it needs torch)."""

@@ -172,7 +172,8 @@ class Tensor:
         return int(self.data)
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
-        return self.data if dtype is None else self.data.astype(dtype)
+        out = self.data if dtype is None else self.data.astype(dtype, copy=False)
+        return out.copy() if copy and out is self.data else out
 
     # ----------------------------------------------------------------- conversion
     def item(self) -> Any:
@@ -610,6 +611,16 @@ class Tensor:
             return self._become(_S.masked_fill(self._snapshot(), mask, value))
         self.data[np.broadcast_to(mask.data if isinstance(mask, Tensor) else mask, self.data.shape)] = value
         return self
+
+    def softmax(self, dim: int, dtype: Any = None) -> Tensor:
+        from deepling.ops.activation import softmax
+
+        return softmax(self if dtype is None else self.to(dtype), dim)
+
+    def log_softmax(self, dim: int, dtype: Any = None) -> Tensor:
+        from deepling.ops.activation import log_softmax
+
+        return log_softmax(self if dtype is None else self.to(dtype), dim)
 
     # ----------------------------------------------------------------- reductions
     def sum(self, dim: Any = None, keepdim: bool = False, dtype: Any = None) -> Tensor:

@@ -102,9 +102,8 @@ def random_split(dataset: Dataset, lengths: Sequence[int | float], generator: Ge
     of the floor is handed out one by one, round-robin, as PyTorch does).
     """
     n = len(dataset)
-    if all(0 <= f <= 1 for f in lengths) and math.isclose(sum(lengths), 1) and sum(lengths) <= 1 + 1e-9 and not all(
-        isinstance(f, int) for f in lengths
-    ):
+    is_fractions = not all(isinstance(f, int) for f in lengths) and all(0 <= f <= 1 for f in lengths)
+    if is_fractions and math.isclose(sum(lengths), 1):
         counts = [int(math.floor(n * f)) for f in lengths]
         for i in range(n - sum(counts)):
             counts[i % len(counts)] += 1

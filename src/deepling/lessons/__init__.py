@@ -47,9 +47,11 @@ def available() -> list[str]:
 
 
 def summary(name: str) -> str:
-    """The claim: the first line of the lesson's docstring."""
-    doc = load(name).__doc__ or ""
-    return doc.strip().splitlines()[0] if doc.strip() else ""
+    """The claim: the first sentence of the lesson's docstring."""
+    doc = (load(name).__doc__ or "").strip()
+    para = " ".join(doc.split("\n\n")[0].split())
+    end = para.find(". ")
+    return para if end < 0 else para[: end + 1]
 
 
 def run(name: str, **options: Any) -> dict[str, Any]:

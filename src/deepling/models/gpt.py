@@ -146,6 +146,7 @@ class GPT(Module):
     Args: ``vocab_size``, ``context`` (longest sequence, size of the position table), ``d_model``,
     ``n_heads``, ``n_layers``, ``dropout``, ``tie_weights`` (the output layer reuses the token
     embedding matrix). Shapes: idx (N, T) integer tokens with T <= context -> logits (N, T, vocab_size).
+    Blocks are pre-LayerNorm with a 4 * d_model GELU MLP (tanh form, as GPT-2).
     Init (GPT-2): weights ~ N(0, 0.02^2), biases 0, residual output projections scaled by 1/sqrt(2 n_layers).
     """
 

@@ -1,8 +1,8 @@
 """Activation layers: thin modules over ``deepling.nn.functional``, with PyTorch's arguments and repr.
 
 Shapes: input ``(*)``, output ``(*)`` (same shape), except that Softmax/LogSoftmax/Softmin
-normalize along ``dim``. ``inplace`` is accepted for compatibility; deepling always returns a new
-tensor (the result is the same).
+normalize along ``dim``. ``inplace=True`` overwrites the input, as in PyTorch (and, as there, is
+refused for a leaf tensor that requires grad).
 """
 
 from __future__ import annotations
@@ -37,42 +37,42 @@ class ReLU(_Inplace):
     """ReLU(x) = max(0, x)."""
 
     def forward(self, input: Tensor) -> Tensor:
-        return F.relu(input)
+        return F.relu(input, self.inplace)
 
 
 class SELU(_Inplace):
     """SELU(x) = scale (max(0, x) + min(0, alpha (e^x - 1))), alpha ~ 1.6733, scale ~ 1.0507."""
 
     def forward(self, input: Tensor) -> Tensor:
-        return F.selu(input)
+        return F.selu(input, self.inplace)
 
 
 class SiLU(_Inplace):
     """SiLU(x) = x sigmoid(x) (a.k.a. swish)."""
 
     def forward(self, input: Tensor) -> Tensor:
-        return F.silu(input)
+        return F.silu(input, self.inplace)
 
 
 class Mish(_Inplace):
     """Mish(x) = x tanh(softplus(x))."""
 
     def forward(self, input: Tensor) -> Tensor:
-        return F.mish(input)
+        return F.mish(input, self.inplace)
 
 
 class Hardsigmoid(_Inplace):
     """Hardsigmoid(x) = relu6(x + 3) / 6."""
 
     def forward(self, input: Tensor) -> Tensor:
-        return F.hardsigmoid(input)
+        return F.hardsigmoid(input, self.inplace)
 
 
 class Hardswish(_Inplace):
     """Hardswish(x) = x relu6(x + 3) / 6."""
 
     def forward(self, input: Tensor) -> Tensor:
-        return F.hardswish(input)
+        return F.hardswish(input, self.inplace)
 
 
 class LeakyReLU(Module):
@@ -83,7 +83,7 @@ class LeakyReLU(Module):
         self.negative_slope, self.inplace = negative_slope, inplace
 
     def forward(self, input: Tensor) -> Tensor:
-        return F.leaky_relu(input, self.negative_slope)
+        return F.leaky_relu(input, self.negative_slope, self.inplace)
 
     def extra_repr(self) -> str:
         return f"negative_slope={self.negative_slope}" + (", inplace=True" if self.inplace else "")
@@ -97,7 +97,7 @@ class ELU(Module):
         self.alpha, self.inplace = alpha, inplace
 
     def forward(self, input: Tensor) -> Tensor:
-        return F.elu(input, self.alpha)
+        return F.elu(input, self.alpha, self.inplace)
 
     def extra_repr(self) -> str:
         return f"alpha={self.alpha}" + (", inplace=True" if self.inplace else "")
@@ -107,7 +107,7 @@ class CELU(ELU):
     """CELU(x) = max(0, x) + min(0, alpha (e^(x/alpha) - 1))."""
 
     def forward(self, input: Tensor) -> Tensor:
-        return F.celu(input, self.alpha)
+        return F.celu(input, self.alpha, self.inplace)
 
 
 class GELU(Module):
@@ -206,7 +206,7 @@ class Hardtanh(Module):
         self.min_val, self.max_val, self.inplace = min_val, max_val, inplace
 
     def forward(self, input: Tensor) -> Tensor:
-        return F.hardtanh(input, self.min_val, self.max_val)
+        return F.hardtanh(input, self.min_val, self.max_val, self.inplace)
 
     def extra_repr(self) -> str:
         return f"min_val={self.min_val}, max_val={self.max_val}" + (", inplace=True" if self.inplace else "")
@@ -269,7 +269,7 @@ class Threshold(Module):
         self.threshold, self.value, self.inplace = threshold, value, inplace
 
     def forward(self, input: Tensor) -> Tensor:
-        return F.threshold(input, self.threshold, self.value)
+        return F.threshold(input, self.threshold, self.value, self.inplace)
 
     def extra_repr(self) -> str:
         return f"threshold={self.threshold}, value={self.value}" + (", inplace=True" if self.inplace else "")

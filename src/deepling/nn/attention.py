@@ -139,6 +139,8 @@ class MultiheadAttention(Module):
         ``key_padding_mask`` (N, S): True (or -inf) marks keys to ignore. ``attn_mask`` (L, S) or
         (N*H, L, S): True marks pairs not allowed to attend; a float mask is added to the scores.
         ``is_causal`` is a hint that ``attn_mask`` is the causal mask (which must then be given).
+        A query whose keys are all masked gets zero weights and output ``out_proj.bias`` (PyTorch
+        gives NaN there when ``need_weights`` is True).
         """
         E, H = self.embed_dim, self.num_heads
         batched = query.ndim == 3

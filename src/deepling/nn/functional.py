@@ -7,18 +7,23 @@ PyTorch's names.
 from deepling.ops.activation import (
     celu,
     elu,
+    elu_,
     gelu,
     glu,
     hardsigmoid,
     hardswish,
     hardtanh,
+    hardtanh_,
     leaky_relu,
+    leaky_relu_,
     log_softmax,
     logsigmoid,
     mish,
     normalize,
     prelu,
+    relu,
     relu6,
+    relu_,
     selu,
     silu,
     softmax,
@@ -27,6 +32,7 @@ from deepling.ops.activation import (
     softsign,
     step,
     threshold,
+    threshold_,
 )
 from deepling.ops.attention import scaled_dot_product_attention
 from deepling.ops.conv import conv1d, conv2d, conv_transpose2d, fold, unfold
@@ -39,7 +45,7 @@ from deepling.ops.dropout import (
     feature_alpha_dropout,
     feature_dropout,
 )
-from deepling.ops.elementwise import relu, sigmoid, tanh
+from deepling.ops.elementwise import sigmoid, tanh
 from deepling.ops.embedding import embedding
 from deepling.ops.loss import (
     binary_cross_entropy,
@@ -96,6 +102,11 @@ __all__ = [
     "threshold",
     "glu",
     "normalize",
+    "relu_",
+    "elu_",
+    "leaky_relu_",
+    "hardtanh_",
+    "threshold_",
     "mse_loss",
     "l1_loss",
     "huber_loss",

@@ -80,6 +80,9 @@ class RNNBase(Module):
         for p in self.parameters():
             init.uniform_(p, -bound, bound)
 
+    def flatten_parameters(self) -> None:
+        """No-op kept for PyTorch scripts: the fused op already reads the weights where they are."""
+
     def _weights(self, layer: int, direction: int) -> list[Tensor | None]:
         return [None if n is None else getattr(self, n) for n in self._names[layer * self.num_directions + direction]]
 

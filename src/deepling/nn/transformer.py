@@ -141,7 +141,11 @@ def _clones(layer: Module, n: int) -> ModuleList:
 
 
 class TransformerEncoder(Module):
-    """``num_layers`` independent copies of ``encoder_layer`` applied in turn, then ``norm`` if given."""
+    """``num_layers`` independent copies of ``encoder_layer`` applied in turn, then ``norm`` if given.
+
+    ``enable_nested_tensor`` is accepted for compatibility; outputs at padded positions are computed
+    like any other (PyTorch's nested-tensor fast path in eval mode returns zeros there).
+    """
 
     def __init__(self, encoder_layer: TransformerEncoderLayer, num_layers: int, norm: Module | None = None,
                  enable_nested_tensor: bool = True, mask_check: bool = True) -> None:

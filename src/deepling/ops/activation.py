@@ -16,13 +16,15 @@ from numpy.polynomial import chebyshev as _cheb
 
 from deepling.autograd import Function
 from deepling.ops.elementwise import _float_input, cast
+from deepling.ops.elementwise import relu as _relu
 from deepling.ops.shape import _axis
 from deepling.tensor import Tensor, _as_dtype
 
 __all__ = [
     "softmax", "log_softmax", "softmin", "gelu", "silu", "elu", "selu", "celu", "leaky_relu",
     "softplus", "hardtanh", "relu6", "hardsigmoid", "hardswish", "mish", "logsigmoid", "softsign",
-    "step", "erf", "prelu", "threshold", "glu", "normalize",
+    "step", "erf", "prelu", "threshold", "glu", "normalize", "relu", "relu_", "elu_", "leaky_relu_", "hardtanh_",
+    "threshold_",
 ]
 
 
@@ -116,6 +118,54 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
         np.exp(e, out=e)
     e += 1
     return np.reciprocal(e, out=e)
+
+
+# ---------------------------------------------------------------------------- in place
+def _run(name: str, x: Any, inplace: bool, apply: Any, *args: Any) -> Tensor:
+    """Apply an activation; with ``inplace=True`` write the result into ``x`` and return ``x``.
+
+    As in PyTorch: a leaf that requires grad cannot be modified in place; a tensor inside the graph
+    is (its node becomes the activation's), so gradients stay correct.
+    """
+    x = _float_input(name, x) if not inplace else x
+    if not inplace:
+        return apply(x, *args)
+    if not isinstance(x, Tensor) or x.data.dtype.kind != "f":
+        raise TypeError(f"{name}: inplace=True needs a floating point Tensor, got {getattr(x, 'dtype', type(x).__name__)}")
+    if x._check_inplace():  # raises for a leaf that requires grad
+        return x._become(apply(x._snapshot(), *args))
+    np.copyto(x.data, apply(Tensor._wrap(x.data), *args).data)
+    return x
+
+
+def relu(input: Tensor, inplace: bool = False) -> Tensor:
+    """ReLU(x) = max(0, x); ``inplace=True`` overwrites ``input``."""
+    return _run("relu", input, inplace, _relu)
+
+
+def relu_(input: Tensor) -> Tensor:
+    """In-place ReLU."""
+    return relu(input, inplace=True)
+
+
+def elu_(input: Tensor, alpha: float = 1.0) -> Tensor:
+    """In-place ELU."""
+    return elu(input, alpha, inplace=True)
+
+
+def leaky_relu_(input: Tensor, negative_slope: float = 0.01) -> Tensor:
+    """In-place LeakyReLU."""
+    return leaky_relu(input, negative_slope, inplace=True)
+
+
+def hardtanh_(input: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
+    """In-place Hardtanh."""
+    return hardtanh(input, min_val, max_val, inplace=True)
+
+
+def threshold_(input: Tensor, threshold: float, value: float) -> Tensor:
+    """In-place threshold."""
+    return _run("threshold", input, True, Threshold.apply, float(threshold), float(value))
 
 
 # ---------------------------------------------------------------------------- softmax family
@@ -244,7 +294,7 @@ class Silu(Function):
 
 def silu(input: Tensor, inplace: bool = False) -> Tensor:
     """SiLU (swish): x * sigmoid(x)."""
-    return Silu.apply(_float_input("silu", input))
+    return _run("silu", input, inplace, Silu.apply)
 
 
 class Elu(Function):
@@ -264,7 +314,7 @@ class Elu(Function):
 
 def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     """ELU(x) = x for x > 0, alpha (e^x - 1) otherwise."""
-    return Elu.apply(_float_input("elu", input), float(alpha), 1.0, 1.0)
+    return _run("elu", input, inplace, Elu.apply, float(alpha), 1.0, 1.0)
 
 
 _SELU_ALPHA = 1.6732632423543772848170429916717
@@ -273,14 +323,14 @@ _SELU_SCALE = 1.0507009873554804934193349852946
 
 def selu(input: Tensor, inplace: bool = False) -> Tensor:
     """SELU(x) = scale * ELU(x, alpha) with the self-normalizing constants (Klambauer et al., 2017)."""
-    return Elu.apply(_float_input("selu", input), _SELU_ALPHA, _SELU_SCALE, 1.0)
+    return _run("selu", input, inplace, Elu.apply, _SELU_ALPHA, _SELU_SCALE, 1.0)
 
 
 def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     """CELU(x) = max(0, x) + min(0, alpha (e^(x/alpha) - 1))."""
     if alpha == 0:
         raise ValueError("celu: alpha must not be 0")
-    return Elu.apply(_float_input("celu", input), float(alpha), 1.0, 1.0 / alpha)
+    return _run("celu", input, inplace, Elu.apply, float(alpha), 1.0, 1.0 / alpha)
 
 
 class LeakyRelu(Function):
@@ -297,7 +347,7 @@ class LeakyRelu(Function):
 
 def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
     """LeakyReLU(x) = max(0, x) + negative_slope * min(0, x)."""
-    return LeakyRelu.apply(_float_input("leaky_relu", input), float(negative_slope))
+    return _run("leaky_relu", input, inplace, LeakyRelu.apply, float(negative_slope))
 
 
 class Softplus(Function):
@@ -373,7 +423,7 @@ class Mish(Function):
 
 def mish(input: Tensor, inplace: bool = False) -> Tensor:
     """Mish(x) = x * tanh(softplus(x))."""
-    return Mish.apply(_float_input("mish", input))
+    return _run("mish", input, inplace, Mish.apply)
 
 
 # ---------------------------------------------------------------------------- piecewise linear
@@ -396,17 +446,17 @@ def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace
     """HardTanh(x) = min(max(x, min_val), max_val)."""
     if min_val > max_val:
         raise ValueError(f"hardtanh: min_val ({min_val}) cannot be greater than max_val ({max_val})")
-    return Hardtanh.apply(_float_input("hardtanh", input), float(min_val), float(max_val))
+    return _run("hardtanh", input, inplace, Hardtanh.apply, float(min_val), float(max_val))
 
 
 def relu6(input: Tensor, inplace: bool = False) -> Tensor:
     """ReLU6(x) = min(max(0, x), 6)."""
-    return Hardtanh.apply(_float_input("relu6", input), 0.0, 6.0)
+    return _run("relu6", input, inplace, Hardtanh.apply, 0.0, 6.0)
 
 
 def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:
     """Hardsigmoid(x) = relu6(x + 3) / 6."""
-    return Hardtanh.apply(_float_input("hardsigmoid", input), 0.0, 6.0, 1 / 6, 3.0)
+    return _run("hardsigmoid", input, inplace, Hardtanh.apply, 0.0, 6.0, 1 / 6, 3.0)
 
 
 class Hardswish(Function):
@@ -419,13 +469,14 @@ class Hardswish(Function):
     def backward(self, g: np.ndarray) -> np.ndarray:
         x = self.x
         above = x > 3
-        d = (x / 3 + 0.5) * ((x >= -3) & ~above) + above  # 0 below -3, 1 above 3
+        # 0 below -3, 1 above 3; clipping first keeps +-inf from making inf * 0 = nan
+        d = (np.clip(x, -4, 4) / 3 + 0.5) * ((x >= -3) & ~above) + above
         return g * d
 
 
 def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
     """Hardswish(x) = x * relu6(x + 3) / 6."""
-    return Hardswish.apply(_float_input("hardswish", input))
+    return _run("hardswish", input, inplace, Hardswish.apply)
 
 
 def step(input: Tensor, value: float = 1.0) -> Tensor:
@@ -485,7 +536,7 @@ class Threshold(Function):
 
 def threshold(input: Tensor, threshold: float, value: float, inplace: bool = False) -> Tensor:
     """y = x if x > threshold else value."""
-    return Threshold.apply(_float_input("threshold", input), float(threshold), float(value))
+    return _run("threshold", input, inplace, Threshold.apply, float(threshold), float(value))
 
 
 def glu(input: Tensor, dim: int = -1) -> Tensor:

@@ -108,6 +108,20 @@ def _mask_array(name: str, attn_mask: Any, L: int, S: int, dtype: np.dtype) -> T
     return mask
 
 
+def _repeat_kv_heads(name: str, query: Tensor, kv: Tensor) -> Tensor:
+    """Grouped-query attention: each of the Hkv key/value heads serves Hq / Hkv consecutive query heads."""
+    if query.ndim < 3 or kv.ndim < 3:
+        raise ValueError(f"{name}: enable_gqa needs (..., H, L, E) inputs, got {query.shape} and {kv.shape}")
+    hq, hkv = query.shape[-3], kv.shape[-3]
+    if hq % hkv:
+        raise ValueError(f"{name}: enable_gqa needs query heads {hq} divisible by key/value heads {hkv}")
+    if hq == hkv:
+        return kv
+    shape = kv.shape
+    grouped = kv.unsqueeze(-3).expand(*shape[:-2], hq // hkv, *shape[-2:])
+    return grouped.reshape(*shape[:-3], hq, *shape[-2:])
+
+
 def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn_mask: Any = None,
                                  dropout_p: float = 0.0, is_causal: bool = False, scale: float | None = None,
                                  enable_gqa: bool = False) -> Tensor:
@@ -116,6 +130,7 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn
     Shapes: query (..., L, E), key (..., S, E), value (..., S, Ev) -> (..., L, Ev); batch dims
     broadcast. ``scale`` defaults to 1/sqrt(E). ``attn_mask``: bool (True = may attend) or float
     (added to the scores), broadcastable to (..., L, S). ``is_causal`` lets query i see keys j <= i.
+    ``enable_gqa``: key/value may have fewer heads (dim -3) than query, each shared by a group.
     """
     name = "scaled_dot_product_attention"
     for t, n in ((query, "query"), (key, "key"), (value, "value")):
@@ -135,10 +150,13 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn
     if not 0.0 <= dropout_p < 1.0:
         raise ValueError(f"{name}: dropout_p must be in [0, 1), got {dropout_p}")
     try:
-        np.broadcast_shapes(query.shape[:-2], key.shape[:-2], value.shape[:-2])
+        if not enable_gqa:
+            np.broadcast_shapes(query.shape[:-2], key.shape[:-2], value.shape[:-2])
     except ValueError:
         raise ValueError(f"{name}: batch dims of query {query.shape}, key {key.shape}, value {value.shape} "
                          "do not broadcast") from None
+    if enable_gqa:
+        key, value = _repeat_kv_heads(name, query, key), _repeat_kv_heads(name, query, value)
     scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else float(scale)
     kw = {"scale": scale, "is_causal": bool(is_causal), "dropout_p": float(dropout_p)}
     if attn_mask is None:

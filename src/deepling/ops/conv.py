@@ -163,7 +163,11 @@ class Conv2d(Function):
             gw = _gemm(g2, self.cols.transpose(0, 2, 1)).reshape(self.wshape)
         if len(need) == 2:
             return gx, gw
-        return gx, gw, (grad.sum(axis=(0, 2, 3)) if need[2] else None)
+        if not need[2]:
+            return gx, gw, None
+        # The bias gradient sums g over (N, Ho, Wo): the last axis of g2 when it was built.
+        gb = g2.sum(axis=-1).reshape(o) if g2 is not None else grad.sum(axis=(0, 2, 3))
+        return gx, gw, gb
 
 
 def _conv_pads(name: str, padding: Any, k: tuple[int, int], d: tuple[int, int], s: tuple[int, int]) -> tuple[int, int, int, int]:

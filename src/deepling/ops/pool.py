@@ -1,9 +1,9 @@
 """Pooling: max/avg over sliding windows, adaptive pooling, and max-unpooling.
 
 Reductions and their gradients loop over the kh*kw kernel offsets: offset (i, j) of every window at
-once is one strided slice of the padded input, so each step is a whole-array NumPy op. Max-pool's gradient
-goes to the first maximum of each window (row-major), as PyTorch's does.
-Max-pool with stride == kernel and no padding is a reshape + max.
+once is one strided slice of the padded input, so each step is a whole-array NumPy op (for stride ==
+kernel these slices tile the input). Max-pool's gradient goes to the first maximum of each window
+(row-major), as PyTorch's does.
 """
 
 from __future__ import annotations
@@ -69,8 +69,9 @@ class MaxPool2d(Function):
 
     def forward(self, x: np.ndarray, k: tuple, s: tuple, p: tuple, d: tuple, out: tuple,
                 want_indices: bool) -> np.ndarray:
-        # One np.maximum per kernel offset over strided views, also for tiled windows: a
-        # reshape(...).max(axis=(3, 5)) reduction over strided axes is 15-25x slower in NumPy.
+        # Without padding (e.g. stride == kernel) xp is x itself. A running maximum over the kh*kw
+        # offset slices beats reshape(..., kh, ..., kw).max(axis=(3, 5)): NumPy reduces those short
+        # strided axes element by element (about 90x slower for 2x2 pooling of (64, 6, 28, 28)).
         xp = _padded(x, k, s, p, d, out, -np.inf)
         y = None
         for _, _, sl in _offsets(k, s, d, out):

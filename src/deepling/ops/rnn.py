@@ -82,7 +82,8 @@ class RecurrentSequence(Function):
                 gates[..., : 2 * H] += b_hh[: 2 * H]  # b_hn sits inside r * (...)
             else:
                 gates += b_hh if half is None else b_hh * half
-        w_hh_t = w_hh.T if half is None else (w_hh * half[:, None]).T
+        # A contiguous copy of W_hh^T: OpenBLAS's small GEMMs are ~30% slower with a transposed operand.
+        w_hh_t = np.ascontiguousarray(w_hh.T if half is None else (w_hh * half[:, None]).T)
         rec = np.empty((B, G * H), dtype=dt)
         out_off, prev_off = self.out_off, self.prev_off
 
@@ -91,6 +92,7 @@ class RecurrentSequence(Function):
             cs[T if reverse else 0] = 0 if c0 is None else c0
             tanh_c = np.empty((T, B, H), dtype=dt)
             h_full = np.empty((T, B, H), dtype=dt) if w_hr is not None else None
+            w_hr_t = None if w_hr is None else np.ascontiguousarray(w_hr.T)
             _, mul, add = _lstm_scales(H, dt)
             for t in self.order:
                 a = gates[t]
@@ -108,7 +110,7 @@ class RecurrentSequence(Function):
                     np.multiply(o, tanh_c[t], out=hs[t + out_off])
                 else:
                     np.multiply(o, tanh_c[t], out=h_full[t])
-                    np.matmul(h_full[t], w_hr.T, out=hs[t + out_off])
+                    np.matmul(h_full[t], w_hr_t, out=hs[t + out_off])
             buf[(T + 1) * B * P :] = cs[0 if reverse else T].reshape(-1)
             self.cs, self.tanh_c, self.h_full = cs, tanh_c, h_full
         elif mode == "GRU":

@@ -1,0 +1,76 @@
+"""The notes' 784-16-16-10 sigmoid network, trained by plain SGD on MNIST, reads digits; its
+first-layer weights seen as 28x28 images are blurry stroke detectors, and a few gradient components
+dominate each update (the relative importance of each weight for the cost).
+
+a1 = sigma(W1 x + b1), a2 = sigma(W2 a1 + b2), y = W3 a2 + b3; cost = cross-entropy; w <- w - lr grad.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+import deepling as dl
+import deepling.nn as nn
+import deepling.nn.functional as F
+from deepling.lessons._data import images
+from deepling.lessons._plot import save, subplots
+
+
+def run(n_train: int = 20000, n_test: int = 5000, epochs: int | None = None, lr: float = 1.0, batch: int = 32,
+        source: str = "auto", seed: int = 0) -> dict[str, Any]:
+    if source == "digits" or (source == "auto" and _no_mnist()):
+        n_train, n_test = min(n_train, 1300), min(n_test, 497)
+        epochs = epochs or 40  # 1,300 small images: more passes for the same number of updates
+    epochs = epochs or 5
+    data = images(n_train, n_test, source, seed)
+    dl.manual_seed(seed)
+    d = data["x_train"].shape[1]
+    model = nn.Sequential(nn.Linear(d, 16), nn.Sigmoid(), nn.Linear(16, 16), nn.Sigmoid(), nn.Linear(16, 10))
+    opt = dl.optim.SGD(model.parameters(), lr=lr)
+    x, y = dl.tensor(data["x_train"]), dl.tensor(data["y_train"])
+    losses = []
+    for _ in range(epochs):
+        perm = dl.randperm(len(y))
+        for i in range(0, len(y), batch):
+            idx = perm[i : i + batch]
+            opt.zero_grad()
+            loss = F.cross_entropy(model(x[idx]), y[idx])
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+    with dl.no_grad():
+        acc = float((model(dl.tensor(data["x_test"])).argmax(1) == dl.tensor(data["y_test"])).float().mean().item())
+    # Relative importance: how concentrated one full-batch gradient is over all 13,002 (or fewer) weights.
+    opt.zero_grad()
+    F.cross_entropy(model(x[:1000]), y[:1000]).backward()
+    g = np.concatenate([p.grad.numpy().ravel() for p in model.parameters()])
+    order = np.sort(g**2)[::-1]
+    top = max(1, len(g) // 100)
+    return {
+        "source": data["source"], "parameters": int(g.size), "test_accuracy": acc,
+        "final_train_loss": float(np.mean(losses[-50:])),
+        "top_1_percent_share_of_squared_gradient": float(order[:top].sum() / order.sum()),
+        "_w1": model[0].weight.detach().numpy().copy(), "_side": data["side"], "_losses": losses,
+    }
+
+
+def _no_mnist() -> bool:
+    from deepling.lessons._data import mnist_dir
+
+    return mnist_dir() is None
+
+
+def plot(result: dict[str, Any], path: str) -> None:
+    fig, axes = subplots(2, 8, (14, 4.2))
+    side = result["_side"]
+    for k, ax in enumerate(axes.ravel()):
+        w = result["_w1"][k].reshape(side, side)
+        lim = np.abs(w).max()
+        ax.imshow(w, cmap="seismic", vmin=-lim, vmax=lim)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_title(f"unit {k}", fontsize=8)
+    fig.suptitle(f"first-layer weights of 784-16-16-10 (test accuracy {result['test_accuracy']:.3f})")
+    save(fig, path)

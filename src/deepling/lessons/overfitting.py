@@ -1,0 +1,63 @@
+"""With few training images a large network drives its training loss toward zero while its test
+loss turns and rises (variance: it memorizes); a tiny network cannot even fit the training set
+(bias: it underfits). Learning curves show both.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import deepling as dl
+import deepling.nn as nn
+import deepling.nn.functional as F
+from deepling.lessons._data import images
+from deepling.lessons._plot import save, subplots
+
+
+def _curves(hidden: tuple[int, ...], data: dict[str, Any], epochs: int, seed: int, lr: float = 1e-3) -> dict[str, list[float]]:
+    dl.manual_seed(seed)
+    xtr, ytr = dl.tensor(data["x_train"]), dl.tensor(data["y_train"])
+    xte, yte = dl.tensor(data["x_test"]), dl.tensor(data["y_test"])
+    sizes = (xtr.shape[1], *hidden)
+    layers: list[nn.Module] = []
+    for a, b in zip(sizes, sizes[1:]):
+        layers += [nn.Linear(a, b), nn.ReLU()]
+    model = nn.Sequential(*layers, nn.Linear(sizes[-1], 10))
+    opt = dl.optim.Adam(model.parameters(), lr=lr)
+    train, test = [], []
+    for _ in range(epochs):
+        perm = dl.randperm(xtr.shape[0])
+        for i in range(0, xtr.shape[0], 50):
+            idx = perm[i : i + 50]
+            opt.zero_grad()
+            F.cross_entropy(model(xtr[idx]), ytr[idx]).backward()
+            opt.step()
+        with dl.no_grad():
+            train.append(F.cross_entropy(model(xtr), ytr).item())
+            test.append(F.cross_entropy(model(xte), yte).item())
+    return {"train": train, "test": test}
+
+
+def run(n_train: int = 500, n_test: int = 1000, epochs: int = 60, source: str = "auto", seed: int = 0,
+        hidden: tuple[int, ...] = (512, 512), lr: float = 1e-3) -> dict[str, Any]:
+    data = images(n_train, n_test, source, seed)
+    big = _curves(tuple(hidden), data, epochs, seed, lr)
+    small = _curves((2,), data, epochs, seed, lr)
+    best = min(range(epochs), key=lambda e: big["test"][e])
+    return {
+        "source": data["source"], "n_train": n_train, "hidden": list(hidden),
+        "large_train_loss_final": big["train"][-1], "large_test_loss_best": big["test"][best],
+        "large_test_loss_final": big["test"][-1], "large_best_epoch": best + 1,
+        "small_train_loss_final": small["train"][-1], "small_test_loss_final": small["test"][-1],
+        "_big": big, "_small": small,
+    }
+
+
+def plot(result: dict[str, Any], path: str) -> None:
+    fig, axes = subplots(1, 2, (10, 3.6))
+    for ax, key, title in [(axes[0][0], "_big", f"large MLP {result['hidden']}: variance"), (axes[0][1], "_small", "tiny MLP (2 units): bias")]:
+        ax.plot(result[key]["train"], label="train loss")
+        ax.plot(result[key]["test"], label="test loss")
+        ax.set(title=f"{title}, {result['n_train']} {result['source']} images", xlabel="epoch", yscale="log")
+        ax.legend(fontsize=8)
+    save(fig, path)

@@ -1,0 +1,79 @@
+"""Deep belief network: RBMs stacked greedily, then used to initialize a sigmoid MLP.
+
+RBM k is trained by CD-k on the mean-field hidden probabilities ``p(h|v)`` of the frozen RBMs
+below it; its ``weight (H, D)`` and ``hidden_bias`` become the ``Linear`` layer k of the classifier.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Iterable, Sequence
+
+from tqdm.auto import tqdm
+
+from deepling import nn
+from deepling.autograd import no_grad
+from deepling.models.mlp import MLP
+from deepling.models.rbm import RBM
+from deepling.nn.module import Module
+from deepling.pretrain.stacked import batch_inputs, copy_into_mlp
+from deepling.tensor import Tensor
+
+__all__ = ["DBN"]
+
+
+class DBN(Module):
+    """A stack of ``RBM(s_k, s_{k+1})`` for ``layer_sizes = (s_0, s_1, ...)``; inputs in [0, 1]."""
+
+    def __init__(self, layer_sizes: Sequence[int]) -> None:
+        super().__init__()
+        sizes = [int(s) for s in layer_sizes]
+        if len(sizes) < 2 or any(s <= 0 for s in sizes):
+            raise ValueError(f"DBN: layer_sizes must be >= 2 positive widths (got {list(layer_sizes)})")
+        self.layer_sizes = sizes
+        self.rbms = nn.ModuleList(RBM(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
+        self.history: list[list[float]] = []
+
+    def codes(self, x: Tensor, depth: int) -> Tensor:
+        """Mean-field hidden probabilities after the first ``depth`` RBMs, ``(N, s_0) -> (N, s_depth)``."""
+        for k in range(depth):
+            x = self.rbms[k](x)
+        return x
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.codes(x.reshape(x.shape[0], -1), len(self.rbms))
+
+    def pretrain_layer(self, k: int, loader: Iterable, epochs: int, optimizer_factory: Callable[[list[Any]], Any],
+                       cd_k: int = 1, persistent: bool = False, progress: bool = True) -> list[float]:
+        """Train RBM ``k`` by CD-``cd_k`` (or PCD) on the codes of RBMs ``0..k-1``; returns its mean
+        reconstruction error per epoch."""
+        rbm = self.rbms[k]
+        optimizer = optimizer_factory(list(rbm.parameters()))
+        errors = []
+        for epoch in range(epochs):
+            total, n = 0.0, 0
+            for batch in tqdm(loader, desc=f"RBM {k + 1}/{len(self.rbms)} epoch {epoch + 1}/{epochs}",
+                              disable=not progress, leave=False):
+                with no_grad():
+                    v = self.codes(batch_inputs(batch), k)
+                loss = rbm.cd_loss(v, k=cd_k, persistent=persistent)
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                total += float(rbm.reconstruction_error(v).data.sum())
+                n += v.shape[0]
+            errors.append(total / max(n, 1))
+            if progress:
+                tqdm.write(f"RBM {k + 1}/{len(self.rbms)} epoch {epoch + 1}/{epochs}: reconstruction MSE {errors[-1]:.5f}")
+        return errors
+
+    def pretrain(self, loader: Iterable, epochs_per_layer: int, optimizer_factory: Callable[[list[Any]], Any],
+                 cd_k: int = 1, persistent: bool = False, progress: bool = True) -> list[list[float]]:
+        """Greedy schedule over all RBMs; returns (and keeps in ``self.history``) the per-epoch errors."""
+        self.history = [self.pretrain_layer(k, loader, epochs_per_layer, optimizer_factory, cd_k, persistent, progress)
+                        for k in range(len(self.rbms))]
+        return self.history
+
+    def to_classifier(self, num_classes: int, freeze_encoder: bool = False) -> MLP:
+        """A sigmoid ``MLP(s_0, s_1..s_last, num_classes)`` initialized with the RBMs' weights and hidden biases."""
+        layers = [(r.weight.data, r.hidden_bias.data) for r in self.rbms]
+        return copy_into_mlp(layers, num_classes, "sigmoid", freeze_encoder)

@@ -1,0 +1,253 @@
+"""The semi-supervised experiment: does greedy autoencoder pretraining on unlabeled data help?
+
+With only ``labels`` labeled training images (balanced over the classes) and all training images
+as unlabeled data, compare on the test set:
+  (a) an MLP of shape ``layers -> classes`` trained from random init on the labeled images;
+  (b) the same MLP initialized by greedy stacked denoising-autoencoder pretraining on all the
+      training images, then fine-tuned on the same labeled images with the same optimizer budget.
+``deepling pretrain`` runs it; ``autoencoder_mse`` measures a dense autoencoder's test reconstruction MSE.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+import deepling as dl
+from deepling import nn, optim
+from deepling.autograd import no_grad
+from deepling.data import DataLoader, TensorDataset
+from deepling.pretrain.stacked import StackedAutoencoder
+
+__all__ = ["Result", "load_mnist", "labeled_subset", "run_experiment", "autoencoder_mse", "format_table"]
+
+
+@dataclass
+class Result:
+    seed: int
+    baseline_accuracy: float
+    pretrained_accuracy: float
+    pretrain_losses: list[list[float]] = field(default_factory=list)
+    seconds_baseline: float = 0.0
+    seconds_pretrain: float = 0.0
+    seconds_finetune: float = 0.0
+
+
+def load_mnist(data_dir: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(X_train (60000, 784), y_train, X_test (10000, 784), y_test)``, pixels scaled to [0, 1] float32."""
+    from deepling.data.datasets import MNIST
+
+    tr, te = MNIST(data_dir, train=True, download=False), MNIST(data_dir, train=False, download=False)
+    scale = np.float32(1 / 255)
+    return (tr.data.reshape(len(tr.data), -1).astype(np.float32) * scale, tr.targets,
+            te.data.reshape(len(te.data), -1).astype(np.float32) * scale, te.targets)
+
+
+def labeled_subset(y: np.ndarray, per_class: int, seed: int) -> np.ndarray:
+    """Sorted indices of ``per_class`` random examples of each class (fixed by ``seed``)."""
+    rng = np.random.default_rng(seed)
+    idx = []
+    for c in np.unique(y):
+        members = np.flatnonzero(y == c)
+        if len(members) < per_class:
+            raise ValueError(f"labeled_subset: class {c} has {len(members)} examples, fewer than {per_class}")
+        idx.append(rng.choice(members, per_class, replace=False))
+    return np.sort(np.concatenate(idx))
+
+
+def _finetune(model: Any, X: np.ndarray, y: np.ndarray, epochs: int, lr: float, batch_size: int) -> None:
+    loader = DataLoader(TensorDataset(X, y), batch_size=batch_size, shuffle=True)
+    opt = optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr)
+    model.train()
+    for _ in range(epochs):
+        for xb, yb in loader:
+            loss = nn.functional.cross_entropy(model(xb), yb)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+
+
+def _accuracy(model: Any, X: np.ndarray, y: np.ndarray) -> float:
+    model.eval()
+    correct = 0
+    with no_grad():
+        for i in range(0, len(X), 1000):
+            correct += int((model(dl.Tensor(X[i:i + 1000])).data.argmax(1) == y[i:i + 1000]).sum())
+    return correct / len(X)
+
+
+def run_experiment(data: tuple[np.ndarray, ...], layers: Sequence[int] = (784, 500, 250, 30), labels: int = 1000,
+                   epochs_per_layer: int = 2, finetune_epochs: int = 30, seeds: Sequence[int] = (0,),
+                   activation: str = "relu", corruption: str | None = "mask", noise: float = 0.3,
+                   pretrain_lr: float = 1e-3, finetune_lr: float = 1e-3, batch_size: int = 128,
+                   finetune_batch_size: int = 64, progress: bool = True) -> list[Result]:
+    """Run (a) random init and (b) stacked-DAE pretraining + fine-tuning for each seed; see the module doc.
+
+    ``data`` is ``(X_train, y_train, X_test, y_test)`` with flattened inputs in [0, 1]. Per seed the
+    labeled subset, the initializations and the shuffling are fixed by the seed; both arms get the
+    same fine-tuning budget (``finetune_epochs`` of Adam at ``finetune_lr`` over the labeled images).
+    """
+    X, y, Xt, yt = data
+    classes = int(y.max()) + 1
+    if labels % classes:
+        raise ValueError(f"run_experiment: labels ({labels}) must be a multiple of the number of classes ({classes})")
+    if layers[0] != X.shape[1]:
+        raise ValueError(f"run_experiment: first layer width {layers[0]} != input size {X.shape[1]}")
+    results = []
+    for seed in seeds:
+        idx = labeled_subset(y, labels // classes, seed)
+        Xl, yl = X[idx], y[idx]
+
+        t0 = time.perf_counter()
+        dl.manual_seed(seed)
+        from deepling.models.mlp import MLP
+
+        baseline = MLP(layers[0], list(layers[1:]), classes, activation=activation)
+        _finetune(baseline, Xl, yl, finetune_epochs, finetune_lr, finetune_batch_size)
+        acc_a = _accuracy(baseline, Xt, yt)
+        t1 = time.perf_counter()
+
+        dl.manual_seed(seed)
+        sae = StackedAutoencoder(layers, activation=activation, corruption=corruption, noise=noise)
+        unlabeled = DataLoader(TensorDataset(X), batch_size=batch_size, shuffle=True)
+        losses = sae.pretrain(unlabeled, epochs_per_layer, lambda ps: optim.Adam(ps, lr=pretrain_lr), progress=progress)
+        t2 = time.perf_counter()
+        clf = sae.to_classifier(classes)
+        _finetune(clf, Xl, yl, finetune_epochs, finetune_lr, finetune_batch_size)
+        acc_b = _accuracy(clf, Xt, yt)
+        t3 = time.perf_counter()
+        results.append(Result(seed, acc_a, acc_b, losses, t1 - t0, t2 - t1, t3 - t2))
+        if progress:
+            print(f"seed {seed}: random init {100 * acc_a:.2f}%, pretrained {100 * acc_b:.2f}%", flush=True)
+    return results
+
+
+def format_table(results: Sequence[Result], layers: Sequence[int], labels: int, epochs_per_layer: int,
+                 finetune_epochs: int) -> str:
+    """The comparison table (markdown), one row per seed plus the mean."""
+    shape = "-".join(str(s) for s in layers)
+    lines = [f"MLP {shape}-10, {labels} labels, pretraining {epochs_per_layer} epoch(s)/layer on all training images, "
+             f"fine-tuning {finetune_epochs} epochs (both arms)",
+             "| seed | random init: test acc | pretrained + fine-tuned: test acc | difference | time a / pretrain / finetune (s) |",
+             "| --- | --- | --- | --- | --- |"]
+    for r in results:
+        lines.append(f"| {r.seed} | {100 * r.baseline_accuracy:.2f}% | {100 * r.pretrained_accuracy:.2f}% | "
+                     f"{100 * (r.pretrained_accuracy - r.baseline_accuracy):+.2f} | "
+                     f"{r.seconds_baseline:.0f} / {r.seconds_pretrain:.0f} / {r.seconds_finetune:.0f} |")
+    if len(results) > 1:
+        a = np.array([r.baseline_accuracy for r in results]) * 100
+        b = np.array([r.pretrained_accuracy for r in results]) * 100
+        lines.append(f"| mean +- std | {a.mean():.2f} +- {a.std():.2f}% | {b.mean():.2f} +- {b.std():.2f}% | "
+                     f"{(b - a).mean():+.2f} | |")
+    return "\n".join(lines)
+
+
+def autoencoder_mse(data: tuple[np.ndarray, ...], sizes: Sequence[int] = (784, 256, 64), epochs: int = 5,
+                    seed: int = 0, lr: float = 1e-3, batch_size: int = 128, progress: bool = True,
+                    figures: str | Path | None = None) -> float:
+    """Train ``dense_autoencoder(sizes)`` (ReLU, sigmoid output, MSE) on the training images and return
+    its mean squared reconstruction error per pixel on the test images. With ``figures`` (a directory),
+    also write ``reconstructions.png``, ``features.png`` and ``codes_2d.png`` (square images only)."""
+    from tqdm.auto import tqdm
+
+    from deepling.models.autoencoder import dense_autoencoder
+
+    X, _, Xt, _ = data
+    dl.manual_seed(seed)
+    ae = dense_autoencoder(sizes, activation="relu", out_activation="sigmoid")
+    opt = optim.Adam(ae.parameters(), lr=lr)
+    loader = DataLoader(TensorDataset(X), batch_size=batch_size, shuffle=True)
+    for epoch in range(epochs):
+        ae.train()
+        for (xb,) in tqdm(loader, desc=f"autoencoder epoch {epoch + 1}/{epochs}", disable=not progress, leave=False):
+            loss = ae.loss(xb)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    ae.eval()
+    with no_grad():
+        errs = np.concatenate([ae.reconstruction_error(dl.Tensor(Xt[i:i + 1000])).data for i in range(0, len(Xt), 1000)])
+        if figures is not None:
+            _figures(ae, Xt[:2000], data[3][:2000], Path(figures), "-".join(str(s) for s in sizes))
+    return float(errs.mean())
+
+
+def _figures(ae: Any, X: np.ndarray, y: np.ndarray, out: Path, shape: str) -> None:
+    from deepling.viz.autoencoder import plot_codes_2d, plot_features, plot_reconstructions
+
+    out.mkdir(parents=True, exist_ok=True)
+    x = dl.Tensor(X)
+    plot_reconstructions(X[:12], ae(x[:12]).data, out / "reconstructions.png", n=12, title=f"autoencoder {shape}: test images")
+    plot_features(ae.encoder[0].weight.data, out / "features.png", n=64, title="first-layer features")
+    plot_codes_2d(ae.encode(x).data, y, out / "codes_2d.png", title="codes (PCA to 2-D), colored by label")
+
+
+# ---------------------------------------------------------------------------------------- CLI
+def add_subcommand(sub: Any) -> None:
+    """Add ``deepling pretrain`` to the CLI's subparsers."""
+    import argparse
+
+    from deepling.cli import DATASETS, _nonneg_float, _positive_float, _positive_int, _widths
+
+    def _seeds(s: str) -> list[int]:
+        try:
+            return [int(v) for v in s.split(",") if v.strip()]
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected comma-separated integer seeds like 0,1,2, got {s!r}") from None
+
+    p = sub.add_parser("pretrain", help="semi-supervised experiment: random init vs greedy stacked-autoencoder pretraining",
+                       description="Train an MLP on a few labels from random init, and the same MLP initialized by greedy "
+                                   "layer-wise stacked denoising-autoencoder pretraining on all training images; print "
+                                   "both test accuracies per seed.",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--dataset", choices=sorted(DATASETS), default="mnist", help="data set")
+    p.add_argument("--data-dir", type=Path, default=None, help="where the data set's files are")
+    p.add_argument("--layers", type=_widths, default=[784, 500, 250, 30], help="input width and hidden widths")
+    p.add_argument("--labels", type=_positive_int, default=1000, help="labeled training images (balanced over classes)")
+    p.add_argument("--epochs-per-layer", type=_positive_int, default=2, help="pretraining epochs per stage")
+    p.add_argument("--finetune-epochs", type=_positive_int, default=30, help="supervised epochs over the labeled images (both arms)")
+    p.add_argument("--seeds", type=_seeds, default=[0], help="comma-separated seeds")
+    p.add_argument("--activation", default="relu", choices=["relu", "sigmoid", "tanh", "elu", "leaky_relu"])
+    p.add_argument("--corruption", default="mask", choices=["mask", "gaussian", "none"], help="denoising corruption")
+    p.add_argument("--noise", type=_nonneg_float, default=0.3, help="masking probability or Gaussian std")
+    p.add_argument("--lr", type=_positive_float, default=1e-3, help="Adam learning rate for pretraining")
+    p.add_argument("--finetune-lr", type=_positive_float, default=1e-3, help="Adam learning rate for the supervised phase")
+    p.add_argument("--batch-size", type=_positive_int, default=128, help="pretraining batch size")
+    p.add_argument("--recon-sizes", type=_widths, default=[784, 256, 64], help="dense autoencoder for --recon-epochs")
+    p.add_argument("--recon-epochs", type=int, default=0, help="also train dense_autoencoder(--recon-sizes) this many "
+                                                               "epochs and report its test reconstruction MSE (0: skip)")
+    p.add_argument("--figures", type=Path, default=None, help="with --recon-epochs: write reconstruction, feature "
+                                                                 "and 2-D code figures to this directory")
+    p.add_argument("--threads", type=_positive_int, default=None, help="BLAS threads")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars or per-epoch lines")
+
+
+def cmd_pretrain(a: Any) -> int:
+    """``deepling pretrain``: run the experiment and print the table."""
+    from deepling.cli import DATASETS, _blas_threads, _default_data_dir
+
+    data_dir = a.data_dir if a.data_dir is not None else _default_data_dir(a.dataset)
+    X, y, _ = DATASETS[a.dataset](data_dir, True)
+    Xt, yt, _ = DATASETS[a.dataset](data_dir, False)
+    data = (X.reshape(len(X), -1), y, Xt.reshape(len(Xt), -1), yt)
+    t0 = time.perf_counter()
+    with _blas_threads(a.threads):
+        results = run_experiment(data, a.layers, a.labels, a.epochs_per_layer, a.finetune_epochs, a.seeds,
+                                 activation=a.activation, corruption=None if a.corruption == "none" else a.corruption,
+                                 noise=a.noise, pretrain_lr=a.lr, finetune_lr=a.finetune_lr, batch_size=a.batch_size,
+                                 progress=not a.no_progress)
+        print(format_table(results, a.layers, a.labels, a.epochs_per_layer, a.finetune_epochs))
+        for r in results:
+            stages = ", ".join(f"{losses[-1]:.4f}" for losses in r.pretrain_losses)
+            print(f"seed {r.seed}: final reconstruction MSE per stage: {stages}")
+        if a.recon_epochs > 0:
+            mse = autoencoder_mse(data, a.recon_sizes, a.recon_epochs, seed=a.seeds[0], progress=not a.no_progress,
+                                  figures=a.figures)
+            shape = "-".join(str(s) for s in a.recon_sizes)
+            print(f"autoencoder {shape} ({a.recon_epochs} epochs): test reconstruction MSE per pixel {mse:.5f}")
+    print(f"total wall time {time.perf_counter() - t0:.0f}s")
+    return 0
