@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import bisect
 import math
-from typing import Any, Generic, Sequence, TypeVar
+from typing import Any, Callable, Generic, Sequence, TypeVar
 
 import numpy as np
 
 from deepling.random import Generator, _rng
 from deepling.tensor import Tensor
 
-__all__ = ["Dataset", "TensorDataset", "Subset", "ConcatDataset", "random_split"]
+__all__ = ["Dataset", "TensorDataset", "Subset", "ConcatDataset", "random_split", "ImageLabelDataset"]
 
 T = TypeVar("T")
 
@@ -31,6 +31,36 @@ class Dataset(Generic[T]):
 
     def __add__(self, other: Dataset) -> ConcatDataset:
         return ConcatDataset([self, other])
+
+
+class ImageLabelDataset(Dataset):
+    """Images in ``self.data`` (uint8 array) with class labels in ``self.targets`` (int64 array).
+
+    Item: ``(image, label)`` after the optional ``transform`` / ``target_transform``. Without
+    transforms the DataLoader fetches whole batches with one fancy index (``_batch_fetcher``).
+    """
+
+    data: np.ndarray
+    targets: np.ndarray
+    transform: Callable | None = None
+    target_transform: Callable | None = None
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __getitem__(self, index: int) -> tuple[Any, Any]:
+        img, target = self.data[index], int(self.targets[index])
+        if self.transform is not None:
+            img = self.transform(img)
+        if self.target_transform is not None:
+            target = self.target_transform(target)
+        return img, target
+
+    def _batch_fetcher(self) -> Callable[[np.ndarray], tuple[Tensor, Tensor]] | None:
+        """Whole-batch indexing for the DataLoader, valid only when no per-item transform is set."""
+        if self.transform is not None or self.target_transform is not None:
+            return None
+        return lambda idx: (Tensor._wrap(self.data[idx]), Tensor._wrap(self.targets[idx]))
 
 
 class TensorDataset(Dataset):

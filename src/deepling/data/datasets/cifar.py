@@ -16,12 +16,11 @@ import os
 import tarfile
 import urllib.request
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 import numpy as np
 
-from deepling.data.dataset import Dataset
-from deepling.tensor import Tensor
+from deepling.data.dataset import ImageLabelDataset
 
 __all__ = ["CIFAR10", "CIFARError", "read_cifar_batch"]
 
@@ -63,7 +62,7 @@ def read_cifar_batch(path: str | os.PathLike, num_classes: int = 10) -> tuple[np
     return np.ascontiguousarray(images), labels
 
 
-class CIFAR10(Dataset):
+class CIFAR10(ImageLabelDataset):
     """CIFAR-10 from the binary batches.
 
     Args: ``root`` (directory with the ``.bin`` files or the extracted ``cifar-10-batches-bin``),
@@ -153,23 +152,6 @@ class CIFAR10(Dataset):
                 tmp.write_bytes(data)
                 os.replace(tmp, target)
 
-    # ------------------------------------------------------------------ items
-    def __len__(self) -> int:
-        return len(self.data)
-
-    def __getitem__(self, index: int) -> tuple[Any, Any]:
-        img, target = self.data[index], int(self.targets[index])
-        if self.transform is not None:
-            img = self.transform(img)
-        if self.target_transform is not None:
-            target = self.target_transform(target)
-        return img, target
-
-    def _batch_fetcher(self) -> Callable[[np.ndarray], tuple[Tensor, Tensor]] | None:
-        """Whole-batch indexing for the DataLoader, valid only when no per-item transform is set."""
-        if self.transform is not None or self.target_transform is not None:
-            return None
-        return lambda idx: (Tensor._wrap(self.data[idx]), Tensor._wrap(self.targets[idx]))
 
     def __repr__(self) -> str:
         return f"Dataset CIFAR10\n    Number of datapoints: {len(self)}\n    Root location: {self.root}\n    Split: {'Train' if self.train else 'Test'}"

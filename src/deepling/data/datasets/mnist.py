@@ -12,13 +12,12 @@ import hashlib
 import os
 import urllib.request
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 import numpy as np
 
-from deepling.data.dataset import Dataset
+from deepling.data.dataset import ImageLabelDataset
 from deepling.data.datasets.idx import IMAGES_MAGIC, LABELS_MAGIC, IDXError, parse_idx, read_idx
-from deepling.tensor import Tensor
 
 __all__ = ["MNIST", "FashionMNIST", "default_data_dir"]
 
@@ -34,7 +33,7 @@ def _fetch(url: str, timeout: float = 30.0) -> bytes:
         return r.read()
 
 
-class MNIST(Dataset):
+class MNIST(ImageLabelDataset):
     """Handwritten digits 0-9 (LeCun, Cortes, Burges).
 
     Args: ``root`` (directory holding the IDX files; default ``default_data_dir()/MNIST``),
@@ -132,23 +131,6 @@ class MNIST(Dataset):
                     return False
         return True
 
-    # ------------------------------------------------------------------ items
-    def __len__(self) -> int:
-        return len(self.data)
-
-    def __getitem__(self, index: int) -> tuple[Any, Any]:
-        img, target = self.data[index], int(self.targets[index])
-        if self.transform is not None:
-            img = self.transform(img)
-        if self.target_transform is not None:
-            target = self.target_transform(target)
-        return img, target
-
-    def _batch_fetcher(self) -> Callable[[np.ndarray], tuple[Tensor, Tensor]] | None:
-        """Whole-batch indexing for the DataLoader, valid only when no per-item transform is set."""
-        if self.transform is not None or self.target_transform is not None:
-            return None
-        return lambda idx: (Tensor._wrap(self.data[idx]), Tensor._wrap(self.targets[idx]))
 
 
 class FashionMNIST(MNIST):
