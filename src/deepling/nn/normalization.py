@@ -22,6 +22,19 @@ __all__ = [
 ]
 
 
+
+def _affine_parameters(module: Module, shape: tuple[int, ...], affine: bool, bias: bool, dtype: Any) -> None:
+    """Register ``weight`` (ones) and ``bias`` (zeros) of ``shape``, or None when not affine / no bias."""
+    module.register_parameter("weight", Parameter(creation.ones(shape, dtype=dtype)) if affine else None)
+    module.register_parameter("bias", Parameter(creation.zeros(shape, dtype=dtype)) if affine and bias else None)
+
+
+def _reset_affine(module: Module) -> None:
+    if module.weight is not None:
+        module.weight.data[...] = 1
+    if module.bias is not None:
+        module.bias.data[...] = 0
+
 class _NormBase(Module):
     """Shared state of batch and instance norm: ``weight``/``bias`` (C,) and the running buffers
     ``running_mean`` (zeros), ``running_var`` (ones) and ``num_batches_tracked`` (int64 scalar).
@@ -185,21 +198,10 @@ class LayerNorm(Module):
         super().__init__()
         self.normalized_shape = _as_shape(normalized_shape)
         self.eps, self.elementwise_affine = eps, elementwise_affine
-        if elementwise_affine:
-            self.weight = Parameter(creation.ones(self.normalized_shape, dtype=dtype))
-            if bias:
-                self.bias = Parameter(creation.zeros(self.normalized_shape, dtype=dtype))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _affine_parameters(self, self.normalized_shape, elementwise_affine, bias, dtype)
 
     def reset_parameters(self) -> None:
-        if self.weight is not None:
-            self.weight.data[...] = 1
-        if self.bias is not None:
-            self.bias.data[...] = 0
+        _reset_affine(self)
 
     def forward(self, input: Tensor) -> Tensor:
         return _N.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
@@ -220,21 +222,10 @@ class GroupNorm(Module):
         if num_channels % num_groups != 0:
             raise ValueError(f"GroupNorm: num_channels must be divisible by num_groups (got {num_channels} and {num_groups})")
         self.num_groups, self.num_channels, self.eps, self.affine = num_groups, num_channels, eps, affine
-        if affine:
-            self.weight = Parameter(creation.ones(num_channels, dtype=dtype))
-            if bias:
-                self.bias = Parameter(creation.zeros(num_channels, dtype=dtype))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _affine_parameters(self, (num_channels,), affine, bias, dtype)
 
     def reset_parameters(self) -> None:
-        if self.weight is not None:
-            self.weight.data[...] = 1
-        if self.bias is not None:
-            self.bias.data[...] = 0
+        _reset_affine(self)
 
     def forward(self, input: Tensor) -> Tensor:
         return _N.group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
