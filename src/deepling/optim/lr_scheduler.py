@@ -393,20 +393,10 @@ def _check_wrapped(name: str, optimizer: Optimizer, schedulers: list[LRScheduler
                              f"{type(s).__name__} at index {i} has a different one.")
 
 
-class ChainedScheduler(LRScheduler):
-    """Step several schedulers together: their factors multiply (e.g. warm-up times decay)."""
+class _WrapsSchedulers:
+    """State of a scheduler that drives others: its own fields plus each wrapped scheduler's state."""
 
-    def __init__(self, schedulers: list[LRScheduler], optimizer: Optimizer | None = None) -> None:
-        optimizer = optimizer or (schedulers[0].optimizer if schedulers else None)
-        _check_wrapped(type(self).__name__, optimizer, list(schedulers))
-        self._schedulers = list(schedulers)
-        self.optimizer = optimizer
-        self._last_lr = _lrs(optimizer)
-
-    def step(self) -> None:  # type: ignore[override]
-        for s in self._schedulers:
-            s.step()
-        self._last_lr = _lrs(self.optimizer)
+    _schedulers: list[Any]
 
     def state_dict(self) -> dict[str, Any]:
         state = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "_schedulers")}
@@ -421,7 +411,23 @@ class ChainedScheduler(LRScheduler):
             s.load_state_dict(sd)
 
 
-class SequentialLR(LRScheduler):
+class ChainedScheduler(_WrapsSchedulers, LRScheduler):
+    """Step several schedulers together: their factors multiply (e.g. warm-up times decay)."""
+
+    def __init__(self, schedulers: list[LRScheduler], optimizer: Optimizer | None = None) -> None:
+        optimizer = optimizer or (schedulers[0].optimizer if schedulers else None)
+        _check_wrapped(type(self).__name__, optimizer, list(schedulers))
+        self._schedulers = list(schedulers)
+        self.optimizer = optimizer
+        self._last_lr = _lrs(optimizer)
+
+    def step(self) -> None:  # type: ignore[override]
+        for s in self._schedulers:
+            s.step()
+        self._last_lr = _lrs(self.optimizer)
+
+
+class SequentialLR(_WrapsSchedulers, LRScheduler):
     """Run ``schedulers[i]`` between ``milestones[i-1]`` and ``milestones[i]``; each restarts at its milestone."""
 
     def __init__(self, optimizer: Optimizer, schedulers: list[LRScheduler], milestones: list[int],
@@ -461,18 +467,6 @@ class SequentialLR(LRScheduler):
         else:
             scheduler.step()
         self._last_lr = scheduler.get_last_lr()
-
-    def state_dict(self) -> dict[str, Any]:
-        state = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "_schedulers")}
-        state["_schedulers"] = [s.state_dict() for s in self._schedulers]
-        return state
-
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        state = dict(state_dict)
-        saved = state.pop("_schedulers")
-        self.__dict__.update(state)
-        for s, sd in zip(self._schedulers, saved):
-            s.load_state_dict(sd)
 
 
 class OneCycleLR(LRScheduler):
