@@ -186,7 +186,7 @@ def bench_lenet_mnist(epochs: int, batch: int = 64, lr: float = 0.01, momentum: 
             model = LeNet5()
             params = list(model.parameters())
             opt = dl.optim.SGD(params, lr=lr, momentum=momentum) if hasattr(dl, "optim") else None
-            vel = [np.zeros_like(p.data) for p in params]
+            vel = [np.zeros_like(p.array) for p in params]
         else:
             tmodel = _t_lenet()
             topt = torch.optim.SGD(tmodel.parameters(), lr=lr, momentum=momentum)
@@ -205,8 +205,8 @@ def bench_lenet_mnist(epochs: int, batch: int = 64, lr: float = 0.01, momentum: 
                         with dl.no_grad():
                             for p, v in zip(params, vel):
                                 v *= momentum
-                                v += p.grad.data
-                                p.data -= lr * v
+                                v += p.grad.array
+                                p.array -= lr * v
                 else:
                     topt.zero_grad()
                     torch.nn.functional.cross_entropy(tmodel(torch.tensor(xtr[idx])), torch.tensor(ytr[idx])).backward()
@@ -214,7 +214,7 @@ def bench_lenet_mnist(epochs: int, batch: int = 64, lr: float = 0.01, momentum: 
             secs = time.perf_counter() - t0
             if name == "deepling":
                 with dl.no_grad():
-                    pred = np.concatenate([model(dl.tensor(xte[i : i + 1000])).data.argmax(1) for i in range(0, len(xte), 1000)])
+                    pred = np.concatenate([model(dl.tensor(xte[i : i + 1000])).array.argmax(1) for i in range(0, len(xte), 1000)])
             else:
                 with torch.no_grad():
                     pred = tmodel(torch.tensor(xte)).argmax(1).numpy()

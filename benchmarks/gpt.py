@@ -146,7 +146,7 @@ def main(argv: list[str] | None = None) -> dict:
     model = GPT(V, args.context, args.d_model, args.n_heads, args.n_layers, args.dropout)
     opt = AdamW(model.parameters(), lr=args.lr)
     tmodel = TorchGPT(V, args.context, args.d_model, args.n_heads, args.n_layers, args.dropout)
-    tmodel.load_state_dict({k: torch.tensor(v.data) for k, v in model.state_dict().items()})
+    tmodel.load_state_dict({k: torch.tensor(v.array) for k, v in model.state_dict().items()})
     topt = torch.optim.AdamW(tmodel.parameters(), lr=args.lr)
     torch.manual_seed(args.seed)
     print(f"GPT: {sum(p.numel() for p in model.parameters())} parameters, vocab {V}, "
@@ -203,7 +203,7 @@ def main(argv: list[str] | None = None) -> dict:
     prompt = "ROMEO:\nBut soft, what light"
     dl.manual_seed(args.seed)
     idx = np.array([[stoi[c] for c in prompt]])
-    sample = model.generate(dl.tensor(idx), 300, temperature=0.8, top_k=None).data[0]
+    sample = model.generate(dl.tensor(idx), 300, temperature=0.8, top_k=None).array[0]
     result["sample"] = "".join(chars[i] for i in sample[len(prompt):])
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -66,7 +66,7 @@ def _models(vocab: int, embed: int, hidden: int, seed: int, cell: str = "lstm") 
     dl.manual_seed(seed)
     model = CharRNN(vocab, embed, hidden, 1, cell=cell)
     tmodel = TorchCharRNN(vocab, embed, hidden, cell)
-    tmodel.load_state_dict({k: torch.tensor(v.data) for k, v in model.state_dict().items()})
+    tmodel.load_state_dict({k: torch.tensor(v.array) for k, v in model.state_dict().items()})
     return model, tmodel
 
 
@@ -142,7 +142,7 @@ def main(argv: list[str] | None = None) -> None:
     if not a.train:
         times: dict[str, list[float]] = {"deepling": [], "torch": []}
         for r in range(a.repeats + 3):
-            x, y = (t.data for t in corpus.get_batch("train", a.batch, a.context, generator=gen))
+            x, y = (t.array for t in corpus.get_batch("train", a.batch, a.context, generator=gen))
             for name, fn in (("deepling", step), ("torch", tstep)):
                 t0 = time.perf_counter()
                 fn(x, y)
@@ -157,7 +157,7 @@ def main(argv: list[str] | None = None) -> None:
     spent = {name: 0.0 for name, _ in fns}
     t_start = time.perf_counter()
     for s in range(1, a.train + 1):
-        x, y = (t.data for t in corpus.get_batch("train", a.batch, a.context, generator=gen))
+        x, y = (t.array for t in corpus.get_batch("train", a.batch, a.context, generator=gen))
         for name, fn in fns:
             t0 = time.perf_counter()
             loss = fn(x, y)
@@ -166,7 +166,7 @@ def main(argv: list[str] | None = None) -> None:
                 print(f"step {s:5d} {name:8s} train loss {loss:.4f}", flush=True)
     print(f"trained {a.train} steps in {time.perf_counter() - t_start:.0f} s")
     with dl.no_grad():
-        vl = _val_loss(lambda x: model(dl.tensor(x)).data, corpus.val_data, a.context, V)
+        vl = _val_loss(lambda x: model(dl.tensor(x)).array, corpus.val_data, a.context, V)
     print(f"deepling: val loss {vl:.4f} nats/char, {spent['deepling'] / a.train * 1e3:.1f} ms/step")
     if a.torch:
         with torch.no_grad():

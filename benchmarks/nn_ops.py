@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> None:
 
         t_step()
         d_step()
-        np.testing.assert_allclose(dx.grad.data, tx.grad.numpy(), rtol=1e-3, atol=1e-5)  # same work
+        np.testing.assert_allclose(dx.grad.array, tx.grad.numpy(), rtol=1e-3, atol=1e-5)  # same work
         times: dict[str, list[float]] = {"dl": [], "t": []}
         for _ in range(5):
             times["dl"] += _timed(d_step, max(args.repeats // 5, 1))

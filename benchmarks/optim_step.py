@@ -50,7 +50,7 @@ def _blas() -> tuple[str, int]:
 def _models(size: int, seed: int = 0) -> tuple[dl.nn.Module, torch.nn.Module]:
     model = dl.nn.Linear(size, size)
     tmodel = torch.nn.Linear(size, size)
-    tmodel.load_state_dict({k: torch.tensor(v.data) for k, v in model.state_dict().items()})
+    tmodel.load_state_dict({k: torch.tensor(v.array) for k, v in model.state_dict().items()})
     rng = np.random.default_rng(seed)
     for p, tp in zip(model.parameters(), tmodel.parameters()):
         g = rng.standard_normal(p.shape).astype(np.float32)

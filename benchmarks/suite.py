@@ -299,7 +299,7 @@ def _build_pair(w: Workload) -> tuple[dict[str, Callable[[], Any]], dict[str, An
         steppers["numpy"] = _numpy_mlp(x, y, {k: v.detach().numpy() for k, v in tmodel.state_dict().items()})
     # the same weights and data must give the same loss (or output): the frameworks do the same work
     out_d, out_t = steppers["deepling"](), steppers["torch"]()
-    vd, vt = np.asarray(out_d.data), out_t.detach().numpy()
+    vd, vt = np.asarray(out_d.array), out_t.detach().numpy()
     if not np.allclose(vd, vt, rtol=2e-3, atol=2e-4):
         raise RuntimeError(f"{w.name}: deepling and torch disagree on the first step ({vd.ravel()[:3]} vs {vt.ravel()[:3]})")
     if w.numpy_twin:

@@ -57,7 +57,7 @@ def run_deepling(init: dict, data: tuple, epochs: int, seed: int) -> dict:
         print(f"  deepling epoch {epoch + 1}: loss {total / len(ytr):.4f}  {times[-1]:.2f}s", flush=True)
     model.eval()
     with dl.no_grad():
-        pred = np.concatenate([model(dl.tensor(Xte[i : i + 1000])).data.argmax(1) for i in range(0, len(Xte), 1000)])
+        pred = np.concatenate([model(dl.tensor(Xte[i : i + 1000])).array.argmax(1) for i in range(0, len(Xte), 1000)])
     acc = float((pred == yte).mean())
     print(f"  deepling test accuracy: {100 * acc:.2f}%", flush=True)
     return {"test_accuracy": acc, "epoch_seconds": times}
@@ -116,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
 
     data = load_mnist(a.data_dir)
     dl.manual_seed(a.seed)
-    init = {k: v.data.copy() for k, v in MLP(784, [512, 256], 10, dropout=0.2).state_dict().items()}
+    init = {k: v.array.copy() for k, v in MLP(784, [512, 256], 10, dropout=0.2).state_dict().items()}
     results: dict = {"python": platform.python_version(), "numpy": np.__version__, "threads": a.threads,
                      "epochs": a.epochs}
     with threadpool_limits(limits=a.threads):

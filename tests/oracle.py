@@ -45,7 +45,7 @@ def _to_numpy(x: Any) -> Any:
     if isinstance(x, torch.Tensor):
         return x.detach().numpy()
     if isinstance(x, dl.Tensor):
-        return x.data
+        return x.array
     return x
 
 
@@ -109,7 +109,7 @@ def check_op(
     d_loss.backward()
     for i, (d, t) in enumerate(zip(d_in, t_in)):
         if t.grad is None:
-            assert d.grad is None or not np.any(d.grad.data), f"input {i}: deepling has a gradient, torch has none"
+            assert d.grad is None or not np.any(d.grad.array), f"input {i}: deepling has a gradient, torch has none"
             continue
         assert d.grad is not None, f"input {i}: torch has a gradient, deepling has none"
         compare(f"grad of input {i}", d.grad, t.grad, grad_atol if grad_atol is not None else atol * 10,

@@ -85,7 +85,7 @@ def test_softmax_stable_for_huge_logits(fn):
     tf, df = getattr(TF, fn), getattr(F, fn)
     x = np.array([[1e4, -1e4, 0.0, 9999.0], [-1e4, -1e4, -1e4, -1e4], [3e4, 1.0, 2.0, -3e4]], dtype=np.float32)
     check_op(lambda t: tf(t, dim=1), [], lambda t: df(t, dim=1), arrays=[x])
-    assert np.isfinite(df(dl.tensor(x), dim=1).data).all()
+    assert np.isfinite(df(dl.tensor(x), dim=1).array).all()
 
 
 @pytest.mark.parametrize("fn", ["softmax", "log_softmax"])
@@ -98,7 +98,7 @@ def test_softmax_with_masked_entries(fn):
         warnings.simplefilter("error")
         check_op(lambda t: tf(t.masked_fill(torch.tensor(mask), float("-inf")), dim=1)[[0, 2]], [],
                  lambda t: df(t.masked_fill(dl.tensor(mask), float("-inf")), dim=1)[[0, 2]], arrays=[x])
-        out = df(dl.tensor(x).masked_fill(dl.tensor(mask), float("-inf")), dim=1).data
+        out = df(dl.tensor(x).masked_fill(dl.tensor(mask), float("-inf")), dim=1).array
     assert np.isnan(out[1]).all()
 
 
@@ -109,7 +109,7 @@ def test_softmax_dtype_argument_and_implicit_dim():
         got = F.softmax(dl.tensor(x))
     with pytest.warns(UserWarning):
         want = TF.softmax(torch.tensor(x))
-    np.testing.assert_allclose(got.data, want.numpy(), rtol=1e-6)
+    np.testing.assert_allclose(got.array, want.numpy(), rtol=1e-6)
 
 
 def test_softmax_rejects_bad_dim():
@@ -126,12 +126,12 @@ def test_erf_accuracy_against_math_erf():
     from deepling.ops.activation import erf
 
     x = np.concatenate([np.linspace(-7, 7, 4001), [0.0, -0.0, 1e-12, 2.5, -2.5, 6.0]])
-    got = erf(dl.tensor(x, dtype=dl.float64)).data
+    got = erf(dl.tensor(x, dtype=dl.float64)).array
     want = np.array([math.erf(v) for v in x])
     assert np.abs(got - want).max() < 1e-13
-    got32 = erf(dl.tensor(x.astype(np.float32))).data
+    got32 = erf(dl.tensor(x.astype(np.float32))).array
     assert got32.dtype == np.float32 and np.abs(got32 - want).max() < 2e-7
-    assert np.isnan(erf(dl.tensor([np.nan])).data).all()
+    assert np.isnan(erf(dl.tensor([np.nan])).array).all()
     check_op(torch.erf, [(4, 5)], erf, low=-4, high=4)
     check_grad(erf, [(3, 4)], low=-3, high=3)
 
@@ -172,8 +172,8 @@ def test_prelu_module_matches_torch():
     tm(tx).pow(2).sum().backward()
     out = dm(dl.tensor(x))
     (out * out).sum().backward()
-    np.testing.assert_allclose(out.data, tm(tx).detach().numpy(), rtol=1e-6)
-    np.testing.assert_allclose(dm.weight.grad.data, tm.weight.grad.numpy(), rtol=1e-4)
+    np.testing.assert_allclose(out.array, tm(tx).detach().numpy(), rtol=1e-6)
+    np.testing.assert_allclose(dm.weight.grad.array, tm.weight.grad.numpy(), rtol=1e-4)
 
 
 @pytest.mark.parametrize("thr,value", [(0.0, 0.0), (0.5, -2.0), (-1.0, 3.0)])
@@ -213,10 +213,10 @@ def test_inplace_activation_overwrites_input_and_keeps_gradients(name, args, _):
     # inside the graph (x * 1 is not a leaf): same values and input gradients as torch's in-place op
     check_op(lambda x: tf(x * 1, *args, inplace=True), [(3, 5)], lambda x: df(x * 1, *args, inplace=True), low=-4, high=4)
     x = dl.randn(4, 3) * 3
-    before = x.data.copy()
+    before = x.array.copy()
     out = df(x, *args, inplace=True)
     assert out is x
-    np.testing.assert_allclose(x.data, df(dl.tensor(before), *args).data)
+    np.testing.assert_allclose(x.array, df(dl.tensor(before), *args).array)
     with pytest.raises(RuntimeError, match="leaf"):
         df(dl.randn(3, requires_grad=True), *args, inplace=True)
 
@@ -227,13 +227,13 @@ def test_inplace_underscore_variants():
         t, d = torch.tensor(x), dl.tensor(x)
         getattr(TF, name)(t, *args)
         getattr(F, name)(d, *args)
-        np.testing.assert_allclose(d.data, t.numpy(), rtol=1e-6, err_msg=name)
+        np.testing.assert_allclose(d.array, t.numpy(), rtol=1e-6, err_msg=name)
 
 
 def test_inplace_module_overwrites_input():
     x = dl.tensor([[-1.0, 2.0]])
     dl.nn.ReLU(inplace=True)(x)
-    np.testing.assert_array_equal(x.data, [[0.0, 2.0]])
+    np.testing.assert_array_equal(x.array, [[0.0, 2.0]])
 
 
 @pytest.mark.parametrize("name", ["relu", "leaky_relu", "elu", "hardtanh", "relu6", "hardsigmoid", "hardswish", "softplus",

@@ -64,14 +64,14 @@ def test_sdpa_dropout_is_seeded_and_unbiased():
     a = F.scaled_dot_product_attention(q, k, v, dropout_p=0.5)
     dl.manual_seed(3)
     b = F.scaled_dot_product_attention(q, k, v, dropout_p=0.5)
-    np.testing.assert_array_equal(a.data, b.data)
-    assert not np.allclose(a.data, F.scaled_dot_product_attention(q, k, v).data)
+    np.testing.assert_array_equal(a.array, b.array)
+    assert not np.allclose(a.array, F.scaled_dot_product_attention(q, k, v).array)
     # E[dropout(P)] = P: the mean over many draws approaches the dropout-free output.
     ones = dl.ones(2, 8, 8)
-    mean = np.mean([F.scaled_dot_product_attention(q, k, ones, dropout_p=0.3).data for _ in range(400)], axis=0)
+    mean = np.mean([F.scaled_dot_product_attention(q, k, ones, dropout_p=0.3).array for _ in range(400)], axis=0)
     np.testing.assert_allclose(mean, 1.0, atol=0.06)
     a.sum().backward()  # the backward uses the same keep-mask as the forward
-    assert q.grad is not None and np.isfinite(q.grad.data).all()
+    assert q.grad is not None and np.isfinite(q.grad.array).all()
 
 
 def test_sdpa_dropout_gradcheck():
@@ -219,11 +219,11 @@ def test_mha_training_dropout_changes_output_and_eval_does_not():
     d.eval()
     a, _ = d(x, x, x)
     b, _ = d(x, x, x, need_weights=False)
-    np.testing.assert_allclose(a.data, b.data, atol=1e-6)
+    np.testing.assert_allclose(a.array, b.array, atol=1e-6)
     d.train()
     c, w = d(x, x, x)
-    assert not np.allclose(a.data, c.data)
-    assert np.isfinite(w.data).all()
+    assert not np.allclose(a.array, c.array)
+    assert np.isfinite(w.array).all()
 
 
 def test_mha_bad_input():

@@ -17,7 +17,7 @@ def _pair(data, requires_grad=True):
 
 def _same(d, t):
     assert d is not None and t is not None
-    np.testing.assert_allclose(d.data if isinstance(d, dl.Tensor) else d, t.detach().numpy(), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(d.array if isinstance(d, dl.Tensor) else d, t.detach().numpy(), rtol=1e-5, atol=1e-7)
 
 
 # ---------------------------------------------------------------------------- accumulation
@@ -27,7 +27,7 @@ def test_grad_accumulates_across_backward_calls():
         (x * x).sum().backward()
         (x * 3).sum().backward()
     _same(dx.grad, tx.grad)
-    np.testing.assert_allclose(dx.grad.data, 2 * dx.data + 3)
+    np.testing.assert_allclose(dx.grad.array, 2 * dx.array + 3)
 
 
 def test_grad_accumulates_within_one_graph():
@@ -44,10 +44,10 @@ def test_zeroing_grad_between_steps():
     (x * 2).sum().backward()
     x.grad = None
     (x * 5).sum().backward()
-    np.testing.assert_array_equal(x.grad.data, [5.0, 5.0, 5.0])
+    np.testing.assert_array_equal(x.grad.array, [5.0, 5.0, 5.0])
     x.grad.zero_()
     (x * 1).sum().backward()
-    np.testing.assert_array_equal(x.grad.data, [1.0, 1.0, 1.0])
+    np.testing.assert_array_equal(x.grad.array, [1.0, 1.0, 1.0])
 
 
 def test_leaf_grad_is_not_aliased_to_intermediate_arrays():
@@ -55,8 +55,8 @@ def test_leaf_grad_is_not_aliased_to_intermediate_arrays():
     a = dl.ones(3, requires_grad=True)
     b = dl.ones(3, requires_grad=True)
     (a + b).sum().backward()
-    a.grad.data += 1
-    np.testing.assert_array_equal(b.grad.data, [1.0, 1.0, 1.0])
+    a.grad.array += 1
+    np.testing.assert_array_equal(b.grad.array, [1.0, 1.0, 1.0])
 
 
 def test_grad_dtype_and_shape_follow_the_leaf():
@@ -64,7 +64,7 @@ def test_grad_dtype_and_shape_follow_the_leaf():
     y = dl.ones(4, dtype=dl.float32)
     (x * y).sum().backward()  # float64 result, broadcast (3, 1) x (4,) -> (3, 4)
     assert x.grad.dtype == np.float64 and x.grad.shape == (3, 1)
-    np.testing.assert_array_equal(x.grad.data, np.full((3, 1), 4.0))
+    np.testing.assert_array_equal(x.grad.array, np.full((3, 1), 4.0))
 
 
 # ---------------------------------------------------------------------------- grad modes
@@ -189,8 +189,8 @@ def test_deep_chain_backprops_without_recursion_error():
     for _ in range(100_001):  # 100,001 nodes; negation keeps the test fast
         y = -y
     y.sum().backward()
-    np.testing.assert_array_equal(y.data, [-0.5])
-    np.testing.assert_array_equal(x.grad.data, [-1.0])
+    np.testing.assert_array_equal(y.array, [-0.5])
+    np.testing.assert_array_equal(x.grad.array, [-1.0])
 
 
 def test_wide_graph_with_shared_nodes():
@@ -265,7 +265,7 @@ def test_retain_grad_on_leaf_is_harmless():
     x = dl.ones(2, requires_grad=True)
     x.retain_grad()
     (x * 4).sum().backward()
-    np.testing.assert_array_equal(x.grad.data, [4.0, 4.0])
+    np.testing.assert_array_equal(x.grad.array, [4.0, 4.0])
 
 
 def test_detach_shares_data_and_stops_gradient():
@@ -278,7 +278,7 @@ def test_detach_shares_data_and_stops_gradient():
     d = dx.detach()
     with dl.no_grad():
         d[0] = 7.0
-    assert dx.data[0] == 7.0
+    assert dx.array[0] == 7.0
 
 
 def test_requires_grad_rules():
@@ -330,16 +330,16 @@ RANDOM_INPLACE = {"uniform_", "normal_"}
 def test_inplace_on_leaf_under_no_grad(name):
     tx, dx = _pair([0.25, -1.0, 2.0])
     for m, x in ((torch, tx), (dl, dx)):
-        data_before = x.data if m is dl else None
+        data_before = x.array if m is dl else None
         with m.no_grad():
             out = INPLACE[name](x, m)
         assert out is x and x.is_leaf and x.requires_grad and x.grad_fn is None
         if m is dl:
-            assert x.data is data_before  # written in place: optimizers keep their references
+            assert x.array is data_before  # written in place: optimizers keep their references
     if name not in RANDOM_INPLACE:
         _same(dx, tx)
     else:
-        assert not np.allclose(dx.data, [0.25, -1.0, 2.0])
+        assert not np.allclose(dx.array, [0.25, -1.0, 2.0])
 
 
 @pytest.mark.parametrize("name", list(INPLACE))
@@ -348,10 +348,10 @@ def test_inplace_on_leaf_requiring_grad_is_rejected(name):
         with pytest.raises(RuntimeError, match=LEAF_ERROR):
             INPLACE[name](x, m)
     _, dx = _pair([0.25, -1.0, 2.0])
-    before = dx.data.copy()
+    before = dx.array.copy()
     with pytest.raises(RuntimeError):
         INPLACE[name](dx, dl)
-    np.testing.assert_array_equal(dx.data, before)  # nothing was written
+    np.testing.assert_array_equal(dx.array, before)  # nothing was written
 
 
 @pytest.mark.parametrize("name", [n for n in INPLACE if n not in RANDOM_INPLACE])
@@ -467,7 +467,7 @@ def test_custom_function_and_needs_input_grad():
     y = _Cube.apply(x)
     assert y.grad_fn.needs_input_grad == (True,)
     y.sum().backward()
-    np.testing.assert_allclose(x.grad.data, [3.0, 12.0])
+    np.testing.assert_allclose(x.grad.array, [3.0, 12.0])
     assert gradcheck(_Cube.apply, [dl.tensor([0.3, -1.2], dtype=dl.float64, requires_grad=True)])
 
 
@@ -483,7 +483,7 @@ def test_gradcheck_on_non_contiguous_input():
     # a transposed (Fortran-ordered) array: perturbations must reach the tensor's own data
     x = dl.from_numpy(np.random.default_rng(0).standard_normal((3, 2)).T)
     x.requires_grad_()
-    assert not x.data.flags.c_contiguous
+    assert not x.array.flags.c_contiguous
     assert gradcheck(lambda t: (t * t).sum(0), [x])
     with pytest.raises(GradcheckError):
         gradcheck(lambda t: _WrongCube.apply(t), [x])

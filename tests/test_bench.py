@@ -43,10 +43,10 @@ def test_leaf_grads_never_alias_each_other_or_the_seed():
     b = dl.tensor(np.ones(3, dtype=np.float32), requires_grad=True)
     seed = np.full(3, 2.0, dtype=np.float32)
     (a + b).backward(seed)
-    assert a.grad.data is not b.grad.data and not np.shares_memory(a.grad.data, b.grad.data)
-    assert not np.shares_memory(a.grad.data, seed)
-    a.grad.data *= 10  # an in-place change (what clip_grad_norm_ does) must not leak
-    np.testing.assert_array_equal(b.grad.data, seed)
+    assert a.grad.array is not b.grad.array and not np.shares_memory(a.grad.array, b.grad.array)
+    assert not np.shares_memory(a.grad.array, seed)
+    a.grad.array *= 10  # an in-place change (what clip_grad_norm_ does) must not leak
+    np.testing.assert_array_equal(b.grad.array, seed)
     np.testing.assert_array_equal(seed, np.full(3, 2.0, dtype=np.float32))
 
 
@@ -55,11 +55,11 @@ def test_leaf_grad_with_retained_graph_is_not_a_saved_array():
     w = dl.tensor(np.ones(4, dtype=np.float32), requires_grad=True)
     y = (x * w).sum()
     y.backward(retain_graph=True)
-    first = x.grad.data.copy()
-    x.grad.data *= 0  # must not corrupt what the retained graph saved
+    first = x.grad.array.copy()
+    x.grad.array *= 0  # must not corrupt what the retained graph saved
     y.backward()
-    np.testing.assert_array_equal(x.grad.data, first)
-    np.testing.assert_array_equal(w.grad.data, 2 * np.arange(4, dtype=np.float32))
+    np.testing.assert_array_equal(x.grad.array, first)
+    np.testing.assert_array_equal(w.grad.array, 2 * np.arange(4, dtype=np.float32))
 
 
 def test_matmul_weight_grad_is_adopted_and_correct():
@@ -70,8 +70,8 @@ def test_matmul_weight_grad_is_adopted_and_correct():
     wt = torch.tensor(w, requires_grad=True)
     dl.nn.functional.linear(dl.tensor(x), wd).relu().sum().backward()
     torch.nn.functional.linear(torch.tensor(x), wt).relu().sum().backward()
-    np.testing.assert_allclose(wd.grad.data, wt.grad.numpy(), rtol=1e-5, atol=1e-6)
-    assert wd.grad.data.dtype == np.float32 and wd.grad.data.flags.writeable
+    np.testing.assert_allclose(wd.grad.array, wt.grad.numpy(), rtol=1e-5, atol=1e-6)
+    assert wd.grad.array.dtype == np.float32 and wd.grad.array.flags.writeable
 
 
 @pytest.fixture

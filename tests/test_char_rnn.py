@@ -47,12 +47,12 @@ def test_windows_are_shifted_targets():
     ds = c.dataset("train", context=8)
     assert isinstance(ds, CharWindows) and len(ds) == len(c.train_data) - 8
     x, y = ds[3]
-    np.testing.assert_array_equal(x.data, c.train_data[3:11])
-    np.testing.assert_array_equal(y.data, c.train_data[4:12])
+    np.testing.assert_array_equal(x.array, c.train_data[3:11])
+    np.testing.assert_array_equal(y.array, c.train_data[4:12])
     xb, yb = ds[np.array([0, 5, len(ds) - 1])]
     assert xb.shape == yb.shape == (3, 8)
-    np.testing.assert_array_equal(xb.data[:, 1:], yb.data[:, :-1])
-    np.testing.assert_array_equal(yb.data[2], c.train_data[-8:])
+    np.testing.assert_array_equal(xb.array[:, 1:], yb.array[:, :-1])
+    np.testing.assert_array_equal(yb.array[2], c.train_data[-8:])
     with pytest.raises(IndexError):
         ds[len(ds)]
     with pytest.raises(ValueError, match="too short"):
@@ -63,10 +63,10 @@ def test_get_batch_reproducible_and_in_range():
     c = CharCorpus(TEXT * 3)
     a = c.get_batch("train", 16, 10, generator=dl.Generator(5))
     b = c.get_batch("train", 16, 10, generator=dl.Generator(5))
-    np.testing.assert_array_equal(a[0].data, b[0].data)
+    np.testing.assert_array_equal(a[0].array, b[0].array)
     x, y = a
     assert x.shape == (16, 10) and x.dtype == np.int64
-    np.testing.assert_array_equal(x.data[:, 1:], y.data[:, :-1])
+    np.testing.assert_array_equal(x.array[:, 1:], y.array[:, :-1])
     assert c.decode(x[0]) in c.decode(c.train_data)
 
 
@@ -90,8 +90,8 @@ def test_char_rnn_matches_torch(cell):
     np.testing.assert_allclose(dlv.item(), tl.item(), rtol=1e-5)
     tl.backward()
     dlv.backward()
-    np.testing.assert_allclose(m.embedding.weight.grad.data, emb.weight.grad.numpy(), atol=1e-6)
-    np.testing.assert_allclose(m.rnn.weight_hh_l0.grad.data, rnn.weight_hh_l0.grad.numpy(), atol=1e-6)
+    np.testing.assert_allclose(m.embedding.weight.grad.array, emb.weight.grad.numpy(), atol=1e-6)
+    np.testing.assert_allclose(m.rnn.weight_hh_l0.grad.array, rnn.weight_hh_l0.grad.numpy(), atol=1e-6)
 
 
 @pytest.mark.parametrize("cell", ["gru", "lstm"])
@@ -100,14 +100,14 @@ def test_generate_carries_state_like_a_full_forward(cell):
     m = CharRNN(7, 5, 12, 2, cell=cell)
     out = m.generate([1, 2, 3], max_new_tokens=10, temperature=0)
     assert out.shape == (13,) and out.dtype == np.int64
-    np.testing.assert_array_equal(out.data[:3], [1, 2, 3])
+    np.testing.assert_array_equal(out.array[:3], [1, 2, 3])
     # Greedy: every generated id is the argmax of the full-sequence forward at the step before.
-    logits = m(out[None, :-1]).data[0]
-    np.testing.assert_array_equal(out.data[3:], logits.argmax(-1)[2:])
+    logits = m(out[None, :-1]).array[0]
+    np.testing.assert_array_equal(out.array[3:], logits.argmax(-1)[2:])
     batch = m.generate(np.array([[1, 2], [4, 4]]), 5, temperature=0.7, top_k=3, generator=dl.Generator(0))
     again = m.generate(np.array([[1, 2], [4, 4]]), 5, temperature=0.7, top_k=3, generator=dl.Generator(0))
     assert batch.shape == (2, 7) and m.training
-    np.testing.assert_array_equal(batch.data, again.data)
+    np.testing.assert_array_equal(batch.array, again.array)
 
 
 def test_sample_follows_tempered_top_k_softmax():

@@ -55,7 +55,7 @@ def test_gz_files_extracted_folder_meta_and_transform(tmp_path):
     assert ds._batch_fetcher() is None
     plain = CIFAR10(tmp_path, train=False)
     x, y = plain._batch_fetcher()(np.array([4, 0]))
-    np.testing.assert_array_equal(y.data, labels[[4, 0]])
+    np.testing.assert_array_equal(y.array, labels[[4, 0]])
     assert x.shape == (2, 32, 32, 3)
 
 

@@ -39,7 +39,7 @@ def _assert_grads(dps, tps, rtol=1e-6):
         if tp.grad is None:
             assert dp.grad is None
             continue
-        np.testing.assert_allclose(dp.grad.data, tp.grad.numpy(), rtol=rtol, atol=1e-7, equal_nan=True,
+        np.testing.assert_allclose(dp.grad.array, tp.grad.numpy(), rtol=rtol, atol=1e-7, equal_nan=True,
                                    err_msg=f"grad {i}")
         assert dp.grad.dtype == np.float32
 
@@ -51,7 +51,7 @@ def test_clip_grad_norm_matches_torch(norm_type, max_norm):
     dtotal = clip_grad_norm_(dps, max_norm, norm_type=norm_type)
     ttotal = torch.nn.utils.clip_grad_norm_(tps, max_norm, norm_type=norm_type)
     assert isinstance(dtotal, dl.Tensor) and dtotal.shape == () and dtotal.dtype == np.float32
-    np.testing.assert_allclose(dtotal.data, ttotal.numpy(), rtol=1e-6)
+    np.testing.assert_allclose(dtotal.array, ttotal.numpy(), rtol=1e-6)
     _assert_grads(dps, tps)
 
 
@@ -64,17 +64,17 @@ def test_clip_grad_norm_clips_to_max_norm():
 
 def test_clip_grad_norm_on_a_single_tensor_and_a_generator():
     dps, tps = _pair(scale=2.0)
-    np.testing.assert_allclose(clip_grad_norm_(dps[0], 0.3).data,
+    np.testing.assert_allclose(clip_grad_norm_(dps[0], 0.3).array,
                                torch.nn.utils.clip_grad_norm_(tps[0], 0.3).numpy(), rtol=1e-6)
     model = dl.nn.Linear(4, 3)
     tmodel = torch.nn.Linear(4, 3)
-    tmodel.load_state_dict({k: torch.tensor(v.data) for k, v in model.state_dict().items()})
+    tmodel.load_state_dict({k: torch.tensor(v.array) for k, v in model.state_dict().items()})
     x = np.random.default_rng(1).standard_normal((6, 4)).astype(np.float32)
     (model(dl.tensor(x)) ** 2).sum().backward()
     (tmodel(torch.tensor(x)) ** 2).sum().backward()
-    np.testing.assert_allclose(clip_grad_norm_(model.parameters(), 0.1).data,
+    np.testing.assert_allclose(clip_grad_norm_(model.parameters(), 0.1).array,
                                torch.nn.utils.clip_grad_norm_(tmodel.parameters(), 0.1).numpy(), rtol=1e-5)
-    np.testing.assert_allclose(model.weight.grad.data, tmodel.weight.grad.numpy(), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(model.weight.grad.array, tmodel.weight.grad.numpy(), rtol=1e-5, atol=1e-7)
 
 
 def test_clip_grad_norm_without_grads_returns_zero():
@@ -86,7 +86,7 @@ def test_clip_grad_norm_without_grads_returns_zero():
 
 def test_clip_grad_norm_nonfinite():
     dps, tps = _pair()
-    dps[0].grad.data[0, 0] = np.inf
+    dps[0].grad.array[0, 0] = np.inf
     tps[0].grad[0, 0] = math.inf
     with pytest.raises(RuntimeError, match="non-finite"):
         clip_grad_norm_(dps, 1.0, error_if_nonfinite=True)
@@ -104,13 +104,13 @@ def test_clip_grad_value_matches_torch(clip_value):
     assert clip_grad_value_(dps, clip_value) is None
     torch.nn.utils.clip_grad_value_(tps, clip_value)
     _assert_grads(dps, tps, rtol=0)
-    assert all(np.abs(p.grad.data).max() <= clip_value for p in dps if p.grad is not None)
+    assert all(np.abs(p.grad.array).max() <= clip_value for p in dps if p.grad is not None)
 
 
 def test_parameters_to_vector_matches_torch_and_is_differentiable():
     dps, tps = _pair()
     dvec, tvec = parameters_to_vector(dps), torch.nn.utils.parameters_to_vector(tps)
-    np.testing.assert_array_equal(dvec.data, tvec.detach().numpy())
+    np.testing.assert_array_equal(dvec.array, tvec.detach().numpy())
     assert dvec.shape == (sum(int(np.prod(s)) for s in SHAPES),)
     w = np.random.default_rng(5).standard_normal(dvec.shape).astype(np.float32)
     for p in dps:
@@ -131,10 +131,10 @@ def test_vector_to_parameters_matches_torch_and_shares_memory():
     torch.nn.utils.vector_to_parameters(tvec, tps)
     for dp, tp, s in zip(dps, tps, SHAPES):
         assert dp.shape == s
-        np.testing.assert_array_equal(dp.data, tp.detach().numpy())
-    dvec.data[0] = 100.0
-    assert dps[0].data[0, 0] == 100.0
-    np.testing.assert_array_equal(parameters_to_vector(dps).data, dvec.data)
+        np.testing.assert_array_equal(dp.array, tp.detach().numpy())
+    dvec.array[0] = 100.0
+    assert dps[0].array[0, 0] == 100.0
+    np.testing.assert_array_equal(parameters_to_vector(dps).array, dvec.array)
 
 
 def test_vector_to_parameters_errors():

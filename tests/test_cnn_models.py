@@ -136,13 +136,13 @@ def _outputs_match(ours, theirs, xshape, train=False, atol=1e-4):
     tx, dx = torch.tensor(x, requires_grad=True), dl.tensor(x, requires_grad=True)
     ty, dy = theirs(tx), ours(dx)
     scale = float(np.abs(ty.detach().numpy()).max()) + 1
-    np.testing.assert_allclose(dy.data, ty.detach().numpy(), atol=atol * scale, rtol=1e-3)
+    np.testing.assert_allclose(dy.array, ty.detach().numpy(), atol=atol * scale, rtol=1e-3)
     if train:
         ty.sum().backward()
         dy.sum().backward()
-        np.testing.assert_allclose(dx.grad.data, tx.grad.numpy(), atol=atol * 10, rtol=1e-2)
+        np.testing.assert_allclose(dx.grad.array, tx.grad.numpy(), atol=atol * 10, rtol=1e-2)
         for (name, p), tp in zip(ours.named_parameters(), theirs.parameters()):
-            np.testing.assert_allclose(p.grad.data, tp.grad.numpy(), atol=atol * 10, rtol=1e-2, err_msg=name)
+            np.testing.assert_allclose(p.grad.array, tp.grad.numpy(), atol=atol * 10, rtol=1e-2, err_msg=name)
 
 
 # ---------------------------------------------------------------------------- state_dict layouts
@@ -201,21 +201,21 @@ def test_resnet20_matches_torch_twin_in_train_and_eval():
     assert sum(p.numel() for p in ours.parameters()) == 272_474  # He et al.: "0.27M"
     _outputs_match(ours, theirs, (4, 3, 32, 32), train=True)
     for k, v in theirs.state_dict().items():  # running statistics updated alike
-        np.testing.assert_allclose(ours.state_dict()[k].data, v.numpy(), atol=1e-4, rtol=1e-3, err_msg=k)
+        np.testing.assert_allclose(ours.state_dict()[k].array, v.numpy(), atol=1e-4, rtol=1e-3, err_msg=k)
     _outputs_match(ours, theirs, (4, 3, 32, 32), train=False)
 
 
 def test_resnet_init_and_zero_init_residual():
     dl.manual_seed(0)
     m = resnet20(zero_init_residual=True)
-    w = m.layer3[0].conv1.weight.data
+    w = m.layer3[0].conv1.weight.array
     assert abs(w.std() - np.sqrt(2 / (64 * 9))) < 0.2 * np.sqrt(2 / (64 * 9))  # He normal, fan_out
-    assert np.all(m.layer1[0].bn2.weight.data == 0) and np.all(m.layer1[0].bn1.weight.data == 1)
+    assert np.all(m.layer1[0].bn2.weight.array == 0) and np.all(m.layer1[0].bn1.weight.array == 1)
     assert isinstance(m.layer2[0], BasicBlock) and isinstance(m, CifarResNet)
     m.eval()
     x = dl.randn(2, 16, 8, 8).relu()
     # With the residual branch zeroed, a block without downsample is exactly relu(x) = x here.
-    np.testing.assert_allclose(m.layer1[1](x).data, x.data, atol=1e-6)
+    np.testing.assert_allclose(m.layer1[1](x).array, x.array, atol=1e-6)
 
 
 def test_alexnet_layout_and_parity():
@@ -277,7 +277,7 @@ def test_lenet_learns_stripe_orientation():
         opt.step()
     model.eval()
     with dl.no_grad():
-        acc = (model(dl.tensor(xte)).data.argmax(1) == yte).mean()
+        acc = (model(dl.tensor(xte)).array.argmax(1) == yte).mean()
     assert acc >= 0.95, f"LeNet5 reached only {acc:.3f} test accuracy on stripe orientation"
 
 

@@ -119,13 +119,13 @@ def _module_parity(ours, theirs, xshape, atol=1e-4):
     x = np.random.default_rng(0).standard_normal(xshape).astype(np.float32)
     tx, dx = torch.tensor(x, requires_grad=True), dl.tensor(x, requires_grad=True)
     ty, dy = theirs(tx), ours(dx)
-    np.testing.assert_allclose(dy.data, ty.detach().numpy(), atol=atol, rtol=1e-4)
+    np.testing.assert_allclose(dy.array, ty.detach().numpy(), atol=atol, rtol=1e-4)
     w = np.random.default_rng(1).standard_normal(ty.shape).astype(np.float32)
     (ty * torch.tensor(w)).sum().backward()
     (dy * dl.tensor(w)).sum().backward()
-    np.testing.assert_allclose(dx.grad.data, tx.grad.numpy(), atol=atol * 10, rtol=1e-3)
+    np.testing.assert_allclose(dx.grad.array, tx.grad.numpy(), atol=atol * 10, rtol=1e-3)
     for (name, p), tp in zip(ours.named_parameters(), theirs.parameters()):
-        np.testing.assert_allclose(p.grad.data, tp.grad.numpy(), atol=atol * 10, rtol=1e-3, err_msg=name)
+        np.testing.assert_allclose(p.grad.array, tp.grad.numpy(), atol=atol * 10, rtol=1e-3, err_msg=name)
 
 
 @pytest.mark.parametrize("args,kw,xshape", [
@@ -153,7 +153,7 @@ def test_conv_transpose2d_module_matches_torch():
     _same_weights(ours, theirs)
     x = np.random.default_rng(0).standard_normal((1, 2, 4, 4)).astype(np.float32)
     want = theirs(torch.tensor(x), output_size=(10, 10)).detach().numpy()
-    np.testing.assert_allclose(ours(dl.tensor(x), output_size=(10, 10)).data, want, atol=1e-5)
+    np.testing.assert_allclose(ours(dl.tensor(x), output_size=(10, 10)).array, want, atol=1e-5)
 
 
 def test_conv_module_init_matches_torch_law():
@@ -162,9 +162,9 @@ def test_conv_module_init_matches_torch_law():
     m = dl.nn.Conv2d(8, 16, 3, groups=2)
     assert m.weight.shape == (16, 4, 3, 3) and m.bias.shape == (16,)
     bound = 1 / np.sqrt(4 * 9)
-    assert np.abs(m.weight.data).max() <= bound and np.abs(m.weight.data).max() > 0.9 * bound
-    assert np.abs(m.bias.data).max() <= bound
+    assert np.abs(m.weight.array).max() <= bound and np.abs(m.weight.array).max() > 0.9 * bound
+    assert np.abs(m.bias.array).max() <= bound
     t = dl.nn.ConvTranspose2d(8, 6, 3, groups=2)
     assert t.weight.shape == (8, 3, 3, 3)
-    assert np.abs(t.weight.data).max() <= 1 / np.sqrt(3 * 9)
+    assert np.abs(t.weight.array).max() <= 1 / np.sqrt(3 * 9)
     assert "stride=(1, 1)" in repr(m) or "kernel_size=(3, 3)" in repr(m)

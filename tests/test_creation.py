@@ -51,7 +51,7 @@ def test_factories_match_torch(name):
     if isinstance(t, torch.Tensor):
         assert _dtype_name(d) == _dtype_name(t)
         assert d.shape == tuple(t.shape)
-        np.testing.assert_allclose(d.data, t.numpy(), rtol=1e-6)
+        np.testing.assert_allclose(d.array, t.numpy(), rtol=1e-6)
     elif isinstance(t, torch.dtype):
         assert d.name == str(t).replace("torch.", "")
     else:
@@ -68,10 +68,10 @@ def test_from_numpy_and_as_tensor_share_memory():
     a = np.zeros(3, dtype=np.float32)
     f, s = dl.from_numpy(a), dl.as_tensor(a)
     a[0] = 5.0
-    assert f.data[0] == 5.0 and s.data[0] == 5.0
+    assert f.array[0] == 5.0 and s.array[0] == 5.0
     t = dl.tensor(a)
     a[1] = 2.0
-    assert t.data[1] == 0.0  # tensor() copies
+    assert t.array[1] == 0.0  # tensor() copies
     with pytest.raises(TypeError):
         dl.from_numpy([1, 2])
 
@@ -100,16 +100,16 @@ def test_random_factories_shapes_and_dtypes(name):
 
 def test_random_value_ranges():
     dl.manual_seed(0)
-    u = dl.rand(10_000).data
+    u = dl.rand(10_000).array
     assert u.min() >= 0 and u.max() < 1 and abs(u.mean() - 0.5) < 0.02
-    n = dl.randn(10_000).data
+    n = dl.randn(10_000).array
     assert abs(n.mean()) < 0.05 and abs(n.std() - 1) < 0.05
-    r = dl.randint(3, 10, (10_000,)).data
+    r = dl.randint(3, 10, (10_000,)).array
     assert r.min() == 3 and r.max() == 9
     assert sorted(dl.randperm(50).tolist()) == list(range(50))
-    x = dl.empty(10_000).uniform_(-2, 3).data
+    x = dl.empty(10_000).uniform_(-2, 3).array
     assert x.min() >= -2 and x.max() < 3
-    x = dl.empty(10_000).normal_(4.0, 0.5).data
+    x = dl.empty(10_000).normal_(4.0, 0.5).array
     assert abs(x.mean() - 4.0) < 0.05 and abs(x.std() - 0.5) < 0.05
 
 
@@ -128,26 +128,26 @@ SEEDED = {
 def test_manual_seed_reproducible(name):
     draw = SEEDED[name]
     dl.manual_seed(1234)
-    a = draw().data.copy()
-    b = draw().data.copy()
+    a = draw().array.copy()
+    b = draw().array.copy()
     dl.manual_seed(1234)
-    np.testing.assert_array_equal(draw().data, a)
-    np.testing.assert_array_equal(draw().data, b)
+    np.testing.assert_array_equal(draw().array, a)
+    np.testing.assert_array_equal(draw().array, b)
     dl.manual_seed(4321)
-    assert not np.array_equal(draw().data, a)
+    assert not np.array_equal(draw().array, a)
 
 
 def test_rng_state_round_trip_and_generators():
     dl.manual_seed(7)
     state = dl.get_rng_state()
-    a = dl.randn(3).data.copy()
+    a = dl.randn(3).array.copy()
     dl.set_rng_state(state)
-    np.testing.assert_array_equal(dl.randn(3).data, a)
+    np.testing.assert_array_equal(dl.randn(3).array, a)
     g1, g2 = dl.Generator().manual_seed(5), dl.Generator().manual_seed(5)
     dl.manual_seed(0)
-    x = dl.randn(3, generator=g1).data
+    x = dl.randn(3, generator=g1).array
     dl.randn(10)  # the global generator does not disturb a private one
-    np.testing.assert_array_equal(dl.randn(3, generator=g2).data, x)
+    np.testing.assert_array_equal(dl.randn(3, generator=g2).array, x)
 
 
 def test_factory_errors():

@@ -33,7 +33,7 @@ class _Items(Dataset):
 
 
 def _epoch(loader):
-    return [tuple(np.asarray(t.data) for t in b) for b in loader]
+    return [tuple(np.asarray(t.array) for t in b) for b in loader]
 
 
 def test_utils_data_alias():
@@ -47,7 +47,7 @@ def test_tensor_dataset_items_and_errors():
     ds = TensorDataset(dl.tensor(X), dl.tensor(y))
     assert len(ds) == 10
     xi, yi = ds[3]
-    np.testing.assert_array_equal(xi.data, X[3])
+    np.testing.assert_array_equal(xi.array, X[3])
     assert int(yi.item()) == 3
     with pytest.raises(ValueError, match="first dimension"):
         TensorDataset(dl.zeros(3, 2), dl.zeros(4))
@@ -110,9 +110,9 @@ def test_collate_tuples_dicts_and_strings():
     loader = DataLoader(_Items(7), batch_size=3)
     x, i, d = next(iter(loader))
     assert isinstance(x, dl.Tensor) and x.shape == (3, 3) and x.dtype == np.float32
-    np.testing.assert_array_equal(i.data, [0, 1, 2])
+    np.testing.assert_array_equal(i.array, [0, 1, 2])
     assert i.dtype == np.int64
-    np.testing.assert_allclose(d["sq"].data, [0.0, 1.0, 4.0])
+    np.testing.assert_allclose(d["sq"].array, [0.0, 1.0, 4.0])
     assert d["sq"].dtype == np.float32
     assert d["name"] == ["s0", "s1", "s2"]
     P = namedtuple("P", "a b")
@@ -141,7 +141,7 @@ def test_subset_concat_random_split():
     sub = Subset(ds, [4, 2])
     assert len(sub) == 2 and int(sub[0][0].item()) == 40
     batch = next(iter(DataLoader(sub, batch_size=2)))
-    np.testing.assert_array_equal(batch[0].data, [40, 20])
+    np.testing.assert_array_equal(batch[0].array, [40, 20])
     cat = ConcatDataset([ds, Subset(ds, [1])])
     assert len(cat) == 11 and int(cat[10][0].item()) == 10 and int(cat[-1][0].item()) == 10
     with pytest.raises(IndexError):
@@ -161,26 +161,26 @@ def test_transforms():
     img = (np.arange(16, dtype=np.uint8) * 16).reshape(4, 4)
     t = transforms.ToTensor()(img)
     assert t.shape == (1, 4, 4) and t.dtype == np.float32
-    np.testing.assert_allclose(t.data[0], img / 255.0, rtol=1e-6)
+    np.testing.assert_allclose(t.array[0], img / 255.0, rtol=1e-6)
     rgb = np.zeros((4, 5, 3), np.uint8)
     assert transforms.ToTensor()(rgb).shape == (3, 4, 5)
     n = transforms.Normalize((0.5,), (0.25,))(t)
-    np.testing.assert_allclose(n.data, (t.data - 0.5) / 0.25, rtol=1e-6)
+    np.testing.assert_allclose(n.array, (t.array - 0.5) / 0.25, rtol=1e-6)
     with pytest.raises(ValueError, match="std"):
         transforms.Normalize(0.0, 0.0)
     pipe = transforms.Compose([transforms.ToTensor(), transforms.Normalize([0.1307], [0.3081]), transforms.Flatten()])
     assert pipe(img).shape == (16,)
     x = dl.tensor(np.arange(2 * 4 * 4, dtype=np.float32).reshape(2, 4, 4))
     dl.manual_seed(0)
-    crops = [transforms.RandomCrop(4, padding=1)(x).data for _ in range(20)]
+    crops = [transforms.RandomCrop(4, padding=1)(x).array for _ in range(20)]
     assert all(c.shape == (2, 4, 4) for c in crops)
-    assert any(not np.array_equal(c, x.data) for c in crops)  # some crops shifted
+    assert any(not np.array_equal(c, x.array) for c in crops)  # some crops shifted
     for c in crops:  # every crop is a window of the zero-padded image
-        padded = np.pad(x.data, ((0, 0), (1, 1), (1, 1)))
+        padded = np.pad(x.array, ((0, 0), (1, 1), (1, 1)))
         assert any(np.array_equal(c, padded[:, i : i + 4, j : j + 4]) for i in range(3) for j in range(3))
     flipped = transforms.RandomHorizontalFlip(p=1.0)(x)
-    np.testing.assert_array_equal(flipped.data, x.data[..., ::-1])
-    np.testing.assert_array_equal(transforms.RandomHorizontalFlip(p=0.0)(x).data, x.data)
+    np.testing.assert_array_equal(flipped.array, x.array[..., ::-1])
+    np.testing.assert_array_equal(transforms.RandomHorizontalFlip(p=0.0)(x).array, x.array)
     with pytest.raises(ValueError, match="larger"):
         transforms.RandomCrop(9)(x)
 
@@ -191,16 +191,16 @@ def test_synthetic_sets_are_seeded_and_shaped():
         X2, y2 = fn(n_samples=101, seed=3)
         X3, _ = fn(n_samples=101, seed=4)
         assert X.shape == (101, 2) and X.dtype == np.float32 and y.shape == (101,) and y.dtype == np.int64
-        np.testing.assert_array_equal(X.data, X2.data)
-        np.testing.assert_array_equal(y.data, y2.data)
-        assert not np.array_equal(X.data, X3.data)
+        np.testing.assert_array_equal(X.array, X2.array)
+        np.testing.assert_array_equal(y.array, y2.array)
+        assert not np.array_equal(X.array, X3.array)
     _, y = spirals(n_samples=90, n_classes=3)
-    assert np.bincount(y.data).tolist() == [30, 30, 30]
+    assert np.bincount(y.array).tolist() == [30, 30, 30]
     X, y = xor(n_samples=400, noise=0.0)
-    np.testing.assert_array_equal(y.data, (np.sign(X.data[:, 0]) != np.sign(X.data[:, 1])).astype(np.int64))
+    np.testing.assert_array_equal(y.array, (np.sign(X.array[:, 0]) != np.sign(X.array[:, 1])).astype(np.int64))
     x, t = sin(n_samples=50, noise=0.0)
     assert x.shape == (50, 1) and t.dtype == np.float32
-    np.testing.assert_allclose(t.data, np.sin(x.data), atol=1e-6)
+    np.testing.assert_allclose(t.array, np.sin(x.array), atol=1e-6)
 
 
 def test_digits_split_is_fixed_and_disjoint():
@@ -208,7 +208,7 @@ def test_digits_split_is_fixed_and_disjoint():
     assert len(tr) + len(te) == 1797
     assert 0.18 < len(te) / 1797 < 0.22
     x, y = tr[0]
-    assert x.shape == (64,) and x.dtype == np.float32 and 0 <= x.data.min() and x.data.max() <= 1
+    assert x.shape == (64,) and x.dtype == np.float32 and 0 <= x.array.min() and x.array.max() <= 1
     assert set(np.unique(te.targets)) == set(range(10))
     np.testing.assert_array_equal(Digits(train=False).targets, te.targets)
     train_rows = {r.tobytes() for r in tr.data}

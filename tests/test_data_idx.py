@@ -105,10 +105,10 @@ def test_mnist_loads_from_root(tmp_path, layout):
     pipe = transforms.Compose([transforms.ToTensor(), transforms.Flatten()])
     x, y = next(iter(DataLoader(MNIST(root, transform=pipe), batch_size=4)))
     assert x.shape == (4, 784) and x.dtype == np.float32
-    np.testing.assert_allclose(x.data, images[:4].reshape(4, -1) / 255.0, rtol=1e-6)
+    np.testing.assert_allclose(x.array, images[:4].reshape(4, -1) / 255.0, rtol=1e-6)
     xb, yb = next(iter(DataLoader(ds, batch_size=4)))  # batch fast path without transform
-    np.testing.assert_array_equal(xb.data, images[:4])
-    np.testing.assert_array_equal(yb.data, labels[:4])
+    np.testing.assert_array_equal(xb.array, images[:4])
+    np.testing.assert_array_equal(yb.array, labels[:4])
 
 
 def test_mnist_mismatched_counts(tmp_path):

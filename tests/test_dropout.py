@@ -16,7 +16,7 @@ TF, DF = torch.nn.functional, dl.nn.functional
 def _mask_of(fn, shape, seed=0):
     """The mask (0 or 1/(1-p)) a dropout function draws after ``manual_seed(seed)``, read from ones."""
     dl.manual_seed(seed)
-    return fn(dl.ones(*shape)).data
+    return fn(dl.ones(*shape)).array
 
 
 @pytest.mark.parametrize("p", [0.1, 0.5, 0.8])
@@ -58,10 +58,10 @@ def test_dropout_statistics_preserve_mean():
     x = dl.ones(1000, 1000)
     for p in (0.2, 0.5, 0.9):
         y = DF.dropout(x, p)
-        kept = y.data != 0
+        kept = y.array != 0
         assert abs(kept.mean() - (1 - p)) < 0.005
-        assert abs(y.data.mean() - 1.0) < 0.02
-        np.testing.assert_allclose(y.data[kept], np.float32(1 / (1 - p)))
+        assert abs(y.array.mean() - 1.0) < 0.02
+        np.testing.assert_allclose(y.array[kept], np.float32(1 / (1 - p)))
         assert y.dtype == np.float32
 
 
@@ -80,13 +80,13 @@ def test_dropout_eval_is_exact_identity():
         xi = dl.randn(*shape)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            np.testing.assert_array_equal(fn(xi, 0.5, training=False).data, xi.data)
+            np.testing.assert_array_equal(fn(xi, 0.5, training=False).array, xi.array)
     for m in (dl.nn.Dropout(0.7), dl.nn.AlphaDropout(0.3)):
         m.eval()
         y = m(x)
-        np.testing.assert_array_equal(y.data, x.data)
+        np.testing.assert_array_equal(y.array, x.array)
         y.sum().backward()
-        np.testing.assert_array_equal(x.grad.data, 1)
+        np.testing.assert_array_equal(x.grad.array, 1)
         x.grad = None
 
 
@@ -96,7 +96,7 @@ def test_dropout_p0_and_p1():
     check_op(lambda x: TF.dropout2d(x, 1.0), [(2, 3, 2, 2)], lambda x: DF.dropout2d(x, 1.0))
     check_op(lambda x: TF.alpha_dropout(x, 1.0, True), [(4, 5)], lambda x: DF.alpha_dropout(x, 1.0, True))
     m = dl.nn.Dropout(1.0)
-    assert not np.any(m(dl.randn(10, 10)).data)
+    assert not np.any(m(dl.randn(10, 10)).array)
 
 
 @pytest.mark.parametrize("p", [-0.1, 1.5])
@@ -112,13 +112,13 @@ def test_dropout_rejects_bad_p(p):
 def test_dropout2d_zeroes_whole_channels():
     dl.manual_seed(0)
     x = dl.randn(8, 16, 5, 5) + 10.0  # no zeros in the input
-    y = dl.nn.Dropout2d(0.5)(x).data
+    y = dl.nn.Dropout2d(0.5)(x).array
     per_map = (y == 0).reshape(8, 16, -1)
     assert np.all(per_map.all(axis=2) | ~per_map.any(axis=2))  # every map all zero or none
     dropped = per_map.all(axis=2).mean()
     assert 0.3 < dropped < 0.7
     keep = ~per_map.all(axis=2)
-    np.testing.assert_allclose(y.reshape(8, 16, -1)[keep], x.data.reshape(8, 16, -1)[keep] * 2, rtol=1e-6)
+    np.testing.assert_allclose(y.reshape(8, 16, -1)[keep], x.array.reshape(8, 16, -1)[keep] * 2, rtol=1e-6)
 
 
 @pytest.mark.parametrize("fn,shape,lead", [
@@ -139,7 +139,7 @@ def test_dropout1d_and_dropout2d_shape_rules():
         DF.dropout3d(dl.ones(2, 3, 4), 0.5)
     with pytest.warns(UserWarning, match="3D input"):
         y = DF.dropout2d(dl.ones(4, 10, 6), 0.5)
-    flat = y.data
+    flat = y.array
     assert np.all(flat.min(axis=2) == flat.max(axis=2))  # (N, C, L): whole channels
     with pytest.raises(TypeError, match="dropout: expected a floating point input"):
         DF.dropout(dl.ones(3, dtype="int64"), 0.5)
@@ -148,7 +148,7 @@ def test_dropout1d_and_dropout2d_shape_rules():
 def test_alpha_dropout_keeps_mean_and_variance():
     dl.manual_seed(0)
     x = dl.randn(400, 1000)
-    y = DF.alpha_dropout(x, 0.2, training=True).data
+    y = DF.alpha_dropout(x, 0.2, training=True).array
     assert abs(y.mean()) < 0.01 and abs(y.std() - 1) < 0.01
     sat, p = 1.7580993408473766, 0.2
     a = ((1 - p) * (1 + p * sat**2)) ** -0.5
@@ -160,7 +160,7 @@ def test_dropout_inplace():
     dl.manual_seed(0)
     x = dl.ones(50, 50)
     y = DF.dropout(x, 0.5, inplace=True)
-    assert y is x and np.any(x.data == 0) and np.any(x.data == 2)
+    assert y is x and np.any(x.array == 0) and np.any(x.array == 2)
     # on a non-leaf in the graph: gradients still flow through the earlier node
     a = dl.ones(30, 30, requires_grad=True)
     h = a * 3
@@ -168,7 +168,7 @@ def test_dropout_inplace():
     out = DF.dropout(h, 0.5, inplace=True)
     assert out is h
     h.sum().backward()
-    np.testing.assert_allclose(a.grad.data, 3 * (h.data != 0) * 2)
+    np.testing.assert_allclose(a.grad.array, 3 * (h.array != 0) * 2)
     with pytest.raises(RuntimeError, match="leaf Variable"):
         DF.dropout(dl.ones(3, requires_grad=True), 0.5, inplace=True)
 
@@ -181,16 +181,16 @@ def test_dropout_modules_repr_and_train_flag():
     net = dl.nn.Sequential(dl.nn.Linear(4, 4), dl.nn.Dropout(0.5))
     x = dl.randn(3, 4)
     net.eval()
-    np.testing.assert_array_equal(net(x).data, net[0](x).data)
+    np.testing.assert_array_equal(net(x).array, net[0](x).array)
     net.train()
     dl.manual_seed(0)
-    assert np.any(net(x).data == 0)
+    assert np.any(net(x).array == 0)
 
 
 def test_feature_alpha_dropout():
     dl.manual_seed(0)
     x = dl.randn(200, 300, 4, 4)
-    y = DF.feature_alpha_dropout(x, 0.2, training=True).data
+    y = DF.feature_alpha_dropout(x, 0.2, training=True).array
     assert abs(y.mean()) < 0.02 and abs(y.std() - 1) < 0.02
     sat, p = 1.7580993408473766, 0.2
     a = ((1 - p) * (1 + p * sat**2)) ** -0.5
@@ -198,7 +198,7 @@ def test_feature_alpha_dropout():
     assert np.all(dropped.all(axis=2) | ~dropped.any(axis=2))  # whole maps
     assert abs(dropped.all(axis=2).mean() - p) < 0.01
     check_op(lambda x: TF.feature_alpha_dropout(x, 1.0, True), [(2, 3, 2)], lambda x: DF.feature_alpha_dropout(x, 1.0, True))
-    np.testing.assert_array_equal(dl.nn.FeatureAlphaDropout(0.5).eval()(x).data, x.data)
+    np.testing.assert_array_equal(dl.nn.FeatureAlphaDropout(0.5).eval()(x).array, x.array)
     assert repr(dl.nn.FeatureAlphaDropout(0.3)) == repr(torch.nn.FeatureAlphaDropout(0.3))
 
     def f(x):

@@ -35,28 +35,28 @@ def test_embedding_large_vocab_gradient_matches_add_at():
     dl.nn.functional.embedding(dl.tensor(ids), w).backward(dl.tensor(g))
     want = np.zeros((1000, 8), np.float32)
     np.add.at(want, ids.reshape(-1), g.reshape(-1, 8))
-    np.testing.assert_allclose(w.grad.data, want, atol=1e-5)
+    np.testing.assert_allclose(w.grad.array, want, atol=1e-5)
 
 
 def test_embedding_layer_state_dict_and_padding():
     torch.manual_seed(0)
     t = torch.nn.Embedding(10, 5, padding_idx=0)
     m = dl.nn.Embedding(10, 5, padding_idx=0)
-    assert np.all(m.weight.data[0] == 0) and m.weight.shape == (10, 5) and m.weight.dtype == np.float32
+    assert np.all(m.weight.array[0] == 0) and m.weight.shape == (10, 5) and m.weight.dtype == np.float32
     m.load_state_dict(t.state_dict())
     assert list(m.state_dict()) == list(t.state_dict()) == ["weight"]
     ids = _ids((3, 4), 10, seed=3)
     ids[0, 0] = 0
     out, tout = m(dl.tensor(ids)), t(torch.tensor(ids))
-    np.testing.assert_allclose(out.data, tout.detach().numpy())
+    np.testing.assert_allclose(out.array, tout.detach().numpy())
     g = np.random.default_rng(2).standard_normal(out.shape).astype(np.float32)
     out.backward(dl.tensor(g))
     tout.backward(torch.tensor(g))
-    np.testing.assert_allclose(m.weight.grad.data, t.weight.grad.numpy(), atol=1e-6)
-    assert np.all(m.weight.grad.data[0] == 0)
+    np.testing.assert_allclose(m.weight.grad.array, t.weight.grad.numpy(), atol=1e-6)
+    assert np.all(m.weight.grad.array[0] == 0)
     t2 = torch.nn.Embedding(10, 5, padding_idx=0)
     t2.load_state_dict({k: torch.tensor(v.numpy()) for k, v in m.state_dict().items()})
-    np.testing.assert_array_equal(t2.weight.detach().numpy(), m.weight.data)
+    np.testing.assert_array_equal(t2.weight.detach().numpy(), m.weight.array)
 
 
 def test_embedding_max_norm_matches_torch():
@@ -68,16 +68,16 @@ def test_embedding_max_norm_matches_torch():
     m.load_state_dict(t.state_dict())
     ids = np.array([[1, 2, 2], [5, 1, 7]])
     out, tout = m(dl.tensor(ids)), t(torch.tensor(ids))
-    np.testing.assert_allclose(out.data, tout.detach().numpy(), atol=1e-6)
-    np.testing.assert_allclose(m.weight.data, t.weight.detach().numpy(), atol=1e-6)
-    assert np.allclose(m.weight.data[0], w[0])  # untouched rows keep their norm
+    np.testing.assert_allclose(out.array, tout.detach().numpy(), atol=1e-6)
+    np.testing.assert_allclose(m.weight.array, t.weight.detach().numpy(), atol=1e-6)
+    assert np.allclose(m.weight.array[0], w[0])  # untouched rows keep their norm
 
 
 def test_embedding_from_pretrained_freezes():
     w = dl.randn(4, 3)
     m = dl.nn.Embedding.from_pretrained(w)
     assert not m.weight.requires_grad and m.weight.shape == (4, 3)
-    np.testing.assert_array_equal(m(dl.tensor([3, 0])).data, w.data[[3, 0]])
+    np.testing.assert_array_equal(m(dl.tensor([3, 0])).array, w.array[[3, 0]])
     m2 = dl.nn.Embedding.from_pretrained(w, freeze=False, padding_idx=1)
     assert m2.weight.requires_grad and m2.padding_idx == 1
 

@@ -48,15 +48,15 @@ def test_causal_mask_future_tokens_do_not_change_the_past():
     idx = _tokens(2, 10)
     changed = idx.copy()
     changed[:, 6:] = (changed[:, 6:] + 5) % 12
-    a, b = m(dl.tensor(idx)).data, m(dl.tensor(changed)).data
+    a, b = m(dl.tensor(idx)).array, m(dl.tensor(changed)).array
     np.testing.assert_allclose(a[:, :6], b[:, :6], rtol=0, atol=1e-6)
     assert not np.allclose(a[:, 6:], b[:, 6:])
     # The same through gradients: the logits at t = 3 do not depend on the embeddings of t > 3.
     x = dl.tensor(idx)
     m.zero_grad()
     m(x)[:, 3].sum().backward()
-    np.testing.assert_array_equal(m.pos_emb.weight.grad.data[4:], 0.0)
-    assert np.abs(m.pos_emb.weight.grad.data[:4]).sum() > 0
+    np.testing.assert_array_equal(m.pos_emb.weight.grad.array[4:], 0.0)
+    assert np.abs(m.pos_emb.weight.grad.array[:4]).sum() > 0
 
 
 @pytest.mark.parametrize("tie", [False, True])
@@ -99,7 +99,7 @@ def test_memorizes_a_short_text():
         opt.step()
     assert loss.item() < 0.3
     out = m.generate(dl.tensor(data[None, :16]), 30, temperature=0)
-    assert "".join(chars[i] for i in out.data[0]) == TEXT[:46]
+    assert "".join(chars[i] for i in out.array[0]) == TEXT[:46]
 
 
 def test_generate_shapes_sampling_and_context_crop():
@@ -110,16 +110,16 @@ def test_generate_shapes_sampling_and_context_crop():
     dl.manual_seed(1)
     b = m.generate(idx, 15, temperature=1.0)
     assert a.shape == (2, 19) and a.dtype == np.int64  # longer than the context (10): the window slides
-    np.testing.assert_array_equal(a.data, b.data)
-    np.testing.assert_array_equal(a.data[:, :4], idx.data)
-    assert a.data.min() >= 0 and a.data.max() < 12
+    np.testing.assert_array_equal(a.array, b.array)
+    np.testing.assert_array_equal(a.array[:, :4], idx.array)
+    assert a.array.min() >= 0 and a.array.max() < 12
     greedy = m.generate(idx, 5, temperature=0)
     assert m.training  # generate restores the mode
-    np.testing.assert_array_equal(m.generate(idx, 5, top_k=1).data, greedy.data)
+    np.testing.assert_array_equal(m.generate(idx, 5, top_k=1).array, greedy.array)
     # top_k=3: every sampled token is among the 3 most likely at its step.
     x = m.generate(idx[:1], 1, top_k=3)
-    top3 = np.argsort(m.eval()(idx[:1]).data[0, -1])[-3:]
-    assert x.data[0, -1] in top3
+    top3 = np.argsort(m.eval()(idx[:1]).array[0, -1])[-3:]
+    assert x.array[0, -1] in top3
     assert m.generate(dl.tensor(np.array([1, 2])), 3).shape == (5,)
 
 
@@ -128,18 +128,18 @@ def test_attention_maps_match_torch_multihead_attention():
     idx = _tokens(2, 7)
     maps = m.attention_maps(dl.tensor(idx))
     assert maps.shape == (2, 2, 4, 7, 7)
-    w = maps.data
+    w = maps.array
     np.testing.assert_allclose(w.sum(-1), 1.0, rtol=1e-5)
     assert np.all(np.triu(np.ones((7, 7)), 1)[None, None, None] * w == 0)
     # Layer 0 equals PyTorch's per-head MHA weights for the same projections and input.
     blk = m.blocks[0]
     mha = torch.nn.MultiheadAttention(16, 4, batch_first=True)
-    mha.in_proj_weight.data = torch.tensor(blk.attn.qkv.weight.data)
-    mha.in_proj_bias.data = torch.tensor(blk.attn.qkv.bias.data)
-    h = blk.ln1(m.pos_emb(m.tok_emb(dl.tensor(idx)))).data
+    mha.in_proj_weight.data = torch.tensor(blk.attn.qkv.weight.array)
+    mha.in_proj_bias.data = torch.tensor(blk.attn.qkv.bias.array)
+    h = blk.ln1(m.pos_emb(m.tok_emb(dl.tensor(idx)))).array
     causal = torch.triu(torch.ones(7, 7, dtype=torch.bool), 1)
     _, tw = mha(*[torch.tensor(h)] * 3, attn_mask=causal, average_attn_weights=False)
-    compare("layer 0 maps", maps.data[0], tw, 1e-5, 1e-4)
+    compare("layer 0 maps", maps.array[0], tw, 1e-5, 1e-4)
     assert all(not b.attn.store_attention and b.attn.attention is None for b in m.blocks)
 
 

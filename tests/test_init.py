@@ -44,7 +44,7 @@ def _sample(fn, shape=N_SAMPLES, **kw):
     t = dl.empty(*shape)
     out = fn(t, **kw)
     assert out is t and t.dtype == dl.float32
-    return t.data.astype(np.float64)
+    return t.array.astype(np.float64)
 
 
 def _check_uniform(x, lo, hi):
@@ -127,7 +127,7 @@ def test_orthogonal_draws_differ_and_are_reproducible():
     a, b = _sample(init.orthogonal_, (5, 5)), _sample(init.orthogonal_, (5, 5))
     np.testing.assert_array_equal(a, b)  # same seed, same matrix
     g = dl.Generator(1)
-    c = init.orthogonal_(dl.empty(5, 5), generator=g).data
+    c = init.orthogonal_(dl.empty(5, 5), generator=g).array
     assert not np.allclose(a, c)
 
 
@@ -137,14 +137,14 @@ def test_deterministic_fills_equal_torch(fill, shape):
     args = (0.37,) if fill == "constant_" else ()
     t = getattr(torch.nn.init, fill)(torch.empty(*shape), *args)
     d = getattr(init, fill)(dl.empty(*shape), *args)
-    np.testing.assert_array_equal(d.data, t.numpy())
+    np.testing.assert_array_equal(d.array, t.numpy())
 
 
 @pytest.mark.parametrize("shape,groups", [((4, 4, 3), 1), ((6, 3, 3, 3), 1), ((4, 2, 3, 3), 2), ((3, 5, 1, 3, 3), 1), ((6, 2, 2, 2), 3)])
 def test_dirac_equals_torch(shape, groups):
     t = torch.nn.init.dirac_(torch.empty(*shape), groups)
     d = init.dirac_(dl.empty(*shape), groups)
-    np.testing.assert_array_equal(d.data, t.numpy())
+    np.testing.assert_array_equal(d.array, t.numpy())
     with pytest.raises(ValueError, match="dirac_"):
         init.dirac_(dl.empty(3, 3))
 
@@ -169,6 +169,6 @@ def test_linear_default_init_law():
     dl.manual_seed(0)
     lin = dl.nn.Linear(400, 500)
     bound = 1 / math.sqrt(400)  # kaiming_uniform(a=sqrt(5)) and the bias law coincide
-    _check_uniform(lin.weight.data.astype(np.float64), -bound, bound)
-    b = lin.bias.data
+    _check_uniform(lin.weight.array.astype(np.float64), -bound, bound)
+    b = lin.bias.array
     assert np.abs(b).max() <= bound and b.std() == pytest.approx(bound / math.sqrt(3), rel=0.15)

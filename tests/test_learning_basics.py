@@ -34,10 +34,10 @@ def test_mlp_2_2_1_learns_xor_with_gradient_descent():
     dl.manual_seed(5)  # 2 hidden units can stall in XOR's local minimum; this seed does not
     net = dl.nn.Sequential(dl.nn.Linear(2, 2), dl.nn.Tanh(), dl.nn.Linear(2, 1))
     twin = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Tanh(), torch.nn.Linear(2, 1))
-    twin.load_state_dict({k: torch.tensor(v.data) for k, v in net.state_dict().items()})
+    twin.load_state_dict({k: torch.tensor(v.array) for k, v in net.state_dict().items()})
     losses = _train_xor(dl, net, steps=1500, lr=1.0)
     assert losses[-1] < 0.01 and losses[-1] < losses[0] / 50
-    pred = net(dl.tensor(X)).data[:, 0] > 0
+    pred = net(dl.tensor(X)).array[:, 0] > 0
     np.testing.assert_array_equal(pred, np.array(TARGETS["XOR"]) > 0.5)
     # the same descent in PyTorch from the same weights follows the same path
     t_losses = _train_xor(torch, twin, steps=1500, lr=1.0)
@@ -56,7 +56,7 @@ def _perceptron(target, epochs=50, lr=1.0):
                 err = y[i] - step(layer(x[i]))[0]
                 layer.weight += lr * err * x[i]
                 layer.bias += lr * err
-            history.append(float((step(layer(x))[:, 0] == y).data.mean()))
+            history.append(float((step(layer(x))[:, 0] == y).array.mean()))
     return history, layer
 
 
@@ -66,7 +66,7 @@ def test_perceptron_learns_linearly_separable_gates(gate):
     assert history[-1] == 1.0
     first = history.index(1.0)
     assert all(a == 1.0 for a in history[first:])  # once separated, the rule stops changing w
-    out = layer(dl.tensor(X)).data[:, 0]
+    out = layer(dl.tensor(X)).array[:, 0]
     assert np.all((out >= 0) == (np.array(TARGETS[gate]) > 0.5))  # the learned line separates the classes (step(0) = 1)
 
 

@@ -58,7 +58,7 @@ def test_regression_loss_broadcast_warns_like_torch():
 def test_legacy_size_average_and_reduce():
     x, y = dl.randn(3, 4), dl.randn(3, 4)
     assert F.mse_loss(x, y, size_average=False).shape == ()
-    np.testing.assert_allclose(F.mse_loss(x, y, size_average=False).data, F.mse_loss(x, y, reduction="sum").data)
+    np.testing.assert_allclose(F.mse_loss(x, y, size_average=False).array, F.mse_loss(x, y, reduction="sum").array)
     assert F.mse_loss(x, y, reduce=False).shape == (3, 4)
     with pytest.raises(ValueError, match="reduction"):
         F.l1_loss(x, y, reduction="avg")
@@ -109,7 +109,7 @@ def test_cross_entropy_stable_for_logits_of_1e4(reduction):
              lambda a: F.cross_entropy(a, dl.tensor(t), reduction=reduction), arrays=[x], rtol=1e-5)
     check_op(lambda a: TF.cross_entropy(a, torch.tensor(t), reduction=reduction, label_smoothing=0.1), [],
              lambda a: F.cross_entropy(a, dl.tensor(t), reduction=reduction, label_smoothing=0.1), arrays=[x], rtol=1e-5)
-    assert np.isfinite(F.cross_entropy(dl.tensor(x), dl.tensor(t), reduction=reduction).data).all()
+    assert np.isfinite(F.cross_entropy(dl.tensor(x), dl.tensor(t), reduction=reduction).array).all()
 
 
 def test_cross_entropy_all_ignored_is_nan_like_torch():
@@ -121,8 +121,8 @@ def test_cross_entropy_gradient_is_softmax_minus_onehot():
     x = dl.randn(6, 5, requires_grad=True)
     t = dl.tensor([0, 4, 2, 2, 1, 3])
     F.cross_entropy(x, t, reduction="sum").backward()
-    want = F.softmax(x.detach(), dim=1).data - np.eye(5, dtype=np.float32)[t.data]
-    np.testing.assert_allclose(x.grad.data, want, atol=1e-6)
+    want = F.softmax(x.detach(), dim=1).array - np.eye(5, dtype=np.float32)[t.array]
+    np.testing.assert_allclose(x.grad.array, want, atol=1e-6)
 
 
 def test_cross_entropy_errors_name_the_op_and_shapes():
@@ -157,7 +157,7 @@ def test_nll_loss(shape, tshape, reduction, weighted, ignore):
 
 def test_log_softmax_plus_nll_equals_cross_entropy():
     x, t = dl.randn(7, 4), dl.tensor(_indices((7,), 4))
-    np.testing.assert_allclose(F.nll_loss(F.log_softmax(x, dim=1), t).data, F.cross_entropy(x, t).data, rtol=1e-6)
+    np.testing.assert_allclose(F.nll_loss(F.log_softmax(x, dim=1), t).array, F.cross_entropy(x, t).array, rtol=1e-6)
 
 
 # ---------------------------------------------------------------------------- binary losses

@@ -241,7 +241,7 @@ def test_scheduler_drives_training_lr():
         opt.step()
         total += 0.5**k
         sched.step()
-        np.testing.assert_allclose(p.data, [-total], rtol=1e-6)
+        np.testing.assert_allclose(p.array, [-total], rtol=1e-6)
 
 
 def test_initial_lr_and_resume_errors():
@@ -287,4 +287,4 @@ def test_warns_when_the_scheduler_steps_before_the_optimizer():
     p = clone.param_groups[0]["params"][0]
     p.grad = dl.ones(2)
     clone.step()
-    assert p.data[0] != 1.0 and opt2.param_groups[0]["params"][0].data[0] == 1.0
+    assert p.array[0] != 1.0 and opt2.param_groups[0]["params"][0].array[0] == 1.0

@@ -131,7 +131,7 @@ def make_net(lib):
 
 
 def _copy_to_torch(dl_module, t_module):
-    t_module.load_state_dict({k: torch.tensor(v.data) for k, v in dl_module.state_dict().items()})
+    t_module.load_state_dict({k: torch.tensor(v.array) for k, v in dl_module.state_dict().items()})
 
 
 @pytest.mark.parametrize("build", [lambda lib: lib.nn.Linear(5, 3), lambda lib: lib.nn.Linear(5, 3, bias=False),
@@ -143,11 +143,11 @@ def test_state_dict_round_trip_with_torch(build):
     x = np.random.default_rng(0).standard_normal((6, in_features)).astype(np.float32)
     assert list(dm.state_dict()) == list(tm.state_dict())
     dm.load_state_dict(tm.state_dict())  # torch -> deepling
-    np.testing.assert_allclose(dm(dl.tensor(x)).data, tm(torch.tensor(x)).detach().numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(dm(dl.tensor(x)).array, tm(torch.tensor(x)).detach().numpy(), rtol=1e-5, atol=1e-6)
     dm2 = build(dl)
     tm2 = build(torch)
     _copy_to_torch(dm2, tm2)  # deepling -> torch
-    np.testing.assert_allclose(dm2(dl.tensor(x)).data, tm2(torch.tensor(x)).detach().numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(dm2(dl.tensor(x)).array, tm2(torch.tensor(x)).detach().numpy(), rtol=1e-5, atol=1e-6)
     assert repr(dm) == repr(tm)
 
 
@@ -242,25 +242,25 @@ def test_l2_penalty_is_half_squared_norm_of_weights_and_matches_weight_decay():
     lam = 0.1
     pen = dl.nn.l2_penalty(dm)
     twant = 0.5 * sum((p * p).sum() for p in tm.parameters() if p.ndim >= 2)
-    np.testing.assert_allclose(pen.data, twant.detach().numpy(), rtol=1e-5)
+    np.testing.assert_allclose(pen.array, twant.detach().numpy(), rtol=1e-5)
     (lam * pen).backward()
     (lam * twant).backward()
     for (name, p), tp in zip(dm.named_parameters(), tm.parameters()):
         if p.ndim >= 2:  # gradient lam * w: SGD's weight_decay=lam
-            np.testing.assert_allclose(p.grad.data, lam * p.data, rtol=1e-6, err_msg=name)
-            np.testing.assert_allclose(p.grad.data, tp.grad.numpy(), rtol=1e-6, err_msg=name)
+            np.testing.assert_allclose(p.grad.array, lam * p.array, rtol=1e-6, err_msg=name)
+            np.testing.assert_allclose(p.grad.array, tp.grad.numpy(), rtol=1e-6, err_msg=name)
         else:  # biases and the 1-D scale are not penalized
             assert p.grad is None, name
     all_params = dl.nn.l2_penalty(dm, weights_only=False)
-    np.testing.assert_allclose(all_params.data, 0.5 * sum(float((p.data.astype(np.float64) ** 2).sum()) for p in dm.parameters()), rtol=1e-5)
+    np.testing.assert_allclose(all_params.array, 0.5 * sum(float((p.array.astype(np.float64) ** 2).sum()) for p in dm.parameters()), rtol=1e-5)
 
 
 def test_l1_penalty_is_sum_of_absolute_weights():
     dm = dl.nn.Sequential(dl.nn.Linear(3, 4), dl.nn.ReLU(), dl.nn.Linear(4, 2))
     pen = dl.nn.l1_penalty(dm)
-    np.testing.assert_allclose(pen.data, np.abs(dm[0].weight.data).sum() + np.abs(dm[2].weight.data).sum(), rtol=1e-6)
+    np.testing.assert_allclose(pen.array, np.abs(dm[0].weight.array).sum() + np.abs(dm[2].weight.array).sum(), rtol=1e-6)
     pen.backward()
-    np.testing.assert_array_equal(dm[0].weight.grad.data, np.sign(dm[0].weight.data))
+    np.testing.assert_array_equal(dm[0].weight.grad.array, np.sign(dm[0].weight.array))
     assert dm[0].bias.grad is None
     with pytest.raises(ValueError, match="no parameters"):
         dl.nn.l1_penalty(dl.nn.ReLU())

@@ -54,9 +54,9 @@ def test_batch_norm_functional_updates_running_stats(momentum):
     for _ in range(3):
         t = TF.batch_norm(torch.tensor(x), trm, trv, training=True, momentum=momentum)
         d = DF.batch_norm(dl.tensor(x), drm, drv, training=True, momentum=momentum)
-        np.testing.assert_allclose(d.data, t.numpy(), atol=1e-5)
-        np.testing.assert_allclose(drm.data, trm.numpy(), atol=1e-6, rtol=1e-5)
-        np.testing.assert_allclose(drv.data, trv.numpy(), atol=1e-6, rtol=1e-5)
+        np.testing.assert_allclose(d.array, t.numpy(), atol=1e-5)
+        np.testing.assert_allclose(drm.array, trm.numpy(), atol=1e-6, rtol=1e-5)
+        np.testing.assert_allclose(drv.array, trv.numpy(), atol=1e-6, rtol=1e-5)
 
 
 def test_batch_norm_gradcheck():
@@ -110,9 +110,9 @@ def test_instance_norm_running_stats_and_gradcheck():
     for _ in range(3):
         t = TF.instance_norm(torch.tensor(x), trm, trv, momentum=0.3)
         d = DF.instance_norm(dl.tensor(x), drm, drv, momentum=0.3)
-        np.testing.assert_allclose(d.data, t.numpy(), atol=1e-5)
-        np.testing.assert_allclose(drm.data, trm.numpy(), atol=1e-6, rtol=1e-5)
-        np.testing.assert_allclose(drv.data, trv.numpy(), atol=1e-6, rtol=1e-5)
+        np.testing.assert_allclose(d.array, t.numpy(), atol=1e-5)
+        np.testing.assert_allclose(drm.array, trm.numpy(), atol=1e-6, rtol=1e-5)
+        np.testing.assert_allclose(drv.array, trv.numpy(), atol=1e-6, rtol=1e-5)
     check_grad(lambda x, w, b: DF.instance_norm(x, None, None, w, b), [(2, 3, 4), (3,), (3,)])
 
 
@@ -155,9 +155,9 @@ def _compare_state(m, tm):
     for k in tsd:
         assert sd[k].shape == tuple(tsd[k].shape), k
         if tsd[k].dtype == torch.int64:
-            assert sd[k].dtype == np.int64 and int(sd[k].data) == int(tsd[k]), k
+            assert sd[k].dtype == np.int64 and int(sd[k].array) == int(tsd[k]), k
         else:
-            np.testing.assert_allclose(sd[k].data, tsd[k].numpy(), atol=1e-5, rtol=1e-5, err_msg=k)
+            np.testing.assert_allclose(sd[k].array, tsd[k].numpy(), atol=1e-5, rtol=1e-5, err_msg=k)
 
 
 def _step(m, tm, x, seed, grads=True):
@@ -165,15 +165,15 @@ def _step(m, tm, x, seed, grads=True):
     tx = torch.tensor(x, requires_grad=grads)
     dx = dl.tensor(x, requires_grad=grads)
     t, d = tm(tx), m(dx)
-    np.testing.assert_allclose(d.data, t.detach().numpy(), atol=2e-5, rtol=1e-4)
+    np.testing.assert_allclose(d.array, t.detach().numpy(), atol=2e-5, rtol=1e-4)
     if grads:
         w = np.random.default_rng(seed).standard_normal(t.shape).astype(np.float32)
         (t * torch.tensor(w)).sum().backward()
         (d * dl.tensor(w)).sum().backward()
-        np.testing.assert_allclose(dx.grad.data, tx.grad.numpy(), atol=2e-4, rtol=1e-3)
+        np.testing.assert_allclose(dx.grad.array, tx.grad.numpy(), atol=2e-4, rtol=1e-3)
         for (name, p), (tname, tp) in zip(m.named_parameters(), tm.named_parameters()):
             assert name == tname
-            np.testing.assert_allclose(p.grad.data, tp.grad.numpy(), atol=2e-4, rtol=1e-3, err_msg=name)
+            np.testing.assert_allclose(p.grad.array, tp.grad.numpy(), atol=2e-4, rtol=1e-3, err_msg=name)
         m.zero_grad()
         tm.zero_grad()
 
@@ -206,7 +206,7 @@ def test_batchnorm_module_train_then_eval(cls, tcls, shape, kwargs):
         _compare_state(m, tm)
     # and back: our trained state loads into a fresh torch module with the same result
     tm2 = tcls(4, **kwargs).eval()
-    tm2.load_state_dict({k: torch.from_numpy(np.array(v.data)) for k, v in m.state_dict().items()})
+    tm2.load_state_dict({k: torch.from_numpy(np.array(v.array)) for k, v in m.state_dict().items()})
     _compare_state(m, tm2)
 
 
@@ -242,11 +242,11 @@ def test_batchnorm_eval_without_running_stats_uses_batch_stats():
 def test_batchnorm_module_reset_running_stats():
     m = dl.nn.BatchNorm1d(3)
     m(dl.randn(5, 3) * 4 + 2)
-    assert int(m.num_batches_tracked.data) == 1 and not np.allclose(m.running_mean.data, 0)
+    assert int(m.num_batches_tracked.array) == 1 and not np.allclose(m.running_mean.array, 0)
     m.reset_running_stats()
-    assert int(m.num_batches_tracked.data) == 0
-    np.testing.assert_array_equal(m.running_mean.data, 0)
-    np.testing.assert_array_equal(m.running_var.data, 1)
+    assert int(m.num_batches_tracked.array) == 0
+    np.testing.assert_array_equal(m.running_mean.array, 0)
+    np.testing.assert_array_equal(m.running_var.array, 1)
 
 
 @pytest.mark.parametrize("cls,tcls,shape", [
@@ -356,7 +356,7 @@ def test_no_graph_without_grad_and_under_no_grad():
     with dl.no_grad():
         out = m(dl.randn(2, 3, 4, 4))
     assert not out.requires_grad and out.grad_fn is None
-    assert int(m.num_batches_tracked.data) == 1
+    assert int(m.num_batches_tracked.array) == 1
 
 
 # ---------------------------------------------------------------------------- random shapes

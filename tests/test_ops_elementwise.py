@@ -290,7 +290,7 @@ PROMOTION = [
 def test_dtype_promotion(name, fn):
     t, d = fn(torch), fn(dl)
     assert str(t.dtype).replace("torch.", "") == d.dtype.name.replace("bool", "bool"), (t.dtype, d.dtype)
-    np.testing.assert_allclose(d.data, t.numpy(), rtol=1e-6)
+    np.testing.assert_allclose(d.array, t.numpy(), rtol=1e-6)
 
 
 def test_float32_stays_float32_through_ops():

@@ -56,7 +56,7 @@ def test_matmul_with_one_side_constant():
     a = dl.randn(3, 4, requires_grad=True)
     b = dl.randn(4, 2)
     (a @ b).sum().backward()
-    np.testing.assert_allclose(a.grad.data, np.broadcast_to(b.data.sum(1), (3, 4)), rtol=1e-6)
+    np.testing.assert_allclose(a.grad.array, np.broadcast_to(b.array.sum(1), (3, 4)), rtol=1e-6)
     assert b.grad is None
 
 
@@ -65,7 +65,7 @@ def test_matmul_integer_and_float64():
                lambda m: m.ones(2, 3, dtype=m.float64) @ m.ones(3, dtype=m.float64)):
         t, d = fn(torch), fn(dl)
         assert str(t.dtype).replace("torch.", "") == d.dtype.name
-        np.testing.assert_array_equal(d.data, t.numpy())
+        np.testing.assert_array_equal(d.array, t.numpy())
 
 
 MATMUL_ERRORS = [

@@ -154,12 +154,12 @@ def test_max_returns_named_pair():
     out = x.max(1)
     values, indices = out
     assert out.values is values and out.indices is indices
-    np.testing.assert_array_equal(values.data, [5.0, 7.0])
-    np.testing.assert_array_equal(indices.data, [1, 0])
+    np.testing.assert_array_equal(values.array, [5.0, 7.0])
+    np.testing.assert_array_equal(indices.array, [1, 0])
     assert indices.dtype == np.int64
     out = dl.min(x, dim=0)
-    np.testing.assert_array_equal(out.values.data, [1.0, 2.0])
-    np.testing.assert_array_equal(out.indices.data, [0, 1])
+    np.testing.assert_array_equal(out.values.array, [1.0, 2.0])
+    np.testing.assert_array_equal(out.indices.array, [0, 1])
 
 
 def test_max_of_two_tensors_is_elementwise():
@@ -186,7 +186,7 @@ def test_reduce_dtypes():
                lambda m: m.tensor([1.0, 2.0]).argmax(), lambda m: m.tensor([1, 2]).sum(dtype=m.float32)):
         t, d = fn(torch), fn(dl)
         assert str(t.dtype).replace("torch.", "") == d.dtype.name
-        np.testing.assert_allclose(d.data, t.numpy())
+        np.testing.assert_allclose(d.array, t.numpy())
 
 
 def test_mean_of_int_raises_like_torch():

@@ -159,7 +159,7 @@ def test_shape_gradcheck(name, shapes):
 def test_getitem_repeated_indices_accumulate():
     x = dl.ones(3, requires_grad=True)
     x[dl.tensor([0, 0, 2, 0])].sum().backward()
-    np.testing.assert_array_equal(x.grad.data, [3.0, 0.0, 1.0])
+    np.testing.assert_array_equal(x.grad.array, [3.0, 0.0, 1.0])
 
 
 def test_cat_promotes_dtypes_like_torch():
@@ -168,7 +168,7 @@ def test_cat_promotes_dtypes_like_torch():
                lambda m: m.stack([m.tensor([1, 2]), m.tensor([True, False])])):
         t, d = fn(torch), fn(dl)
         assert str(t.dtype).replace("torch.", "") == d.dtype.name
-        np.testing.assert_array_equal(d.data, t.numpy())
+        np.testing.assert_array_equal(d.array, t.numpy())
 
 
 def test_views_share_no_state_with_the_graph():
@@ -176,7 +176,7 @@ def test_views_share_no_state_with_the_graph():
     x = dl.randn(2, 3, requires_grad=True)
     y = x.reshape(2, 3)
     (y * 2).sum().backward()
-    np.testing.assert_array_equal(x.grad.data, np.full((2, 3), 2.0))
+    np.testing.assert_array_equal(x.grad.array, np.full((2, 3), 2.0))
 
 
 # ---------------------------------------------------------------------------- errors

@@ -100,7 +100,7 @@ class _Pair:
 
     def assert_close(self, what):
         for i, (dp, tp) in enumerate(zip(self.dp, self.tp)):
-            np.testing.assert_allclose(dp.data, tp.detach().numpy(), rtol=1e-5, atol=1e-6,
+            np.testing.assert_allclose(dp.array, tp.detach().numpy(), rtol=1e-5, atol=1e-6,
                                        err_msg=f"{what}: parameter {i}")
 
 
@@ -131,7 +131,7 @@ def test_state_dict_layout_matches_torch(name, dl_cls, t_cls, options):
                 continue
             dval = dsd["state"][i][key]
             assert isinstance(dval, dl.Tensor)
-            np.testing.assert_allclose(dval.data, tval.numpy(), rtol=1e-5, atol=1e-6, err_msg=f"{name} {i} {key}")
+            np.testing.assert_allclose(dval.array, tval.numpy(), rtol=1e-5, atol=1e-6, err_msg=f"{name} {i} {key}")
             assert dval.dtype == np.float32
 
 
@@ -192,7 +192,7 @@ def test_gradients_from_a_quadratic_loss_in_both_frameworks():
             topt.step()
             losses.append(dl_loss.item())
             np.testing.assert_allclose(dl_loss.item(), t_loss.item(), rtol=1e-5)
-            np.testing.assert_allclose(dw.data, tw.detach().numpy(), rtol=1e-5, atol=1e-6)
+            np.testing.assert_allclose(dw.array, tw.detach().numpy(), rtol=1e-5, atol=1e-6)
         assert losses[-1] < losses[0]
 
 
@@ -216,7 +216,7 @@ def test_step_with_closure_returns_the_loss():
     for _ in range(3):
         loss, tloss = opt.step(closure), topt.step(tclosure)
         assert loss.item() == pytest.approx(tloss.item(), rel=1e-6)
-    np.testing.assert_allclose(w.data, tw.detach().numpy(), rtol=1e-6)
+    np.testing.assert_allclose(w.array, tw.detach().numpy(), rtol=1e-6)
 
 
 def test_updates_are_in_place_and_keep_dtype():
@@ -225,16 +225,16 @@ def test_updates_are_in_place_and_keep_dtype():
                          (optim.AdamW, {}), (optim.RMSprop, dict(centered=True, momentum=0.9)),
                          (optim.Adagrad, dict(weight_decay=0.1))]:
         params = [dl.nn.Parameter(dl.tensor(a.copy())) for a in init]
-        arrays = [p.data for p in params]
+        arrays = [p.array for p in params]
         opt = dl_cls(params, **opts)
         for grads in _grads(4):
             for p, g in zip(params, grads):
                 p.grad = None if g is None else dl.tensor(g)
             opt.step()
         for p, arr, a0 in zip(params, arrays, init):
-            assert p.data is arr, f"{dl_cls.__name__} replaced a parameter's array"
+            assert p.array is arr, f"{dl_cls.__name__} replaced a parameter's array"
             assert p.dtype == np.float32
-            assert not np.array_equal(p.data, a0)
+            assert not np.array_equal(p.array, a0)
         for state in opt.state.values():
             for v in state.values():
                 assert isinstance(v, dl.Tensor) and v.dtype == np.float32
@@ -250,7 +250,7 @@ def test_float64_parameters_stay_float64():
         opt.step()
         topt.step()
     assert w.dtype == np.float64 and opt.state[w]["exp_avg"].dtype == np.float64
-    np.testing.assert_allclose(w.data, tw.detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(w.array, tw.detach().numpy(), rtol=1e-12)
 
 
 def test_parameters_without_grad_are_skipped():
@@ -258,8 +258,8 @@ def test_parameters_without_grad_are_skipped():
     opt = optim.Adam([p, q], lr=0.1)
     p.grad = dl.ones(3)
     opt.step()
-    np.testing.assert_array_equal(q.data, np.ones(2, np.float32))
-    assert q not in opt.state and float(opt.state[p]["step"].data) == 1.0
+    np.testing.assert_array_equal(q.array, np.ones(2, np.float32))
+    assert q not in opt.state and float(opt.state[p]["step"].array) == 1.0
 
 
 def test_zero_grad():
@@ -267,7 +267,7 @@ def test_zero_grad():
     opt = optim.SGD([p], lr=0.1)
     p.grad = dl.ones(3)
     opt.zero_grad(set_to_none=False)
-    assert p.grad is not None and not np.any(p.grad.data)
+    assert p.grad is not None and not np.any(p.grad.array)
     opt.zero_grad()
     assert p.grad is None
 
@@ -279,10 +279,10 @@ def test_model_parameters_and_named_parameters():
     named = optim.Adam(model.named_parameters())
     assert named.param_groups[0]["param_names"] == ["0.weight", "0.bias", "1.weight", "1.bias"]
     x = dl.randn(5, 4)
-    before = [p.data.copy() for p in model.parameters()]
+    before = [p.array.copy() for p in model.parameters()]
     model(x).sum().backward()
     opt.step()
-    assert all(not np.array_equal(b, p.data) for b, p in zip(before, model.parameters()))
+    assert all(not np.array_equal(b, p.array) for b, p in zip(before, model.parameters()))
 
 
 # ---------------------------------------------------------------------------------------------- state_dict
@@ -311,12 +311,12 @@ def test_state_dict_round_trip_resumes_identically(name, dl_cls, t_cls, options)
     assert fresh.param_groups[0]["lr"] == options["lr"]
     _train(fresh, params, seq[5:])
     for i, (p, r) in enumerate(zip(params, ref)):
-        np.testing.assert_array_equal(p.data, r.data, err_msg=f"{name}: parameter {i}")
+        np.testing.assert_array_equal(p.array, r.array, err_msg=f"{name}: parameter {i}")
     # the loaded optimizer owns its buffers: training it did not touch the saved dict
     for i, state in saved["state"].items():
         for key, v in state.items():
             if isinstance(v, dl.Tensor) and key in fresh.state[params[i]]:
-                assert v.data is not fresh.state[params[i]][key].data
+                assert v.array is not fresh.state[params[i]][key].array
 
 
 @pytest.mark.parametrize("name,dl_cls,t_cls,options", CASES, ids=IDS)
@@ -327,7 +327,7 @@ def test_torch_state_dict_loads_and_continues(name, dl_cls, t_cls, options):
     for grads in seq[:5]:
         pair.step(grads)
     for dp, tp in zip(pair.dp, pair.tp):
-        dp.data[...] = tp.detach().numpy()
+        dp.array[...] = tp.detach().numpy()
     pair.dopt = dl_cls(pair.dp, lr=1.0)
     pair.dopt.load_state_dict(pair.topt.state_dict())
     for grads in seq[5:]:
@@ -444,4 +444,4 @@ def test_step_allocates_no_parameter_sized_arrays(name, dl_cls, t_cls, options):
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert peak < p.data.nbytes // 8, f"{name}: a step allocated {peak} bytes (parameter: {p.data.nbytes})"
+    assert peak < p.array.nbytes // 8, f"{name}: a step allocated {peak} bytes (parameter: {p.array.nbytes})"

@@ -123,12 +123,12 @@ def _parity(ours, theirs, shape, n_out=1):
     tx, dx = torch.tensor(x, requires_grad=True), dl.tensor(x, requires_grad=True)
     ty, dy = theirs(tx), ours(dx)
     if n_out == 2:
-        np.testing.assert_array_equal(dy[1].data, ty[1].numpy())
+        np.testing.assert_array_equal(dy[1].array, ty[1].numpy())
         ty, dy = ty[0], dy[0]
-    np.testing.assert_allclose(dy.data, ty.detach().numpy(), atol=1e-6)
+    np.testing.assert_allclose(dy.array, ty.detach().numpy(), atol=1e-6)
     ty.sum().backward()
     dy.sum().backward()
-    np.testing.assert_allclose(dx.grad.data, tx.grad.numpy(), atol=1e-6)
+    np.testing.assert_allclose(dx.grad.array, tx.grad.numpy(), atol=1e-6)
     assert repr(ours).split("(")[0] == repr(theirs).split("(")[0]
 
 
@@ -152,4 +152,4 @@ def test_max_unpool_module_inverts_pool():
     y, idx = dl.nn.MaxPool2d(2, return_indices=True)(dl.tensor(x))
     ty, tidx = torch.nn.MaxPool2d(2, return_indices=True)(torch.tensor(x))
     out = dl.nn.MaxUnpool2d(2)(y, idx)
-    np.testing.assert_array_equal(out.data, torch.nn.MaxUnpool2d(2)(ty, tidx).numpy())
+    np.testing.assert_array_equal(out.array, torch.nn.MaxUnpool2d(2)(ty, tidx).numpy())

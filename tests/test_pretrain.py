@@ -20,8 +20,8 @@ def _data(n=256, d=16, seed=0):
 
 
 def _snapshot(module):
-    # .data.copy(): np.array(tensor, copy=True) does not copy (Tensor.__array__ ignores copy)
-    return {k: v.data.copy() for k, v in module.state_dict().items()}
+    # .array.copy(): np.array(tensor, copy=True) does not copy (Tensor.__array__ ignores copy)
+    return {k: v.array.copy() for k, v in module.state_dict().items()}
 
 
 def _same(a, b):
@@ -64,12 +64,12 @@ def test_pretrain_reports_losses_per_stage_and_stage_input_is_the_frozen_code():
     xt = dl.tensor(x)
     with dl.no_grad():
         h1 = sae.encoders[0](xt)
-        want = float(((sae.decoders[1](sae.encoders[1](h1)).data - h1.data) ** 2).mean())
-        assert float(sae.stage_loss(1, xt).data) == pytest.approx(want, rel=1e-5)
+        want = float(((sae.decoders[1](sae.encoders[1](h1)).array - h1.array) ** 2).mean())
+        assert float(sae.stage_loss(1, xt).array) == pytest.approx(want, rel=1e-5)
     assert sae(xt).shape == (256, 6)
     enc = sae.encoder()
     assert isinstance(enc, nn.Sequential) and len(enc) == 4
-    np.testing.assert_array_equal(enc(xt).data, sae(xt).data)
+    np.testing.assert_array_equal(enc(xt).array, sae(xt).array)
     with pytest.raises(ValueError, match="out of range"):
         sae.pretrain_layer(2, loader, 1, lambda ps: optim.SGD(ps, lr=0.1), progress=False)
     with pytest.raises(ValueError, match="StackedAutoencoder"):
@@ -86,11 +86,11 @@ def test_to_classifier_keeps_pretrained_weights_and_fine_tunes():
     # same layout and state_dict keys as an MLP of the same shape built from scratch
     assert list(clf.state_dict()) == list(MLP(16, [12, 8], 4).state_dict())
     for i, enc in zip((0, 2), sae.encoders):
-        np.testing.assert_array_equal(clf[i].weight.data, enc[0].weight.data)
-        np.testing.assert_array_equal(clf[i].bias.data, enc[0].bias.data)
+        np.testing.assert_array_equal(clf[i].weight.array, enc[0].weight.array)
+        np.testing.assert_array_equal(clf[i].bias.array, enc[0].bias.array)
         assert clf[i].weight is not enc[0].weight           # a copy: fine-tuning leaves the stack alone
     xt = dl.tensor(x)
-    np.testing.assert_allclose(clf[:4](xt).data, sae(xt).data, rtol=1e-6)
+    np.testing.assert_allclose(clf[:4](xt).array, sae(xt).array, rtol=1e-6)
     assert clf(xt).shape == (256, 4)
 
     # all layers trainable by default
@@ -99,23 +99,23 @@ def test_to_classifier_keeps_pretrained_weights_and_fine_tunes():
     loss = nn.functional.cross_entropy(clf(xt), dl.tensor(y))
     loss.backward()
     opt.step()
-    assert not np.array_equal(clf[0].weight.data, sae.encoders[0][0].weight.data)
+    assert not np.array_equal(clf[0].weight.array, sae.encoders[0][0].weight.array)
     assert _same(before, _snapshot(sae))
 
     # frozen encoder: only the head learns
     frozen = sae.to_classifier(4, freeze_encoder=True)
     trainable = [p for p in frozen.parameters() if p.requires_grad]
     assert [id(p) for p in trainable] == [id(frozen[4].weight), id(frozen[4].bias)]
-    w0 = frozen[0].weight.data.copy()
+    w0 = frozen[0].weight.array.copy()
     opt = optim.Adam(trainable, lr=1e-2)
-    first = float(nn.functional.cross_entropy(frozen(xt), dl.tensor(y)).data)
+    first = float(nn.functional.cross_entropy(frozen(xt), dl.tensor(y)).array)
     for _ in range(50):
         loss = nn.functional.cross_entropy(frozen(xt), dl.tensor(y))
         opt.zero_grad()
         loss.backward()
         opt.step()
-    np.testing.assert_array_equal(frozen[0].weight.data, w0)
-    assert float(loss.data) < first
+    np.testing.assert_array_equal(frozen[0].weight.array, w0)
+    assert float(loss.array) < first
 
 
 def test_dbn_pretrains_greedily_and_initializes_an_mlp():
@@ -134,10 +134,10 @@ def test_dbn_pretrains_greedily_and_initializes_an_mlp():
     clf = dbn.to_classifier(4)
     assert isinstance(clf, MLP) and clf.activation == "sigmoid"
     for i, rbm in zip((0, 2), dbn.rbms):
-        np.testing.assert_array_equal(clf[i].weight.data, rbm.weight.data)
-        np.testing.assert_array_equal(clf[i].bias.data, rbm.hidden_bias.data)
+        np.testing.assert_array_equal(clf[i].weight.array, rbm.weight.array)
+        np.testing.assert_array_equal(clf[i].bias.array, rbm.hidden_bias.array)
     xt = dl.tensor(x)
-    np.testing.assert_allclose(clf[:4](xt).data, dbn(xt).data, rtol=1e-5)
+    np.testing.assert_allclose(clf[:4](xt).array, dbn(xt).array, rtol=1e-5)
     hist = dbn.pretrain(loader, 1, lambda ps: optim.SGD(ps, lr=0.05), progress=False)
     assert [len(h) for h in hist] == [1, 1]
 

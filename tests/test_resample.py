@@ -79,11 +79,11 @@ def _parity(ours, theirs, shape):
     x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
     tx, dx = torch.tensor(x, requires_grad=True), dl.tensor(x, requires_grad=True)
     ty, dy = theirs(tx), ours(dx)
-    np.testing.assert_allclose(dy.data, ty.detach().numpy(), atol=1e-5)
+    np.testing.assert_allclose(dy.array, ty.detach().numpy(), atol=1e-5)
     w = np.random.default_rng(1).standard_normal(ty.shape).astype(np.float32)
     (ty * torch.tensor(w)).sum().backward()
     (dy * dl.tensor(w)).sum().backward()
-    np.testing.assert_allclose(dx.grad.data, tx.grad.numpy(), atol=1e-5)
+    np.testing.assert_allclose(dx.grad.array, tx.grad.numpy(), atol=1e-5)
 
 
 def test_upsample_and_padding_modules_match_torch():

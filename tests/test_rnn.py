@@ -48,10 +48,10 @@ def _compare_run(t, m, x, states=None, atol=2e-5):
     to, th = t(tx, None if t_st is None else (t_st if len(t_st) > 1 else t_st[0]))
     do, dh = m(dx, None if d_st is None else (d_st if len(d_st) > 1 else d_st[0]))
     th, dh = _as_tuple(th), _as_tuple(dh)
-    np.testing.assert_allclose(do.data, to.detach().numpy(), atol=atol, err_msg="output")
+    np.testing.assert_allclose(do.array, to.detach().numpy(), atol=atol, err_msg="output")
     assert do.dtype == np.float32
     for i, (a, b) in enumerate(zip(dh, th)):
-        np.testing.assert_allclose(a.data, b.detach().numpy(), atol=atol, err_msg=f"final state {i}")
+        np.testing.assert_allclose(a.array, b.detach().numpy(), atol=atol, err_msg=f"final state {i}")
     rng = np.random.default_rng(7)
     ws = [rng.standard_normal(a.shape).astype(np.float32) for a in (to, *th)]
     sum((a * torch.tensor(w)).sum() for a, w in zip((to, *th), ws)).backward()
@@ -59,13 +59,13 @@ def _compare_run(t, m, x, states=None, atol=2e-5):
     for a, w in zip(dh, ws[1:]):
         loss = loss + (a * dl.tensor(w)).sum()
     loss.backward()
-    np.testing.assert_allclose(dx.grad.data, tx.grad.numpy(), atol=atol * 5, err_msg="grad input")
+    np.testing.assert_allclose(dx.grad.array, tx.grad.numpy(), atol=atol * 5, err_msg="grad input")
     if states is not None:
         for i, (a, b) in enumerate(zip(d_st, t_st)):
-            np.testing.assert_allclose(a.grad.data, b.grad.numpy(), atol=atol * 5, err_msg=f"grad initial state {i}")
+            np.testing.assert_allclose(a.grad.array, b.grad.numpy(), atol=atol * 5, err_msg=f"grad initial state {i}")
     tp = dict(t.named_parameters())
     for name, p in m.named_parameters():
-        np.testing.assert_allclose(p.grad.data, tp[name].grad.numpy(), atol=atol * 5, rtol=1e-4, err_msg=f"grad {name}")
+        np.testing.assert_allclose(p.grad.array, tp[name].grad.numpy(), atol=atol * 5, rtol=1e-4, err_msg=f"grad {name}")
 
 
 def _states(name, layers, dirs, batch, hidden, proj=0, seed=3):
@@ -125,9 +125,9 @@ def test_weights_transfer_back_to_torch(name):
     t = getattr(torch.nn, name)(3, 4, num_layers=2, bidirectional=True)
     t.load_state_dict({k: torch.tensor(v.numpy()) for k, v in m.state_dict().items()})
     x = np.random.default_rng(0).standard_normal((4, 2, 3)).astype(np.float32)
-    np.testing.assert_allclose(m(dl.tensor(x))[0].data, t(torch.tensor(x))[0].detach().numpy(), atol=2e-5)
+    np.testing.assert_allclose(m(dl.tensor(x))[0].array, t(torch.tensor(x))[0].detach().numpy(), atol=2e-5)
     bound = 1 / np.sqrt(4)
-    assert all(np.abs(p.data).max() <= bound for p in m.parameters())
+    assert all(np.abs(p.array).max() <= bound for p in m.parameters())
 
 
 @pytest.mark.parametrize("name", ["RNNCell", "GRUCell", "LSTMCell"])
@@ -152,14 +152,14 @@ def test_cells_match_torch(name, batched, bias):
         loss = loss + (o * dl.tensor(w)).sum()
     loss.backward()
     for a, b in zip(dout, tout):
-        np.testing.assert_allclose(a.data, b.detach().numpy(), atol=1e-5)
+        np.testing.assert_allclose(a.array, b.detach().numpy(), atol=1e-5)
     for a, b in zip([dx, *ds], [tx, *ts]):
-        np.testing.assert_allclose(a.grad.data, b.grad.numpy(), atol=1e-5)
+        np.testing.assert_allclose(a.grad.array, b.grad.numpy(), atol=1e-5)
     tp = dict(t.named_parameters())
     for n, p in m.named_parameters():
-        np.testing.assert_allclose(p.grad.data, tp[n].grad.numpy(), atol=1e-5, err_msg=n)
+        np.testing.assert_allclose(p.grad.array, tp[n].grad.numpy(), atol=1e-5, err_msg=n)
     # Without a state the cells start from zeros, as torch's do.
-    np.testing.assert_allclose(_as_tuple(m(dx))[0].data, _as_tuple(t(tx))[0].detach().numpy(), atol=1e-5)
+    np.testing.assert_allclose(_as_tuple(m(dx))[0].array, _as_tuple(t(tx))[0].detach().numpy(), atol=1e-5)
 
 
 @pytest.mark.parametrize("name", ["RNNCell", "GRUCell", "LSTMCell"])
@@ -232,7 +232,7 @@ def _train_seq_task(reverse: bool, steps: int) -> float:
     V, L, H = 5, 4, 64
     emb, lstm, head = dl.nn.Embedding(V + 1, 8), dl.nn.LSTM(8, H, batch_first=True), dl.nn.Linear(H, V)
     params = [p for mod in (emb, lstm, head) for p in mod.parameters()]
-    state = [(np.zeros_like(p.data), np.zeros_like(p.data)) for p in params]
+    state = [(np.zeros_like(p.array), np.zeros_like(p.array)) for p in params]
     for step in range(1, steps + 1):
         seq = rng.integers(0, V, size=(64, L))
         inputs = np.concatenate([seq, np.full_like(seq, V)], axis=1)  # token V = "now repeat"
@@ -255,12 +255,12 @@ def _xent(logits, target):
 
 def _adam(params, state, step, lr, b1=0.9, b2=0.999, eps=1e-8):
     for p, (m, v) in zip(params, state):
-        g = p.grad.data
+        g = p.grad.array
         m *= b1
         m += (1 - b1) * g
         v *= b2
         v += (1 - b2) * g * g
-        p.data -= lr * (m / (1 - b1**step)) / (np.sqrt(v / (1 - b2**step)) + eps)
+        p.array -= lr * (m / (1 - b1**step)) / (np.sqrt(v / (1 - b2**step)) + eps)
 
 
 @pytest.mark.parametrize("reverse", [False, True])
@@ -292,16 +292,16 @@ def test_dropout_between_layers():
     dl.manual_seed(0)
     m = dl.nn.LSTM(3, 8, num_layers=2, dropout=0.5)
     x = dl.randn(5, 4, 3)
-    eval_out = m.eval()(x)[0].data
+    eval_out = m.eval()(x)[0].array
     t = torch.nn.LSTM(3, 8, num_layers=2, dropout=0.5).eval()
     t.load_state_dict({k: torch.tensor(v.numpy()) for k, v in m.state_dict().items()})
-    np.testing.assert_allclose(eval_out, t(torch.tensor(x.data))[0].detach().numpy(), atol=2e-5)
+    np.testing.assert_allclose(eval_out, t(torch.tensor(x.array))[0].detach().numpy(), atol=2e-5)
     m.train()
     train_out = m(x)[0]
-    assert not np.allclose(train_out.data, eval_out)
+    assert not np.allclose(train_out.array, eval_out)
     # One layer: no dropout at all (it only acts between layers), as in torch.
     one = dl.nn.GRU(3, 4, dropout=0.5)
-    np.testing.assert_array_equal(one(x)[0].data, one.eval()(x)[0].data)
+    np.testing.assert_array_equal(one(x)[0].array, one.eval()(x)[0].array)
 
 
 @pytest.mark.parametrize("name", LAYERS)
@@ -310,7 +310,7 @@ def test_backward_twice_with_retain_graph_accumulates(name):
     m = getattr(dl.nn, name)(3, 4)
     out = m(dl.randn(5, 2, 3))[0].sum()
     out.backward(retain_graph=True)
-    first = {n: p.grad.data.copy() for n, p in m.named_parameters()}
+    first = {n: p.grad.array.copy() for n, p in m.named_parameters()}
     out.backward()
     for n, p in m.named_parameters():
-        np.testing.assert_allclose(p.grad.data, 2 * first[n], rtol=1e-5, atol=1e-6, err_msg=n)
+        np.testing.assert_allclose(p.grad.array, 2 * first[n], rtol=1e-5, atol=1e-6, err_msg=n)

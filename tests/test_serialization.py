@@ -34,7 +34,7 @@ def _assert_same(a, b):
     assert type(a) is type(b), (type(a), type(b))
     if isinstance(a, dl.Tensor):
         assert a.dtype == b.dtype and a.shape == b.shape
-        np.testing.assert_array_equal(a.data, b.data)
+        np.testing.assert_array_equal(a.array, b.array)
     elif isinstance(a, np.ndarray | np.generic):
         assert a.dtype == b.dtype and np.shape(a) == np.shape(b)
         np.testing.assert_array_equal(a, b)
@@ -67,17 +67,17 @@ def test_model_state_dict_round_trip(tmp_path):
     m2 = nn.Sequential(nn.Linear(4, 8), nn.Linear(8, 2))
     m2.load_state_dict(dl.load(str(tmp_path / "m.ckpt")))
     x = dl.randn(3, 4)
-    np.testing.assert_array_equal(m(x).data, m2(x).data)
+    np.testing.assert_array_equal(m(x).array, m2(x).array)
 
 
 def test_rng_state_restores_the_stream(tmp_path):
     dl.manual_seed(5)
     dl.randn(3)
     dl.save({"rng": dl.get_rng_state()}, tmp_path / "r")
-    expected = dl.randn(4).data
+    expected = dl.randn(4).array
     dl.manual_seed(99)
     dl.set_rng_state(dl.load(tmp_path / "r")["rng"])
-    np.testing.assert_array_equal(dl.randn(4).data, expected)
+    np.testing.assert_array_equal(dl.randn(4).array, expected)
 
 
 def test_file_is_npz_without_pickle(tmp_path):

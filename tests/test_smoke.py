@@ -20,7 +20,7 @@ def test_linear_matches_torch():
     tlin = torch.nn.Linear(5, 3)
     lin.load_state_dict(tlin.state_dict())
     x = np.random.default_rng(0).standard_normal((4, 5)).astype(np.float32)
-    np.testing.assert_allclose(lin(dl.tensor(x)).data, tlin(torch.tensor(x)).detach().numpy(), atol=1e-6)
+    np.testing.assert_allclose(lin(dl.tensor(x)).array, tlin(torch.tensor(x)).detach().numpy(), atol=1e-6)
 
 
 def test_diamond_graph_accumulates_both_paths():
@@ -31,17 +31,17 @@ def test_diamond_graph_accumulates_both_paths():
 
 def test_load_state_dict_copies_into_existing_arrays():
     lin = dl.nn.Linear(3, 2)
-    view = lin.weight.data
+    view = lin.weight.array
     lin.load_state_dict({"weight": np.ones((2, 3), np.float32), "bias": np.zeros(2, np.float32)})
-    assert lin.weight.data is view and np.all(view == 1)
+    assert lin.weight.array is view and np.all(view == 1)
 
 
 def test_numpy_array_copy_of_a_tensor_does_not_share_memory():
     t = dl.ones(3)
     snap = np.array(t, copy=True)
     t.add_(1)
-    assert not np.shares_memory(snap, t.data) and np.all(snap == 1)
-    assert np.shares_memory(np.asarray(t), t.data)
+    assert not np.shares_memory(snap, t.array) and np.all(snap == 1)
+    assert np.shares_memory(np.asarray(t), t.array)
 
 
 def test_softmax_methods_match_torch():

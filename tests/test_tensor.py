@@ -21,7 +21,7 @@ def test_tensor_from_python_data_matches_torch(data):
     t, d = torch.tensor(data), dl.tensor(data)
     assert _dtype_name(d) == _dtype_name(t)
     assert d.shape == tuple(t.shape)
-    np.testing.assert_array_equal(d.data, t.numpy())
+    np.testing.assert_array_equal(d.array, t.numpy())
 
 
 def test_float_arrays_become_float32():
@@ -43,8 +43,8 @@ def test_attributes_match_torch():
     assert d.numel() == t.numel()
     assert len(d) == len(t)
     assert d.is_floating_point() and not dl.tensor([1]).is_floating_point()
-    np.testing.assert_array_equal(d.mT.data, t.mT.numpy())
-    np.testing.assert_array_equal(dl.tensor(a[0]).T.data, torch.tensor(a[0]).T.numpy())
+    np.testing.assert_array_equal(d.mT.array, t.mT.numpy())
+    np.testing.assert_array_equal(dl.tensor(a[0]).T.array, torch.tensor(a[0]).T.numpy())
     assert d.tolist() == pytest.approx(np.asarray(t.tolist()))
     assert d.device == "cpu"
 
@@ -67,7 +67,7 @@ def test_iteration_yields_rows():
     d = dl.tensor([[1, 2], [3, 4], [5, 6]])
     rows = list(d)
     assert len(rows) == 3 and all(isinstance(r, dl.Tensor) for r in rows)
-    np.testing.assert_array_equal(rows[2].data, [5, 6])
+    np.testing.assert_array_equal(rows[2].array, [5, 6])
 
 
 def test_numpy_and_detach():
@@ -78,7 +78,7 @@ def test_numpy_and_detach():
         torch.tensor([1.0], requires_grad=True).numpy()
     n = x.detach().numpy()
     n[0] = 9.0  # shares memory, as in torch
-    assert x.data[0] == 9.0
+    assert x.array[0] == 9.0
     assert isinstance(dl.ones(2).numpy(), np.ndarray)
 
 
@@ -102,7 +102,7 @@ def test_casts_match_torch(name):
     a = np.array([[-1.7, 0.0, 2.4], [0.5, -0.2, 3.0]], dtype=np.float32)
     t, d = CASTS[name](torch.tensor(a)), CASTS[name](dl.tensor(a))
     assert _dtype_name(d) == _dtype_name(t)
-    np.testing.assert_array_equal(d.data, t.numpy())
+    np.testing.assert_array_equal(d.array, t.numpy())
 
 
 @pytest.mark.parametrize("shapes", [[(3, 4)], [()]], ids=str)
@@ -124,8 +124,8 @@ def test_clone_is_a_differentiable_copy():
     check_op(lambda x: x.clone() * 3, [(2, 3)])
     x = dl.ones(2)
     c = x.clone()
-    c.data[0] = 5.0
-    assert x.data[0] == 1.0
+    c.array[0] = 5.0
+    assert x.array[0] == 1.0
 
 
 def test_repr_is_readable():

@@ -47,9 +47,9 @@ def test_mlp_matches_torch_twin(activation, torch_act, dropout):
     m.load_state_dict(twin.state_dict())
     m.eval()
     x = np.random.default_rng(1).standard_normal((4, 6)).astype(np.float32)
-    np.testing.assert_allclose(m(dl.tensor(x)).data, twin(torch.from_numpy(x)).detach().numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(m(dl.tensor(x)).array, twin(torch.from_numpy(x)).detach().numpy(), rtol=1e-5, atol=1e-6)
     images = x.reshape(4, 1, 2, 3)  # (N, *) inputs are flattened
-    np.testing.assert_allclose(m(dl.tensor(images)).data, m(dl.tensor(x)).data, rtol=1e-6)
+    np.testing.assert_allclose(m(dl.tensor(images)).array, m(dl.tensor(x)).array, rtol=1e-6)
     out = m(dl.tensor(x))
     assert out.shape == (4, 3) and out.dtype == np.float32
 
@@ -126,7 +126,7 @@ def test_early_stopping_stops_and_restores_best():
 
     class Record(Callback):
         def on_epoch_end(self, trainer, epoch, logs):
-            seen.append({k: v.data.copy() for k, v in trainer.model.state_dict().items()})
+            seen.append({k: v.array.copy() for k, v in trainer.model.state_dict().items()})
 
     # an absurdly large min_delta: no epoch after the first counts as an improvement
     stop = EarlyStopping(monitor="loss", patience=2, min_delta=1e9, restore_best_weights=True)
@@ -134,7 +134,7 @@ def test_early_stopping_stops_and_restores_best():
             callbacks=[stop, Record()], progress=False)
     assert len(h) == 3 and stop.stopped_epoch == 2 and stop.best_epoch == 0
     for k, v in model.state_dict().items():
-        np.testing.assert_array_equal(v.data, seen[0][k])
+        np.testing.assert_array_equal(v.array, seen[0][k])
     with pytest.raises(ValueError, match="mode"):
         EarlyStopping(mode="up")
 
@@ -192,7 +192,7 @@ def _setup(seed=0):
 
 
 def _weights(model):
-    return {k: v.data.copy() for k, v in model.state_dict().items()}
+    return {k: v.array.copy() for k, v in model.state_dict().items()}
 
 
 def test_checkpoint_round_trip_model_optimizer_scheduler(tmp_path):
@@ -203,7 +203,7 @@ def test_checkpoint_round_trip_model_optimizer_scheduler(tmp_path):
     state = load_checkpoint(tmp_path / "c.ckpt", m2, o2, s2)
     assert state["epoch"] == 2 and state["note"] == "hi"
     for k, v in _weights(model).items():
-        np.testing.assert_array_equal(v, m2.state_dict()[k].data)
+        np.testing.assert_array_equal(v, m2.state_dict()[k].array)
     assert s2.state_dict() == sched.state_dict()
     assert o2.param_groups[0]["lr"] == opt.param_groups[0]["lr"]
     a, b = opt.state_dict()["state"], o2.state_dict()["state"]
@@ -221,7 +221,7 @@ def test_checkpoint_round_trip_model_optimizer_scheduler(tmp_path):
         loss.backward()
         o.step()
     for k, v in _weights(model).items():
-        np.testing.assert_array_equal(v, m2.state_dict()[k].data)
+        np.testing.assert_array_equal(v, m2.state_dict()[k].array)
 
 
 def test_resume_after_2_of_4_epochs_equals_uninterrupted(tmp_path):
@@ -237,7 +237,7 @@ def test_resume_after_2_of_4_epochs_equals_uninterrupted(tmp_path):
     resumed = fit(model, loader, nn.CrossEntropyLoss(), opt, epochs=4, scheduler=sched, checkpoint=ckpt,
                   resume=True, progress=False)
     for k, v in expected.items():
-        np.testing.assert_array_equal(model.state_dict()[k].data, v, err_msg=k)
+        np.testing.assert_array_equal(model.state_dict()[k].array, v, err_msg=k)
     assert resumed.epochs == [1, 2, 3, 4]
     np.testing.assert_allclose(resumed["loss"], full["loss"], rtol=1e-6)
     assert load_checkpoint(ckpt, restore_rng=False)["epoch"] == 4
@@ -259,7 +259,7 @@ def test_resume_with_loader_generator(tmp_path):
     fit(model, loader, nn.CrossEntropyLoss(), opt, epochs=3, checkpoint=tmp_path / "c", resume=tmp_path / "c",
         progress=False)
     for k, v in expected.items():
-        np.testing.assert_array_equal(model.state_dict()[k].data, v)
+        np.testing.assert_array_equal(model.state_dict()[k].array, v)
 
 
 def test_ctrl_c_stops_cleanly_and_keeps_last_checkpoint(tmp_path, capsys):

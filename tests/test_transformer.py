@@ -97,15 +97,15 @@ def test_transformer_matches_torch(norm_first):
 def test_transformer_state_dict_round_trip_and_init():
     d = nn.Transformer(d_model=8, nhead=2, num_encoder_layers=1, num_decoder_layers=1, dim_feedforward=16)
     t = torch.nn.Transformer(d_model=8, nhead=2, num_encoder_layers=1, num_decoder_layers=1, dim_feedforward=16)
-    t.load_state_dict({k: torch.tensor(v.data) for k, v in d.state_dict().items()})
+    t.load_state_dict({k: torch.tensor(v.array) for k, v in d.state_dict().items()})
     for k, v in t.state_dict().items():
-        np.testing.assert_array_equal(v.numpy(), d.state_dict()[k].data)
+        np.testing.assert_array_equal(v.numpy(), d.state_dict()[k].array)
     # Xavier-uniform matrices: every entry within sqrt(6 / (fan_in + fan_out)).
-    w = d.encoder.layers[0].linear1.weight.data
+    w = d.encoder.layers[0].linear1.weight.array
     assert np.abs(w).max() <= math.sqrt(6 / (8 + 16)) and w.std() > 0.1
     enc = nn.TransformerEncoder(nn.TransformerEncoderLayer(8, 2, 16), 3)
     p0, p1 = enc.layers[0].linear1.weight, enc.layers[1].linear1.weight
-    assert p0 is not p1 and np.array_equal(p0.data, p1.data)  # deep copies, as PyTorch
+    assert p0 is not p1 and np.array_equal(p0.array, p1.array)  # deep copies, as PyTorch
 
 
 def test_encoder_stack_with_causal_mask_matches_torch():
@@ -127,26 +127,26 @@ def test_dropout_in_training_mode():
     a = d(x)
     d.eval()
     b, c = d(x), d(x)
-    np.testing.assert_array_equal(b.data, c.data)
-    assert not np.allclose(a.data, b.data)
+    np.testing.assert_array_equal(b.array, c.array)
+    assert not np.allclose(a.array, b.array)
 
 
 def test_generate_square_subsequent_mask():
-    np.testing.assert_array_equal(nn.Transformer.generate_square_subsequent_mask(6).data,
+    np.testing.assert_array_equal(nn.Transformer.generate_square_subsequent_mask(6).array,
                                   torch.nn.Transformer.generate_square_subsequent_mask(6).numpy())
 
 
 def test_positional_encoding_formula():
     pe = nn.PositionalEncoding(6, dropout=0.0, max_len=10)
     x = dl.zeros(4, 2, 6)
-    y = pe(x).data
+    y = pe(x).array
     pos, i = 3, 1  # PE[pos, 2i] = sin(pos / 10000^(2i/d)), PE[pos, 2i+1] = cos(...)
     np.testing.assert_allclose(y[pos, 1, 2 * i], math.sin(pos / 10000 ** (2 * i / 6)), rtol=1e-6)
     np.testing.assert_allclose(y[pos, 0, 2 * i + 1], math.cos(pos / 10000 ** (2 * i / 6)), rtol=1e-6)
     assert "pe" not in pe.state_dict()
     assert y.dtype == np.float32
     bf = nn.PositionalEncoding(6, dropout=0.0, max_len=10, batch_first=True)
-    np.testing.assert_allclose(bf(dl.zeros(2, 4, 6)).data[1], y[:, 0])
+    np.testing.assert_allclose(bf(dl.zeros(2, 4, 6)).array[1], y[:, 0])
     with pytest.raises(ValueError, match="PositionalEncoding"):
         pe(dl.zeros(11, 1, 6))
 
@@ -156,10 +156,10 @@ def test_learned_positional_embedding_gradcheck():
     lpe = nn.LearnedPositionalEmbedding(5, 3).double()
     x = dl.tensor(_x(2, 4, 3).astype(np.float64), requires_grad=True)
     y = lpe(x)
-    np.testing.assert_allclose(y.data, x.data + lpe.weight.data[:4])
+    np.testing.assert_allclose(y.array, x.array + lpe.weight.array[:4])
     y.sum().backward()
-    np.testing.assert_allclose(lpe.weight.grad.data[:4], 2.0)
-    np.testing.assert_allclose(lpe.weight.grad.data[4], 0.0)
+    np.testing.assert_allclose(lpe.weight.grad.array[:4], 2.0)
+    np.testing.assert_allclose(lpe.weight.grad.array[4], 0.0)
     with pytest.raises(ValueError, match="LearnedPositionalEmbedding"):
         lpe(dl.zeros(1, 6, 3, dtype=dl.float64))
 

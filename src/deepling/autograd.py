@@ -124,7 +124,7 @@ class Function:
     """One differentiable op: ``forward`` and ``backward`` side by side.
 
     Subclasses implement ``forward(self, *args)`` on NumPy arrays (tensor arguments arrive as
-    their ``.data``; other arguments pass through) and ``backward(self, grad)`` returning one
+    their ``.array``; other arguments pass through) and ``backward(self, grad)`` returning one
     gradient (ndarray or None) per tensor argument, in order. Gradients may have the broadcast
     shape: the engine reduces them to each input's shape. ``backward`` must not modify ``grad``
     in place. ``self.needs_input_grad`` tells which inputs want a gradient.
@@ -146,7 +146,7 @@ class Function:
         for a in args:
             if isinstance(a, Tensor):
                 parents.append(a)
-                arrays.append(a.data)
+                arrays.append(a.array)
                 if a.requires_grad:
                     record = True
             else:
@@ -219,14 +219,14 @@ def backward(root: Tensor, gradient: Tensor | np.ndarray | None = None, retain_g
     if not root.requires_grad:
         raise RuntimeError("element 0 of tensors does not require grad and does not have a grad_fn")
     if gradient is None:
-        if root.data.size != 1:
+        if root.array.size != 1:
             raise RuntimeError("grad can be implicitly created only for scalar outputs")
-        seed = np.ones_like(root.data)
+        seed = np.ones_like(root.array)
     else:
-        seed = np.asarray(gradient.data if isinstance(gradient, Tensor) else gradient, dtype=root.data.dtype)
-        if seed.shape != root.data.shape:
+        seed = np.asarray(gradient.array if isinstance(gradient, Tensor) else gradient, dtype=root.array.dtype)
+        if seed.shape != root.array.shape:
             raise RuntimeError(
-                f"backward: gradient has shape {seed.shape} but the output has shape {root.data.shape}"
+                f"backward: gradient has shape {seed.shape} but the output has shape {root.array.shape}"
             )
     grads: dict[int, np.ndarray] = {id(root): seed}
     pop_grad = grads.pop
@@ -239,12 +239,12 @@ def backward(root: Tensor, gradient: Tensor | np.ndarray | None = None, retain_g
             # A leaf (or a tensor asked to retain_grad): keep a private copy, since backward
             # functions may hand the same array to several inputs.
             if t.grad is None:
-                if g.base is None and g.dtype == t.data.dtype and g.flags.writeable and sys.getrefcount(g) <= _SOLE_REFS:
+                if g.base is None and g.dtype == t.array.dtype and g.flags.writeable and sys.getrefcount(g) <= _SOLE_REFS:
                     t.grad = Tensor._wrap(g)  # a fresh array nothing else holds: adopt it without a copy
                 else:
-                    t.grad = Tensor._wrap(np.array(g, dtype=t.data.dtype, copy=True))
+                    t.grad = Tensor._wrap(np.array(g, dtype=t.array.dtype, copy=True))
             else:
-                t.grad.data = t.grad.data + g
+                t.grad.array = t.grad.array + g
             if ctx is None:
                 continue
         if ctx._freed:
@@ -260,7 +260,7 @@ def backward(root: Tensor, gradient: Tensor | np.ndarray | None = None, retain_g
         for p, pg, need in zip(ctx.parents, in_grads, ctx.needs_input_grad):
             if not need or pg is None:
                 continue
-            data = p.data
+            data = p.array
             if pg.shape != data.shape:
                 pg = unbroadcast(pg, data.shape)
             if pg.dtype != data.dtype:
@@ -296,23 +296,23 @@ def gradcheck(
     inputs = tuple(inputs)
     checked = [i for i, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
     for i in checked:
-        if inputs[i].data.dtype != np.float64:
-            raise TypeError(f"gradcheck: input {i} has dtype {inputs[i].data.dtype}; use float64")
+        if inputs[i].array.dtype != np.float64:
+            raise TypeError(f"gradcheck: input {i} has dtype {inputs[i].array.dtype}; use float64")
     out = fn(*inputs)
     rng = np.random.default_rng(seed)
-    v = rng.standard_normal(out.data.shape)
+    v = rng.standard_normal(out.array.shape)
 
     def project(o: Tensor) -> float:
-        return float(np.sum(o.data * v))
+        return float(np.sum(o.array * v))
 
     for i in checked:
         inputs[i].grad = None
     (out * Tensor._wrap(v)).sum().backward()
     for i in checked:
         x = inputs[i]
-        analytic = np.zeros_like(x.data) if x.grad is None else x.grad.data
-        numeric = np.zeros(x.data.shape)
-        data = x.data  # perturbed in place by multi-index: works for any memory layout
+        analytic = np.zeros_like(x.array) if x.grad is None else x.grad.array
+        numeric = np.zeros(x.array.shape)
+        data = x.array  # perturbed in place by multi-index: works for any memory layout
         with no_grad():
             for k in np.ndindex(data.shape):
                 old = data[k]

@@ -529,7 +529,7 @@ def cmd_sample(a: argparse.Namespace) -> int:
     if prompt.size == 0:
         raise ValueError("--prompt must not be empty")
     ids = model.generate(prompt[None], a.tokens, temperature=a.temperature, top_k=a.top_k, generator=dl.Generator(a.seed))
-    print(corpus.decode(ids.data[0]))
+    print(corpus.decode(ids.array[0]))
     return 0
 
 

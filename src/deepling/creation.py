@@ -119,20 +119,20 @@ def randperm(n: int, generator: Generator | None = None, dtype: Any = None, devi
 
 
 def normal(mean: Any, std: Any = 1.0, size: Any = None, generator: Generator | None = None) -> Tensor:
-    m = mean.data if isinstance(mean, Tensor) else mean
-    s = std.data if isinstance(std, Tensor) else std
+    m = mean.array if isinstance(mean, Tensor) else mean
+    s = std.array if isinstance(std, Tensor) else std
     shape = np.broadcast_shapes(np.shape(m), np.shape(s)) if size is None else _size((size,))
     return Tensor._wrap(_rng(generator).normal(m, s, shape).astype(default_dtype))
 
 
 def bernoulli(p: Tensor, generator: Generator | None = None) -> Tensor:
     """0/1 samples with probabilities ``p`` (same dtype as ``p``)."""
-    return Tensor._wrap((_rng(generator).random(p.shape) < p.data).astype(p.dtype))
+    return Tensor._wrap((_rng(generator).random(p.shape) < p.array).astype(p.dtype))
 
 
 def multinomial(probs: Tensor, num_samples: int, replacement: bool = False, generator: Generator | None = None) -> Tensor:
     """Sample category indices from each row of (unnormalized) ``probs``: (C,) or (N, C)."""
-    p = np.asarray(probs.data, dtype=np.float64)
+    p = np.asarray(probs.array, dtype=np.float64)
     rows = p.reshape(-1, p.shape[-1])
     rng = _rng(generator)
     out = np.empty((rows.shape[0], num_samples), dtype=np.int64)

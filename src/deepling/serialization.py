@@ -50,7 +50,7 @@ def _encode(obj: Any, arrays: dict[str, np.ndarray]) -> Any:
         return obj
     if isinstance(obj, Tensor | np.ndarray | np.generic):
         kind = "tensor" if isinstance(obj, Tensor) else ("ndarray" if isinstance(obj, np.ndarray) else "scalar")
-        a = np.asarray(obj.data if isinstance(obj, Tensor) else obj)
+        a = np.asarray(obj.array if isinstance(obj, Tensor) else obj)
         if a.dtype.hasobject:
             raise TypeError("save: arrays of Python objects cannot be saved (only numeric and bool dtypes)")
         name = f"a{len(arrays)}"

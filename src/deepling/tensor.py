@@ -46,7 +46,7 @@ def _as_dtype(dtype: Any) -> np.dtype:
 def _to_array(data: Any, dtype: Any = None) -> np.ndarray:
     """Convert user data to an ndarray with PyTorch's default dtypes (float32, int64, bool)."""
     if isinstance(data, Tensor):
-        data = data.data
+        data = data.array
     if dtype is not None:
         return np.array(data, dtype=_as_dtype(dtype))
     arr = np.array(data)
@@ -71,11 +71,11 @@ class Tensor:
     data int64). ``requires_grad=True`` makes it a leaf whose ``.grad`` receives gradients.
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "_ctx", "_retains_grad", "__weakref__")
+    __slots__ = ("array", "grad", "requires_grad", "_ctx", "_retains_grad", "__weakref__")
     __array_ufunc__ = None  # NumPy defers to our reflected operators: ndarray + Tensor -> Tensor
 
     def __init__(self, data: Any = None, requires_grad: bool = False, dtype: Any = None) -> None:
-        self.data: np.ndarray = _to_array([] if data is None else data, dtype)
+        self.array: np.ndarray = _to_array([] if data is None else data, dtype)
         self.grad: Tensor | None = None
         self.requires_grad = False
         self._ctx = None
@@ -87,7 +87,7 @@ class Tensor:
     def _wrap(cls, array: np.ndarray) -> Tensor:
         """Wrap an ndarray without copying or converting it (the ops' fast path)."""
         t = object.__new__(Tensor)
-        t.data = array if isinstance(array, np.ndarray) else np.asarray(array)
+        t.array = array if isinstance(array, np.ndarray) else np.asarray(array)
         t.grad = None
         t.requires_grad = False
         t._ctx = None
@@ -96,16 +96,32 @@ class Tensor:
 
     # ----------------------------------------------------------------- attributes
     @property
+    def data(self) -> Tensor:
+        """This tensor's values as a Tensor over the same memory, with no history and no grad.
+
+        As in PyTorch: writes through it (``p.data.add_(u)``) change this tensor and are not
+        recorded by autograd; ``t.data = other`` swaps in ``other``'s array (shape and dtype may
+        change). The NumPy array itself is ``.array``.
+        """
+        return Tensor._wrap(self.array)
+
+    @data.setter
+    def data(self, value: Any) -> None:
+        if not isinstance(value, Tensor):
+            raise TypeError(f"data: expected a Tensor, got {type(value).__name__}")
+        self.array = value.array
+
+    @property
     def dtype(self) -> np.dtype:
-        return self.data.dtype
+        return self.array.dtype
 
     @property
     def shape(self) -> tuple[int, ...]:
-        return self.data.shape
+        return self.array.shape
 
     @property
     def ndim(self) -> int:
-        return self.data.ndim
+        return self.array.ndim
 
     @property
     def device(self) -> str:
@@ -128,37 +144,37 @@ class Tensor:
         return self.transpose(-2, -1)
 
     def size(self, dim: int | None = None) -> Any:
-        return self.data.shape if dim is None else self.data.shape[dim]
+        return self.array.shape if dim is None else self.array.shape[dim]
 
     def dim(self) -> int:
-        return self.data.ndim
+        return self.array.ndim
 
     def numel(self) -> int:
-        return int(self.data.size)
+        return int(self.array.size)
 
     def element_size(self) -> int:
-        return self.data.itemsize
+        return self.array.itemsize
 
     def is_floating_point(self) -> bool:
-        return self.data.dtype.kind == "f"
+        return self.array.dtype.kind == "f"
 
     def __len__(self) -> int:
-        if self.data.ndim == 0:
+        if self.array.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
-        return self.data.shape[0]
+        return self.array.shape[0]
 
     def __iter__(self) -> Iterator[Tensor]:
-        if self.data.ndim == 0:
+        if self.array.ndim == 0:
             raise TypeError("iteration over a 0-d tensor")
-        return (self[i] for i in range(self.data.shape[0]))
+        return (self[i] for i in range(self.array.shape[0]))
 
     def __hash__(self) -> int:
         return id(self)
 
     def __bool__(self) -> bool:
-        if self.data.size != 1:
+        if self.array.size != 1:
             raise RuntimeError("Boolean value of Tensor with more than one value is ambiguous")
-        return bool(self.data)
+        return bool(self.array)
 
     def __float__(self) -> float:
         return float(self.item())
@@ -167,31 +183,31 @@ class Tensor:
         return int(self.item())
 
     def __index__(self) -> int:
-        if self.data.dtype.kind not in "iub" or self.data.size != 1:
+        if self.array.dtype.kind not in "iub" or self.array.size != 1:
             raise TypeError("only integer tensors of a single element can be converted to an index")
-        return int(self.data)
+        return int(self.array)
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
-        out = self.data if dtype is None else self.data.astype(dtype, copy=False)
-        return out.copy() if copy and out is self.data else out
+        out = self.array if dtype is None else self.array.astype(dtype, copy=False)
+        return out.copy() if copy and out is self.array else out
 
     # ----------------------------------------------------------------- conversion
     def item(self) -> Any:
-        if self.data.size != 1:
-            raise RuntimeError(f"item: a Tensor with {self.data.size} elements cannot be converted to a scalar")
-        return self.data.item()
+        if self.array.size != 1:
+            raise RuntimeError(f"item: a Tensor with {self.array.size} elements cannot be converted to a scalar")
+        return self.array.item()
 
     def tolist(self) -> Any:
-        return self.data.tolist()
+        return self.array.tolist()
 
     def numpy(self) -> np.ndarray:
         if self.requires_grad:
             raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead.")
-        return self.data
+        return self.array
 
     def detach(self) -> Tensor:
         """A tensor sharing this data, cut from the graph."""
-        return Tensor._wrap(self.data)
+        return Tensor._wrap(self.array)
 
     def detach_(self) -> Tensor:
         self._ctx = None
@@ -199,8 +215,8 @@ class Tensor:
         return self
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
-        if requires_grad and self.data.dtype.kind not in "fc":
-            raise RuntimeError(f"only Tensors of floating point dtype can require gradients (got {self.data.dtype})")
+        if requires_grad and self.array.dtype.kind not in "fc":
+            raise RuntimeError(f"only Tensors of floating point dtype can require gradients (got {self.array.dtype})")
         if not requires_grad and self._ctx is not None:
             raise RuntimeError("you can only change requires_grad flags of leaf variables.")
         self.requires_grad = requires_grad
@@ -233,7 +249,7 @@ class Tensor:
 
     def type(self, dtype: Any = None) -> Any:
         if dtype is None:
-            return f"deepling.{self.data.dtype.name}"
+            return f"deepling.{self.array.dtype.name}"
         return self.to(dtype)
 
     def type_as(self, other: Tensor) -> Tensor:
@@ -280,10 +296,10 @@ class Tensor:
 
     # ----------------------------------------------------------------- repr
     def __repr__(self) -> str:
-        body = np.array2string(self.data, separator=", ", prefix="tensor(", precision=4)
+        body = np.array2string(self.array, separator=", ", prefix="tensor(", precision=4)
         extras = []
-        if self.data.dtype not in (float32, int64, bool_):
-            extras.append(f"dtype=deepling.{self.data.dtype.name}")
+        if self.array.dtype not in (float32, int64, bool_):
+            extras.append(f"dtype=deepling.{self.array.dtype.name}")
         if self._ctx is not None:
             extras.append(f"grad_fn={self._ctx!r}")
         elif self.requires_grad:
@@ -405,7 +421,7 @@ class Tensor:
         result; using ``self`` itself would make the new node its own parent (a cycle that drops
         the gradient of everything computed before).
         """
-        old = Tensor._wrap(self.data)
+        old = Tensor._wrap(self.array)
         old.requires_grad = self.requires_grad
         old._ctx = self._ctx
         return old
@@ -414,29 +430,29 @@ class Tensor:
         """Replace every element (fill_, uniform_, ...): in the graph, the old value gets no gradient."""
         if self._check_inplace():
             return self._become(_S.setitem_out_of_place(self._snapshot(), Ellipsis, Tensor._wrap(array)))
-        self.data[...] = array
+        self.array[...] = array
         return self
 
     def _become(self, result: Tensor) -> Tensor:
         """Take over ``result``'s value and graph node (the differentiable in-place path)."""
-        self.data = result.data
+        self.array = result.array
         self._ctx = result._ctx
         self.requires_grad = result.requires_grad
         return self
 
     def _inplace(self, op: Any, other: Any) -> Tensor:
-        value = other.data if isinstance(other, Tensor) else other
+        value = other.array if isinstance(other, Tensor) else other
         if self._check_inplace() or (isinstance(other, Tensor) and other.requires_grad and _autograd.is_grad_enabled()):
             old = self._snapshot()
             return self._become(op(old, old if other is self else other))
-        result = op(Tensor._wrap(self.data), Tensor._wrap(np.asarray(value))).data
-        if not np.can_cast(result.dtype, self.data.dtype, casting="same_kind"):
-            raise RuntimeError(f"result type {result.dtype} can't be cast to the desired output type {self.data.dtype}")
-        if result.shape != self.data.shape:
+        result = op(Tensor._wrap(self.array), Tensor._wrap(np.asarray(value))).array
+        if not np.can_cast(result.dtype, self.array.dtype, casting="same_kind"):
+            raise RuntimeError(f"result type {result.dtype} can't be cast to the desired output type {self.array.dtype}")
+        if result.shape != self.array.shape:
             raise RuntimeError(
-                f"output with shape {self.data.shape} doesn't match the broadcast shape {result.shape}"
+                f"output with shape {self.array.shape} doesn't match the broadcast shape {result.shape}"
             )
-        np.copyto(self.data, result, casting="unsafe")
+        np.copyto(self.array, result, casting="unsafe")
         return self
 
     def add_(self, other: Any, alpha: Any = 1) -> Tensor:
@@ -454,43 +470,43 @@ class Tensor:
     def clamp_(self, min: Any = None, max: Any = None) -> Tensor:
         if self._check_inplace():
             return self._become(_E.clamp(self._snapshot(), min, max))
-        np.clip(self.data, min, max, out=self.data)
+        np.clip(self.array, min, max, out=self.array)
         return self
 
     clip_ = clamp_
 
     def copy_(self, src: Any) -> Tensor:
-        value = src.data if isinstance(src, Tensor) else np.asarray(src)
+        value = src.array if isinstance(src, Tensor) else np.asarray(src)
         if self._check_inplace() or (isinstance(src, Tensor) and src.requires_grad and _autograd.is_grad_enabled()):
             old = self._snapshot()
             return self._become(_S.setitem_out_of_place(old, Ellipsis, old if src is self else src))
         try:
-            np.copyto(self.data, np.broadcast_to(value, self.data.shape), casting="unsafe")
+            np.copyto(self.array, np.broadcast_to(value, self.array.shape), casting="unsafe")
         except ValueError:
-            raise ValueError(f"copy_: cannot copy a tensor of shape {value.shape} into shape {self.data.shape}") from None
+            raise ValueError(f"copy_: cannot copy a tensor of shape {value.shape} into shape {self.array.shape}") from None
         return self
 
     def fill_(self, value: Any) -> Tensor:
         value = value.item() if isinstance(value, Tensor) else value
         if self._check_inplace():
-            return self._overwrite(np.full(self.data.shape, value, dtype=self.data.dtype))
-        self.data.fill(value)
+            return self._overwrite(np.full(self.array.shape, value, dtype=self.array.dtype))
+        self.array.fill(value)
         return self
 
     def zero_(self) -> Tensor:
         return self.fill_(0)
 
     def uniform_(self, a: float = 0.0, b: float = 1.0, generator: Any = None) -> Tensor:
-        return self._overwrite(_random._rng(generator).uniform(a, b, self.data.shape))
+        return self._overwrite(_random._rng(generator).uniform(a, b, self.array.shape))
 
     def normal_(self, mean: float = 0.0, std: float = 1.0, generator: Any = None) -> Tensor:
-        return self._overwrite(_random._rng(generator).normal(mean, std, self.data.shape))
+        return self._overwrite(_random._rng(generator).normal(mean, std, self.array.shape))
 
     def bernoulli_(self, p: float = 0.5, generator: Any = None) -> Tensor:
-        return self._overwrite(_random._rng(generator).random(self.data.shape) < p)
+        return self._overwrite(_random._rng(generator).random(self.array.shape) < p)
 
     def exponential_(self, lambd: float = 1.0, generator: Any = None) -> Tensor:
-        return self._overwrite(_random._rng(generator).exponential(1.0 / lambd, self.data.shape))
+        return self._overwrite(_random._rng(generator).exponential(1.0 / lambd, self.array.shape))
 
     # ----------------------------------------------------------------- elementwise
     def add(self, other: Any, alpha: Any = 1) -> Tensor:
@@ -592,10 +608,10 @@ class Tensor:
         return _E.ge(self, other)
 
     def isnan(self) -> Tensor:
-        return Tensor._wrap(np.isnan(self.data))
+        return Tensor._wrap(np.isnan(self.array))
 
     def isfinite(self) -> Tensor:
-        return Tensor._wrap(np.isfinite(self.data))
+        return Tensor._wrap(np.isfinite(self.array))
 
     def logical_not(self) -> Tensor:
         return _E.logical_not(self)
@@ -609,7 +625,7 @@ class Tensor:
     def masked_fill_(self, mask: Any, value: Any) -> Tensor:
         if self._check_inplace():
             return self._become(_S.masked_fill(self._snapshot(), mask, value))
-        self.data[np.broadcast_to(mask.data if isinstance(mask, Tensor) else mask, self.data.shape)] = value
+        self.array[np.broadcast_to(mask.array if isinstance(mask, Tensor) else mask, self.array.shape)] = value
         return self
 
     def softmax(self, dim: int, dtype: Any = None) -> Tensor:
@@ -663,10 +679,10 @@ class Tensor:
         return _R.prod(self, dim, keepdim, dtype=dtype)
 
     def all(self, dim: Any = None, keepdim: bool = False) -> Tensor:
-        return Tensor._wrap(np.asarray(np.all(self.data, axis=dim, keepdims=keepdim)))
+        return Tensor._wrap(np.asarray(np.all(self.array, axis=dim, keepdims=keepdim)))
 
     def any(self, dim: Any = None, keepdim: bool = False) -> Tensor:
-        return Tensor._wrap(np.asarray(np.any(self.data, axis=dim, keepdims=keepdim)))
+        return Tensor._wrap(np.asarray(np.any(self.array, axis=dim, keepdims=keepdim)))
 
     # ----------------------------------------------------------------- linear algebra
     def matmul(self, other: Any) -> Tensor:

@@ -32,7 +32,7 @@ def default_collate(batch: list[Any]) -> Any:
         raise ValueError("default_collate: got an empty batch")
     elem = batch[0]
     if isinstance(elem, Tensor):
-        return Tensor._wrap(np.stack([b.data for b in batch]))
+        return Tensor._wrap(np.stack([b.array for b in batch]))
     if isinstance(elem, np.ndarray):
         return Tensor._wrap(np.stack(batch))
     if isinstance(elem, np.generic):
@@ -61,7 +61,7 @@ def default_collate(batch: list[Any]) -> Any:
 def _batch_getter(dataset: Dataset) -> Callable[[np.ndarray], Any] | None:
     """A function fetching a collated batch with one fancy index, if the dataset allows it."""
     if isinstance(dataset, TensorDataset):
-        arrays = [t.data for t in dataset.tensors]
+        arrays = [t.array for t in dataset.tensors]
         return lambda idx: tuple(Tensor._wrap(a[idx]) for a in arrays)
     if isinstance(dataset, Subset):
         inner = _batch_getter(dataset.dataset)

@@ -79,7 +79,7 @@ class TensorDataset(Dataset):
             raise ValueError(f"TensorDataset: tensors must share their first dimension (got shapes {shapes})")
 
     def __getitem__(self, index: Any) -> tuple[Tensor, ...]:
-        return tuple(Tensor._wrap(t.data[index]) for t in self.tensors)
+        return tuple(Tensor._wrap(t.array[index]) for t in self.tensors)
 
     def __len__(self) -> int:
         return self.tensors[0].shape[0]

@@ -17,7 +17,7 @@ __all__ = ["Compose", "ToTensor", "Normalize", "Flatten", "Lambda", "RandomCrop"
 
 
 def _array(x: Any) -> np.ndarray:
-    return x.data if isinstance(x, Tensor) else np.asarray(x)
+    return x.array if isinstance(x, Tensor) else np.asarray(x)
 
 
 class Compose:

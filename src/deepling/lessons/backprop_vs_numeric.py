@@ -33,7 +33,7 @@ def compare(hidden: int, seed: int = 0) -> dict[str, float]:
     t0 = time.perf_counter()
     with dl.no_grad():
         for w in (w1, w2):
-            flat = w.data.reshape(-1)
+            flat = w.array.reshape(-1)
             for i in range(flat.size):
                 old = flat[i]
                 flat[i] = old + eps

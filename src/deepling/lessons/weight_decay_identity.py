@@ -25,7 +25,7 @@ def run(lr: float = 0.1, lam: float = 0.01, seed: int = 0) -> dict[str, Any]:
     # (1) by hand: gradient of the cost, then the decayed update
     m = _model(seed)
     F.mse_loss(m(x), y).backward()
-    by_hand = m.weight.data * (1 - lr * lam) - lr * m.weight.grad.data
+    by_hand = m.weight.array * (1 - lr * lam) - lr * m.weight.grad.array
     # (2) cost + lambda/2 ||w||^2 with plain SGD
     m2 = _model(seed)
     opt = dl.optim.SGD(m2.parameters(), lr=lr)

@@ -315,7 +315,7 @@ def pca_project(x: Any, n_components: int = 2) -> tuple[np.ndarray, np.ndarray, 
     """PCA via SVD of the centered data ``x (N, D)``: returns ``(projected (N, k), components (k, D), mean (D,))``.
 
     Used to draw codes in 2-D, and as the baseline a linear autoencoder should match."""
-    a = np.asarray(x.data if isinstance(x, Tensor) else x)
+    a = np.asarray(x.array if isinstance(x, Tensor) else x)
     a = a.reshape(a.shape[0], -1)
     if not 1 <= n_components <= min(a.shape):
         raise ValueError(f"pca_project: n_components must be in [1, {min(a.shape)}] for data of shape {a.shape}")

@@ -60,7 +60,7 @@ class CharRNN(Module):
         Each next id is drawn from softmax(logits / temperature), restricted to the ``top_k`` most
         likely ids when given; ``temperature=0`` picks the most likely id.
         """
-        ids = np.asarray(prompt_ids.data if isinstance(prompt_ids, Tensor) else prompt_ids, dtype=np.int64)
+        ids = np.asarray(prompt_ids.array if isinstance(prompt_ids, Tensor) else prompt_ids, dtype=np.int64)
         single = ids.ndim == 1
         ids = ids[None] if single else ids
         if ids.ndim != 2 or ids.shape[1] == 0:
@@ -72,12 +72,12 @@ class CharRNN(Module):
         rng = _rng(generator)
         out = [ids]
         logits, state = self.forward_with_state(Tensor._wrap(ids))
-        last = logits.data[:, -1]
+        last = logits.array[:, -1]
         for _ in range(max_new_tokens):
             nxt = _sample(last, temperature, top_k, rng)
             out.append(nxt[:, None])
             logits, state = self.forward_with_state(Tensor._wrap(nxt[:, None]), state)
-            last = logits.data[:, -1]
+            last = logits.array[:, -1]
         self.train(was_training)
         result = np.concatenate(out, axis=1)
         return Tensor._wrap(result[0] if single else result)

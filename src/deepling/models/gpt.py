@@ -48,8 +48,8 @@ class CausalSelfAttention(Module):
         if self.store_attention:
             with no_grad():
                 N, T, E3 = qkv.shape
-                heads = qkv.data.reshape(N, T, 3, self.n_heads, E3 // (3 * self.n_heads)).transpose(2, 0, 3, 1, 4)
-                self.attention = attention_weights(Tensor._wrap(heads[0]), Tensor._wrap(heads[1]), is_causal=True).data
+                heads = qkv.array.reshape(N, T, 3, self.n_heads, E3 // (3 * self.n_heads)).transpose(2, 0, 3, 1, 4)
+                self.attention = attention_weights(Tensor._wrap(heads[0]), Tensor._wrap(heads[1]), is_causal=True).array
         p = self.dropout if self.training else 0.0
         y = packed_self_attention(qkv, self.n_heads, is_causal=True, dropout_p=p)
         return self.resid_dropout(self.proj(y))
@@ -194,13 +194,13 @@ class GPT(Module):
         """
         was_training = self.training
         self.eval()
-        out = np.asarray(idx.data if isinstance(idx, Tensor) else idx, dtype=np.int64)
+        out = np.asarray(idx.array if isinstance(idx, Tensor) else idx, dtype=np.int64)
         batched = out.ndim == 2
         if not batched:
             out = out[None]
         rng = _rng(generator)
         for _ in range(max_new_tokens):
-            logits = self(Tensor._wrap(out[:, -self.context:])).data[:, -1].astype(np.float64)
+            logits = self(Tensor._wrap(out[:, -self.context:])).array[:, -1].astype(np.float64)
             if temperature <= 0:
                 nxt = logits.argmax(axis=-1)
             else:
@@ -252,7 +252,7 @@ def plot_attention(maps: Tensor | np.ndarray, tokens: Sequence[str], path: str |
         matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    a = np.asarray(maps.data if isinstance(maps, Tensor) else maps)[:, index]
+    a = np.asarray(maps.array if isinstance(maps, Tensor) else maps)[:, index]
     layers = list(range(a.shape[0])) if layers is None else list(layers)
     heads = list(range(a.shape[1])) if heads is None else list(heads)
     labels = [repr(t)[1:-1] if t.isspace() else t for t in tokens]

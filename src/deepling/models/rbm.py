@@ -33,7 +33,7 @@ def _sigmoid(a: np.ndarray) -> np.ndarray:
 
 
 def _array(v: Tensor | np.ndarray, name: str, width: int) -> np.ndarray:
-    a = v.data if isinstance(v, Tensor) else np.asarray(v)
+    a = v.array if isinstance(v, Tensor) else np.asarray(v)
     if a.ndim != 2 or a.shape[1] != width:
         raise ValueError(f"RBM.{name}: expected input of shape (N, {width}), got {tuple(a.shape)}")
     return a
@@ -69,11 +69,11 @@ class RBM(Module):
     # ----------------------------------------------------------------------------- conditionals
     def prob_h(self, v: np.ndarray) -> np.ndarray:
         """``p(h=1|v) = sigmoid(v W^T + c)``, ``(N, D) -> (N, H)``."""
-        return _sigmoid(v @ self.weight.data.T + self.hidden_bias.data)
+        return _sigmoid(v @ self.weight.array.T + self.hidden_bias.array)
 
     def prob_v(self, h: np.ndarray) -> np.ndarray:
         """``p(v=1|h) = sigmoid(h W + b)``, ``(N, H) -> (N, D)``."""
-        return _sigmoid(h @ self.weight.data + self.visible_bias.data)
+        return _sigmoid(h @ self.weight.array + self.visible_bias.array)
 
     @staticmethod
     def _bernoulli(p: np.ndarray) -> np.ndarray:
@@ -157,7 +157,7 @@ class RBM(Module):
         rows = np.arange(a.shape[0])
         flipped[rows, idx] = 1 - flipped[rows, idx]
         with no_grad():
-            diff = self.free_energy(Tensor._wrap(flipped)).data - self.free_energy(Tensor._wrap(a)).data
+            diff = self.free_energy(Tensor._wrap(flipped)).array - self.free_energy(Tensor._wrap(a)).array
         # log sigmoid(x) = -softplus(-x), computed stably
         logsig = -(np.maximum(-diff, 0) + np.log1p(np.exp(-np.abs(diff))))
         return Tensor._wrap((self.n_visible * logsig).astype(self.weight.dtype))

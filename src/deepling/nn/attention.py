@@ -38,7 +38,7 @@ def _as_additive(mask: Any, name: str, dtype: np.dtype) -> Tensor | None:
         return None
     m = mask if isinstance(mask, Tensor) else Tensor._wrap(np.asarray(mask))
     if m.dtype == np.bool_:
-        return Tensor._wrap(np.where(m.data, -np.inf, 0.0).astype(dtype))
+        return Tensor._wrap(np.where(m.array, -np.inf, 0.0).astype(dtype))
     if m.dtype.kind != "f":
         raise TypeError(f"MultiheadAttention: only bool and float {name} are supported, got dtype {m.dtype}")
     return m if m.dtype == dtype else m.to(dtype)

@@ -68,7 +68,7 @@ def calculate_gain(nonlinearity: str, param: Any = None) -> float:
 
 def _fill(tensor: Tensor, values: Any) -> Tensor:
     with no_grad():
-        tensor.data[...] = values
+        tensor.array[...] = values
     return tensor
 
 

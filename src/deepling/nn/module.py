@@ -30,7 +30,7 @@ class _HookHandle:
 def _as_numpy(value: Any) -> np.ndarray:
     """State-dict values may be deepling tensors, arrays, or another framework's CPU tensors."""
     if isinstance(value, Tensor):
-        return value.data
+        return value.array
     if hasattr(value, "detach"):  # e.g. a torch.Tensor: read its values, no import needed
         value = value.detach().cpu().numpy()
     return np.asarray(value)
@@ -273,12 +273,12 @@ class Module:
             for key, target in own.items():
                 if key in state_dict:
                     value = _as_numpy(state_dict[key])
-                    if target.data.flags.writeable:
+                    if target.array.flags.writeable:
                         # Copy into the existing array, as PyTorch does, so views of a parameter
                         # (and optimizer references to it) stay attached.
-                        np.copyto(target.data, value, casting="unsafe")
+                        np.copyto(target.array, value, casting="unsafe")
                     else:
-                        target.data = value.astype(target.dtype, copy=True)
+                        target.array = value.astype(target.dtype, copy=True)
         return IncompatibleKeys(missing, unexpected)
 
     # ------------------------------------------------------------------ modes and utilities
@@ -298,7 +298,7 @@ class Module:
                 if set_to_none:
                     p.grad = None
                 else:
-                    p.grad.data[...] = 0
+                    p.grad.array[...] = 0
 
     def requires_grad_(self, requires_grad: bool = True) -> Module:
         for p in self.parameters():
@@ -325,9 +325,9 @@ class Module:
         dt = _as_dtype(dtype)
         for t in list(self.parameters()) + list(self.buffers()):
             if t.dtype.kind == "f":
-                t.data = t.data.astype(dt)
+                t.array = t.array.astype(dt)
                 if t.grad is not None:
-                    t.grad.data = t.grad.data.astype(dt)
+                    t.grad.array = t.grad.array.astype(dt)
         return self
 
     def float(self) -> Module:

@@ -31,9 +31,9 @@ def _affine_parameters(module: Module, shape: tuple[int, ...], affine: bool, bia
 
 def _reset_affine(module: Module) -> None:
     if module.weight is not None:
-        module.weight.data[...] = 1
+        module.weight.array[...] = 1
     if module.bias is not None:
-        module.bias.data[...] = 0
+        module.bias.array[...] = 0
 
 class _NormBase(Module):
     """Shared state of batch and instance norm: ``weight``/``bias`` (C,) and the running buffers
@@ -66,16 +66,16 @@ class _NormBase(Module):
 
     def reset_running_stats(self) -> None:
         if self.track_running_stats:
-            self.running_mean.data[...] = 0
-            self.running_var.data[...] = 1
-            self.num_batches_tracked.data[...] = 0
+            self.running_mean.array[...] = 0
+            self.running_var.array[...] = 1
+            self.num_batches_tracked.array[...] = 0
 
     def reset_parameters(self) -> None:
         self.reset_running_stats()
         if self.affine:
-            self.weight.data[...] = 1
+            self.weight.array[...] = 1
             if self.bias is not None:
-                self.bias.data[...] = 0
+                self.bias.array[...] = 0
 
     def extra_repr(self) -> str:
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
@@ -94,9 +94,9 @@ class _BatchNorm(_NormBase):
         self._check_input_dim(input)
         factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats and self.num_batches_tracked is not None:
-            self.num_batches_tracked.data += 1
+            self.num_batches_tracked.array += 1
             # momentum=None: a cumulative moving average, the mean of all batch statistics so far.
-            factor = 1.0 / float(self.num_batches_tracked.data) if self.momentum is None else self.momentum
+            factor = 1.0 / float(self.num_batches_tracked.array) if self.momentum is None else self.momentum
         # Batch statistics in training, and in eval when there are no running statistics to use.
         use_batch = self.training or (self.running_mean is None and self.running_var is None)
         keep = not self.training or self.track_running_stats
@@ -252,7 +252,7 @@ class RMSNorm(Module):
 
     def reset_parameters(self) -> None:
         if self.weight is not None:
-            self.weight.data[...] = 1
+            self.weight.array[...] = 1
 
     def forward(self, input: Tensor) -> Tensor:
         return _N.rms_norm(input, self.normalized_shape, self.weight, self.eps)

@@ -23,12 +23,12 @@ class Parameter(Tensor):
         if data is None:
             array = np.empty(0, dtype=np.float32)
         elif isinstance(data, Tensor):
-            array = data.data
+            array = data.array
         elif isinstance(data, np.ndarray):
             array = data
         else:
             array = _to_array(data)
-        self.data = array
+        self.array = array
         self.grad = None
         self._ctx = None
         self._retains_grad = False

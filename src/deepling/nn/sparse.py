@@ -60,7 +60,7 @@ class Embedding(Module):
         with no_grad():
             self.weight.normal_(0.0, 1.0)
             if self.padding_idx is not None:
-                self.weight.data[self.padding_idx] = 0
+                self.weight.array[self.padding_idx] = 0
 
     def forward(self, input: Tensor) -> Tensor:
         return embedding(input, self.weight, self.padding_idx, self.max_norm, self.norm_type,

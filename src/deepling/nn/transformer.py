@@ -269,7 +269,7 @@ class PositionalEncoding(Module):
         if T > self.max_len or x.shape[-1] != self.d_model:
             raise ValueError(f"PositionalEncoding: input {x.shape} needs length <= {self.max_len} and "
                              f"features {self.d_model}")
-        pe = self.pe.data[:T].astype(x.dtype, copy=False)
+        pe = self.pe.array[:T].astype(x.dtype, copy=False)
         return self.dropout(x + Tensor._wrap(pe if self.batch_first else pe[:, None, :]))
 
     def extra_repr(self) -> str:

@@ -130,11 +130,11 @@ def _run(name: str, x: Any, inplace: bool, apply: Any, *args: Any) -> Tensor:
     x = _float_input(name, x) if not inplace else x
     if not inplace:
         return apply(x, *args)
-    if not isinstance(x, Tensor) or x.data.dtype.kind != "f":
+    if not isinstance(x, Tensor) or x.array.dtype.kind != "f":
         raise TypeError(f"{name}: inplace=True needs a floating point Tensor, got {getattr(x, 'dtype', type(x).__name__)}")
     if x._check_inplace():  # raises for a leaf that requires grad
         return x._become(apply(x._snapshot(), *args))
-    np.copyto(x.data, apply(Tensor._wrap(x.data), *args).data)
+    np.copyto(x.array, apply(Tensor._wrap(x.array), *args).array)
     return x
 
 
@@ -486,7 +486,7 @@ def step(input: Tensor, value: float = 1.0) -> Tensor:
     detached: gradient descent cannot train through it (the perceptron rule does not need to).
     """
     x = _float_input("step", input)
-    d = x.data
+    d = x.array
     out = np.where(d > 0, 1, np.where(d < 0, 0, value)).astype(d.dtype, copy=False)
     return Tensor._wrap(out)
 

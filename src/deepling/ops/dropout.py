@@ -53,9 +53,9 @@ def _apply(x: Tensor, mask: np.ndarray, shift: np.ndarray | None, inplace: bool)
     if x._check_inplace():
         # Through the graph: the new node's input is a snapshot of x's current node.
         return x._become(_MaskAffine.apply(x._snapshot(), mask, shift))
-    np.multiply(x.data, mask, out=x.data, casting="unsafe")
+    np.multiply(x.array, mask, out=x.array, casting="unsafe")
     if shift is not None:
-        np.add(x.data, shift, out=x.data, casting="unsafe")
+        np.add(x.array, shift, out=x.array, casting="unsafe")
     return x
 
 

@@ -45,14 +45,14 @@ def _scalar_dtype(value: Any, other: np.dtype) -> np.dtype:
 
 
 def _promote(a: Tensor, b: Tensor) -> np.dtype:
-    da, db = a.data.dtype, b.data.dtype
+    da, db = a.array.dtype, b.array.dtype
     ra, rb = _rank(da), _rank(db)
     if ra != rb:
         return da if ra > rb else db
     # Same kind: a 0-d tensor does not widen a dimensioned one (PyTorch's rule).
-    if a.data.ndim == 0 and b.data.ndim > 0:
+    if a.array.ndim == 0 and b.array.ndim > 0:
         return db
-    if b.data.ndim == 0 and a.data.ndim > 0:
+    if b.array.ndim == 0 and a.array.ndim > 0:
         return da
     return np.promote_types(da, db)
 
@@ -64,7 +64,7 @@ def _operand(value: Any, like: Tensor) -> Tensor:
         return Tensor._wrap(_to_array(value))
     if isinstance(value, (list, tuple)):
         return Tensor(value)
-    return Tensor._wrap(np.asarray(value, dtype=_scalar_dtype(value, like.data.dtype)))
+    return Tensor._wrap(np.asarray(value, dtype=_scalar_dtype(value, like.array.dtype)))
 
 
 def _pair(a: Any, b: Any) -> tuple[Tensor, Tensor]:
@@ -74,11 +74,11 @@ def _pair(a: Any, b: Any) -> tuple[Tensor, Tensor]:
         a = _operand(a, b)
     else:
         raise TypeError(f"expected a Tensor operand, got {type(a).__name__} and {type(b).__name__}")
-    if a.data.dtype != b.data.dtype:
+    if a.array.dtype != b.array.dtype:
         dt = _promote(a, b)
-        if a.data.dtype != dt:
+        if a.array.dtype != dt:
             a = cast(a, dt)
-        if b.data.dtype != dt:
+        if b.array.dtype != dt:
             b = cast(b, dt)
     return a, b
 
@@ -96,7 +96,7 @@ def _binary(fn: type[Function], name: str, a: Any, b: Any) -> Tensor:
 def _float_input(name: str, x: Any) -> Tensor:
     if not isinstance(x, Tensor):
         raise TypeError(f"{name}: expected a Tensor, got {type(x).__name__}")
-    if x.data.dtype.kind not in "fc":
+    if x.array.dtype.kind not in "fc":
         return cast(x, default_dtype)
     return x
 
@@ -112,10 +112,10 @@ class Cast(Function):
 
 
 def cast(x: Tensor, dtype: np.dtype) -> Tensor:
-    if x.data.dtype == dtype:
+    if x.array.dtype == dtype:
         return x
     if dtype.kind not in "fc" and x.requires_grad:
-        return Tensor._wrap(x.data.astype(dtype))  # integer results carry no gradient
+        return Tensor._wrap(x.array.astype(dtype))  # integer results carry no gradient
     return Cast.apply(x, dtype)
 
 
@@ -254,9 +254,9 @@ def div(a: Any, b: Any) -> Tensor:
 
 def pow(a: Any, b: Any) -> Tensor:
     if isinstance(a, Tensor) and isinstance(b, (int, float)) and not isinstance(b, bool):
-        if a.data.dtype.kind in "iu" and isinstance(b, float):
+        if a.array.dtype.kind in "iu" and isinstance(b, float):
             a = cast(a, default_dtype)
-        if a.data.dtype.kind in "iu" and b < 0:
+        if a.array.dtype.kind in "iu" and b < 0:
             raise RuntimeError("pow: integers to negative integer powers are not allowed")
         return PowScalar.apply(a, b)
     return _binary(Pow, "pow", a, b)
@@ -475,7 +475,7 @@ def clamp(x: Tensor, min: Any = None, max: Any = None) -> Tensor:
         if max is not None:
             out = minimum(out, max)
         return out
-    if x.data.dtype.kind in "biu" and (isinstance(min, float) or isinstance(max, float)):
+    if x.array.dtype.kind in "biu" and (isinstance(min, float) or isinstance(max, float)):
         x = cast(x, default_dtype)  # a float bound makes the result float, as in PyTorch
     return Clamp.apply(x, min, max)
 
@@ -499,9 +499,9 @@ def where(condition: Any, input: Any = None, other: Any = None) -> Any:
     """``where(cond, a, b)``: a where cond is true, else b (gradients flow to the chosen side)."""
     cond = condition if isinstance(condition, Tensor) else Tensor._wrap(np.asarray(condition))
     if input is None and other is None:
-        return tuple(Tensor._wrap(i) for i in np.nonzero(cond.data))
-    if cond.data.dtype != np.bool_:
-        cond = Tensor._wrap(cond.data.astype(bool))
+        return tuple(Tensor._wrap(i) for i in np.nonzero(cond.array))
+    if cond.array.dtype != np.bool_:
+        cond = Tensor._wrap(cond.array.astype(bool))
     if not isinstance(input, Tensor) and not isinstance(other, Tensor):
         input = Tensor._wrap(np.asarray(input, dtype=default_dtype if isinstance(input, float) else None))
     a, b = _pair(input, other)
@@ -518,7 +518,7 @@ def _compare(np_op: Any, name: str) -> Any:
     def op(a: Any, b: Any) -> Tensor:
         a, b = _pair(a, b)
         try:
-            return Tensor._wrap(np.asarray(np_op(a.data, b.data)))
+            return Tensor._wrap(np.asarray(np_op(a.array, b.array)))
         except ValueError:
             raise ValueError(f"{name}: shapes {a.shape} and {b.shape} cannot be broadcast together") from None
 
@@ -541,7 +541,7 @@ remainder = _compare(np.remainder, "remainder")
 
 
 def logical_not(x: Tensor) -> Tensor:
-    return Tensor._wrap(np.logical_not(x.data))
+    return Tensor._wrap(np.logical_not(x.array))
 
 
 class _Step(Function):

@@ -48,13 +48,13 @@ class Embedding(Function):
 def _renorm_(weight: Tensor, index: np.ndarray, max_norm: float, norm_type: float) -> None:
     # PyTorch rescales, in place and outside autograd, every looked-up row whose norm exceeds max_norm.
     rows = np.unique(index)
-    w = weight.data[rows]
+    w = weight.array[rows]
     norms = np.linalg.norm(w, ord=norm_type, axis=1) if norm_type != 2 else np.sqrt((w * w).sum(axis=1))
     big = norms > max_norm
     if big.any():
         scale = (max_norm / (norms[big] + 1e-7)).astype(w.dtype)
         with no_grad():
-            weight.data[rows[big]] = w[big] * scale[:, None]
+            weight.array[rows[big]] = w[big] * scale[:, None]
 
 
 def embedding(
@@ -69,7 +69,7 @@ def embedding(
     """Look up rows of ``weight (num_embeddings, embedding_dim)`` by integer ``input (*)``: out ``(*, embedding_dim)``."""
     if scale_grad_by_freq or sparse:
         raise NotImplementedError("embedding: scale_grad_by_freq and sparse gradients are not supported")
-    index = input.data if isinstance(input, Tensor) else np.asarray(input)
+    index = input.array if isinstance(input, Tensor) else np.asarray(input)
     if index.dtype.kind not in "iu":
         raise TypeError(f"embedding: indices must be integers, got dtype {index.dtype} (shape {index.shape})")
     if weight.ndim != 2:

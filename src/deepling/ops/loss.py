@@ -225,7 +225,7 @@ class _ClassLoss(Function):
 
 def _check_targets(name: str, x: Tensor, target: Any, weight: Tensor | None) -> np.ndarray:
     """Validate class-index targets for logits/log-probabilities x of shape (C,), (N, C) or (N, C, d...)."""
-    t = target.data if isinstance(target, Tensor) else np.asarray(target)
+    t = target.array if isinstance(target, Tensor) else np.asarray(target)
     if t.dtype.kind not in "iu":
         raise TypeError(f"{name}: expected class indices of an integer dtype (or probabilities of the input's shape {x.shape}), got {t.dtype} of shape {t.shape}")
     want = x.shape[1:] if x.ndim == 1 else x.shape[:1] + x.shape[2:]
@@ -338,7 +338,7 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, s
         raise ValueError("cross_entropy: input must have at least 1 dimension (the classes), got a 0-d tensor")
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"cross_entropy: label_smoothing must be between 0.0 and 1.0, got {label_smoothing}")
-    w = None if weight is None else weight.data.astype(x.dtype, copy=False)
+    w = None if weight is None else weight.array.astype(x.dtype, copy=False)
     if isinstance(target, Tensor) and target.dtype.kind == "f":
         if target.shape != x.shape:
             raise ValueError(f"cross_entropy: probability target of shape {target.shape} must have the input's shape {x.shape} "
@@ -378,7 +378,7 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_a
     if x.ndim == 0:
         raise ValueError("nll_loss: input must have at least 1 dimension (the classes), got a 0-d tensor")
     t = _check_targets("nll_loss", x, target, weight)
-    w = None if weight is None else weight.data.astype(x.dtype, copy=False)
+    w = None if weight is None else weight.array.astype(x.dtype, copy=False)
     return _NLL.apply(x, t, w, int(ignore_index), reduction)
 
 
@@ -419,7 +419,7 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = 
     if target.shape != input.shape:
         raise ValueError(f"binary_cross_entropy: target of shape {target.shape} must have the input's shape {input.shape}")
     x, y = _pair(_float_input("binary_cross_entropy", input), target)
-    if x.data.size and (x.data.min() < 0 or x.data.max() > 1):
+    if x.array.size and (x.array.min() < 0 or x.array.max() > 1):
         raise ValueError("binary_cross_entropy: all elements of input should be between 0 and 1")
     if weight is None:
         return _BCE.apply(x, y, reduction)

@@ -146,8 +146,8 @@ def batch_norm(
         raise ValueError(f"batch_norm: expected more than 1 value per channel when training, got input size {input.shape}")
     if not training and (running_mean is None or running_var is None):
         raise ValueError("batch_norm: running_mean and running_var must be given when training=False")
-    rm = None if running_mean is None else running_mean.data
-    rv = None if running_var is None else running_var.data
+    rm = None if running_mean is None else running_mean.array
+    rv = None if running_var is None else running_var.array
     return BatchNorm.apply(input, weight, bias, rm, rv, bool(training), float(momentum), float(eps))
 
 
@@ -339,11 +339,11 @@ def instance_norm(
     if m <= 1:
         raise ValueError(f"instance_norm: expected more than 1 spatial element when training, got input size {input.shape}")
     if running_mean is not None or running_var is not None:
-        x3 = input.data.reshape(n, c, m)
+        x3 = input.array.reshape(n, c, m)
         mean = x3.mean(axis=2)
         var = x3.var(axis=2) * (m / (m - 1))
-        _update_running(None if running_mean is None else running_mean.data, mean.mean(axis=0), momentum)
-        _update_running(None if running_var is None else running_var.data, var.mean(axis=0), momentum)
+        _update_running(None if running_mean is None else running_mean.array, mean.mean(axis=0), momentum)
+        _update_running(None if running_var is None else running_var.array, var.mean(axis=0), momentum)
     return GroupNorm.apply(input, weight, bias, c, input.dtype.type(eps))
 
 

@@ -143,7 +143,7 @@ def _apply(fn: Function, x: Tensor, *args: Any) -> Tensor:
     record = is_grad_enabled() and x.requires_grad
     if record:
         fn.needs_input_grad = (True,)
-    result = Tensor._wrap(fn.forward(x.data, *args))
+    result = Tensor._wrap(fn.forward(x.array, *args))
     if record:
         fn.parents = (x,)
         result.requires_grad = True
@@ -161,8 +161,8 @@ def max_pool1d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any
                      one(dilation), ceil_mode, return_indices)
     if return_indices:
         y, idx = res
-        y, idx = y.squeeze(2), Tensor._wrap(idx.data[:, :, 0])
-        return (y.squeeze(0), Tensor._wrap(idx.data[0])) if unbatched else (y, idx)
+        y, idx = y.squeeze(2), Tensor._wrap(idx.array[:, :, 0])
+        return (y.squeeze(0), Tensor._wrap(idx.array[0])) if unbatched else (y, idx)
     y = res.squeeze(2)
     return y.squeeze(0) if unbatched else y
 
@@ -367,7 +367,7 @@ def max_unpool2d(input: Tensor, indices: Tensor, kernel_size: Any, stride: Any =
         out = tuple((n - 1) * si - 2 * pi + ki for n, si, pi, ki in zip(x.shape[2:], s, p, k))
     else:
         out = tuple(int(o) for o in output_size)[-2:]
-    if ind.data.size and (ind.data.min() < 0 or ind.data.max() >= out[0] * out[1]):
-        raise ValueError(f"max_unpool2d: found an invalid max index {int(ind.data.max())} for output size {out}")
+    if ind.array.size and (ind.array.min() < 0 or ind.array.max() >= out[0] * out[1]):
+        raise ValueError(f"max_unpool2d: found an invalid max index {int(ind.array.max())} for output size {out}")
     y = _MaxUnpool.apply(x, ind, out)
     return y.squeeze(0) if unbatched else y

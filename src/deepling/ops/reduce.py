@@ -93,7 +93,7 @@ def sum(x: Tensor, dim: Any = None, keepdim: bool = False, dtype: Any = None) ->
     """Sum over ``dim``; bool and integer tensors sum to int64, as in PyTorch."""
     if dtype is not None:
         x = cast(x, _as_dtype(dtype))
-    elif x.data.dtype.kind in "biu":
+    elif x.array.dtype.kind in "biu":
         x = cast(x, np.dtype(np.int64))
     return Sum.apply(x, _dims("sum", x.ndim, dim), keepdim)
 
@@ -101,7 +101,7 @@ def sum(x: Tensor, dim: Any = None, keepdim: bool = False, dtype: Any = None) ->
 def mean(x: Tensor, dim: Any = None, keepdim: bool = False, dtype: Any = None) -> Tensor:
     if dtype is not None:
         x = cast(x, _as_dtype(dtype))
-    if x.data.dtype.kind not in "fc":
+    if x.array.dtype.kind not in "fc":
         raise TypeError(f"mean: expected a floating point tensor, got {x.dtype}; use .float() first")
     return Mean.apply(x, _dims("mean", x.ndim, dim), keepdim)
 
@@ -181,14 +181,14 @@ def _max_min(x: Tensor, dim: Any, keepdim: bool, largest: bool, name: str) -> An
         from deepling.ops.elementwise import maximum, minimum
 
         return (maximum if largest else minimum)(x, dim)
-    if x.data.size == 0:
+    if x.array.size == 0:
         raise RuntimeError(f"{name}: expected a non-empty tensor")
     if dim is None:
         return _Extreme.apply(x, tuple(range(x.ndim)), False, largest)
     (axis,) = _dims(name, x.ndim, dim) or (None,)
     if axis is None:  # 0-d input
         return MaxMinResult(x, Tensor._wrap(np.zeros((), dtype=np.int64)))
-    idx = (np.argmax if largest else np.argmin)(x.data, axis=axis)
+    idx = (np.argmax if largest else np.argmin)(x.array, axis=axis)
     values = _SelectAlong.apply(x, idx, axis, keepdim)
     indices = Tensor._wrap(np.expand_dims(idx, axis) if keepdim else idx)
     return MaxMinResult(values, indices)
@@ -213,12 +213,12 @@ def amin(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
 
 def _arg(np_op: Any, name: str, x: Tensor, dim: Any, keepdim: bool) -> Tensor:
     if dim is None:
-        out = np.asarray(np_op(x.data.reshape(-1)))
+        out = np.asarray(np_op(x.array.reshape(-1)))
         return Tensor._wrap(out.reshape((1,) * x.ndim) if keepdim else out)
     (axis,) = _dims(name, x.ndim, dim) or (None,)
     if axis is None:
         return Tensor._wrap(np.zeros((), dtype=np.int64))
-    return Tensor._wrap(np.asarray(np_op(x.data, axis=axis, keepdims=keepdim)))
+    return Tensor._wrap(np.asarray(np_op(x.array, axis=axis, keepdims=keepdim)))
 
 
 def argmax(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
@@ -257,7 +257,7 @@ def prod(x: Tensor, dim: Any = None, keepdim: bool = False, dtype: Any = None) -
     """Product of all elements, or along the one ``dim``; integer and bool tensors give int64."""
     if dtype is not None:
         x = cast(x, _as_dtype(dtype))
-    elif x.data.dtype.kind in "biu":
+    elif x.array.dtype.kind in "biu":
         x = cast(x, np.dtype(np.int64))
     if dim is None:
         return Prod.apply(x.reshape(-1), 0, False)

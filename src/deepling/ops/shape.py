@@ -263,7 +263,7 @@ def _convert_index(index: Any) -> tuple[Any, bool]:
     out, advanced = [], False
     for item in items:
         if isinstance(item, Tensor):
-            item = item.data
+            item = item.array
         elif isinstance(item, list):
             item = np.asarray(item)
         if isinstance(item, np.ndarray):
@@ -296,7 +296,7 @@ def getitem(x: Tensor, index: Any) -> Tensor:
     idx, advanced = _convert_index(index)
     if x.requires_grad and is_grad_enabled():
         return GetItem.apply(x, idx, advanced)
-    out = x.data[idx]
+    out = x.array[idx]
     return Tensor._wrap(out if isinstance(out, np.ndarray) else np.asarray(out))
 
 
@@ -334,7 +334,7 @@ def setitem(x: Tensor, index: Any, value: Any) -> None:
         x._become(setitem_out_of_place(old, index, old if value is x else value))
         return
     idx, _ = _convert_index(index)
-    x.data[idx] = value.data if isinstance(value, Tensor) else value
+    x.array[idx] = value.array if isinstance(value, Tensor) else value
 
 
 class Gather(Function):
@@ -358,7 +358,7 @@ def _full_index(index: np.ndarray, axis: int) -> tuple[np.ndarray, ...]:
 
 
 def _check_index(name: str, x: Tensor, dim: int, index: Any) -> tuple[int, np.ndarray]:
-    idx = index.data if isinstance(index, Tensor) else np.asarray(index)
+    idx = index.array if isinstance(index, Tensor) else np.asarray(index)
     if idx.dtype.kind not in "iu":
         raise TypeError(f"{name}: index must be an integer tensor, got {idx.dtype}")
     axis = _axis(name, dim, x.ndim)
@@ -430,7 +430,7 @@ class MaskedFill(Function):
 
 def masked_fill(x: Tensor, mask: Any, value: Any) -> Tensor:
     """Fill the positions where ``mask`` (broadcastable bool) is true with ``value``."""
-    m = mask.data if isinstance(mask, Tensor) else np.asarray(mask)
+    m = mask.array if isinstance(mask, Tensor) else np.asarray(mask)
     if m.dtype != np.bool_:
         raise TypeError(f"masked_fill: mask must be a bool tensor, got {m.dtype}")
     try:
@@ -466,7 +466,7 @@ def triu(x: Tensor, diagonal: int = 0) -> Tensor:
 
 def one_hot(x: Tensor, num_classes: int = -1) -> Tensor:
     """Class indices of any shape -> int64 one-hot vectors in a new last dim (no gradient)."""
-    idx = x.data if isinstance(x, Tensor) else np.asarray(x)
+    idx = x.array if isinstance(x, Tensor) else np.asarray(x)
     if idx.dtype.kind not in "iu":
         raise TypeError(f"one_hot: expected an integer tensor of class indices, got {idx.dtype}")
     if num_classes < 0:

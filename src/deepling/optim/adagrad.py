@@ -46,7 +46,7 @@ class Adagrad(Optimizer):
         state = self.state[param]
         if len(state) == 0:
             state["step"] = self._new_step()
-            state["sum"] = self._zeros_like(param.data, float(group["initial_accumulator_value"]))
+            state["sum"] = self._zeros_like(param.array, float(group["initial_accumulator_value"]))
         return state
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
@@ -59,7 +59,7 @@ class Adagrad(Optimizer):
                 t = self._advance(state)
                 d = self._direction(p, g, wd, group["maximize"])
                 clr = lr / (1 + (t - 1) * lr_decay)
-                s = state["sum"].data
+                s = state["sum"].array
                 tmp = self._buffer(d, 1)
                 np.multiply(d, d, out=tmp)
                 s += tmp

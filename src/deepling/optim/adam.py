@@ -58,7 +58,7 @@ class Adam(Optimizer):
                 if wd != 0 and decoupled:
                     p *= 1 - lr * wd
                 d = self._direction(p, g, 0.0 if decoupled else wd, group["maximize"])
-                m, v = state["exp_avg"].data, state["exp_avg_sq"].data
+                m, v = state["exp_avg"].array, state["exp_avg_sq"].array
                 tmp = self._buffer(d, 1)
                 np.subtract(d, m, out=tmp)  # m.lerp_(d, 1 - beta1)
                 tmp *= 1 - beta1
@@ -68,7 +68,7 @@ class Adam(Optimizer):
                 v *= beta2
                 v += tmp
                 if amsgrad:
-                    vmax = state["max_exp_avg_sq"].data
+                    vmax = state["max_exp_avg_sq"].array
                     np.maximum(vmax, v, out=vmax)
                     v = vmax
                 step_size = lr / (1 - beta1**t)

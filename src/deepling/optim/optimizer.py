@@ -1,7 +1,7 @@
 """Optimizer: the base class of the update rules (param groups, per-parameter state, state_dict).
 
 Subclasses implement ``step()``. Updates run under the hood on NumPy arrays, in place on each
-parameter's ``.data``: the per-parameter state buffers are deepling Tensors (so ``state_dict()`` can
+parameter's ``.array``: the per-parameter state buffers are deepling Tensors (so ``state_dict()`` can
 be saved), and the temporaries of a step live in a few scratch arrays reused from step to step.
 """
 
@@ -40,7 +40,7 @@ def _typename(obj: Any) -> str:
 def _as_array(value: Any) -> np.ndarray:
     """A state value as an ndarray: deepling tensors, arrays, or another framework's CPU tensors."""
     if isinstance(value, Tensor):
-        return value.data
+        return value.array
     if hasattr(value, "detach"):  # e.g. a torch.Tensor, read without importing torch
         return value.detach().cpu().numpy()
     return np.asarray(value)
@@ -129,7 +129,7 @@ class Optimizer:
                     p.grad = None
                 else:
                     p.grad.detach_()
-                    p.grad.data[...] = 0
+                    p.grad.array[...] = 0
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Update the parameters once; ``closure`` re-evaluates the model and returns the loss."""
@@ -148,13 +148,13 @@ class Optimizer:
         for p in group["params"]:
             if p.grad is None:
                 continue
-            g = p.grad.data
-            if g.shape != p.data.shape:
+            g = p.grad.array
+            if g.shape != p.array.shape:
                 raise ValueError(
                     f"{type(self).__name__}.step: gradient of shape {g.shape} does not match its parameter "
-                    f"of shape {p.data.shape}"
+                    f"of shape {p.array.shape}"
                 )
-            yield p, p.data, g
+            yield p, p.array, g
 
     def _buffer(self, like: np.ndarray, slot: int) -> np.ndarray:
         """A scratch array shaped like ``like``, reused across steps (``slot`` tells temporaries apart)."""
@@ -188,7 +188,7 @@ class Optimizer:
 
     @staticmethod
     def _advance(state: dict[str, Any]) -> float:
-        step = state["step"].data
+        step = state["step"].array
         step += 1
         return float(step)
 
@@ -257,7 +257,7 @@ class Optimizer:
                     f"{type(self).__name__}.load_state_dict: state '{key}' has shape {arr.shape}, "
                     f"but its parameter has shape {p.shape}"
                 )
-            dtype = p.dtype if p.data.dtype.kind == "f" else arr.dtype
+            dtype = p.dtype if p.array.dtype.kind == "f" else arr.dtype
             return Tensor._wrap(np.array(arr, dtype=dtype, copy=True))
         if isinstance(value, dict):
             return {k: self._cast(p, k, v) for k, v in value.items()}

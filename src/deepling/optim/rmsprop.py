@@ -55,14 +55,14 @@ class RMSprop(Optimizer):
                         state["grad_avg"] = self._zeros_like(p)
                 self._advance(state)
                 d = self._direction(p, g, wd, group["maximize"])
-                v = state["square_avg"].data
+                v = state["square_avg"].array
                 tmp = self._buffer(d, 1)
                 np.multiply(d, d, out=tmp)
                 tmp *= 1 - alpha
                 v *= alpha
                 v += tmp
                 if group["centered"]:
-                    gbar = state["grad_avg"].data
+                    gbar = state["grad_avg"].array
                     np.subtract(d, gbar, out=tmp)  # gbar.lerp_(d, 1 - alpha)
                     tmp *= 1 - alpha
                     gbar += tmp
@@ -74,7 +74,7 @@ class RMSprop(Optimizer):
                 tmp += eps
                 np.divide(d, tmp, out=tmp)
                 if mu > 0:
-                    b = state["momentum_buffer"].data
+                    b = state["momentum_buffer"].array
                     b *= mu
                     b += tmp
                     np.multiply(b, lr, out=tmp)

@@ -51,7 +51,7 @@ class SGD(Optimizer):
                     if buf is None:
                         state["momentum_buffer"] = buf = Tensor._wrap(np.array(d, dtype=p.dtype, copy=True))
                     else:
-                        b = buf.data
+                        b = buf.array
                         b *= mu
                         if damp == 0:
                             b += d
@@ -61,11 +61,11 @@ class SGD(Optimizer):
                             b += t
                     if group["nesterov"]:
                         t = self._buffer(d, 1)
-                        np.multiply(buf.data, mu, out=t)
+                        np.multiply(buf.array, mu, out=t)
                         t += d
                         d = t
                     else:
-                        d = buf.data
+                        d = buf.array
                 t = self._buffer(d, 1)
                 np.multiply(d, lr, out=t)
                 p -= t

@@ -59,7 +59,7 @@ class DBN(Module):
                 optimizer.zero_grad()
                 loss.backward()
                 optimizer.step()
-                total += float(rbm.reconstruction_error(v).data.sum())
+                total += float(rbm.reconstruction_error(v).array.sum())
                 n += v.shape[0]
             errors.append(total / max(n, 1))
             if progress:
@@ -75,5 +75,5 @@ class DBN(Module):
 
     def to_classifier(self, num_classes: int, freeze_encoder: bool = False) -> MLP:
         """A sigmoid ``MLP(s_0, s_1..s_last, num_classes)`` initialized with the RBMs' weights and hidden biases."""
-        layers = [(r.weight.data, r.hidden_bias.data) for r in self.rbms]
+        layers = [(r.weight.array, r.hidden_bias.array) for r in self.rbms]
         return copy_into_mlp(layers, num_classes, "sigmoid", freeze_encoder)

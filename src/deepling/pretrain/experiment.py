@@ -76,7 +76,7 @@ def _accuracy(model: Any, X: np.ndarray, y: np.ndarray) -> float:
     correct = 0
     with no_grad():
         for i in range(0, len(X), 1000):
-            correct += int((model(dl.Tensor(X[i:i + 1000])).data.argmax(1) == y[i:i + 1000]).sum())
+            correct += int((model(dl.Tensor(X[i:i + 1000])).array.argmax(1) == y[i:i + 1000]).sum())
     return correct / len(X)
 
 
@@ -170,7 +170,7 @@ def autoencoder_mse(data: tuple[np.ndarray, ...], sizes: Sequence[int] = (784, 2
             opt.step()
     ae.eval()
     with no_grad():
-        errs = np.concatenate([ae.reconstruction_error(dl.Tensor(Xt[i:i + 1000])).data for i in range(0, len(Xt), 1000)])
+        errs = np.concatenate([ae.reconstruction_error(dl.Tensor(Xt[i:i + 1000])).array for i in range(0, len(Xt), 1000)])
         if figures is not None:
             _figures(ae, Xt[:2000], data[3][:2000], Path(figures), "-".join(str(s) for s in sizes))
     return float(errs.mean())
@@ -181,9 +181,9 @@ def _figures(ae: Any, X: np.ndarray, y: np.ndarray, out: Path, shape: str) -> No
 
     out.mkdir(parents=True, exist_ok=True)
     x = dl.Tensor(X)
-    plot_reconstructions(X[:12], ae(x[:12]).data, out / "reconstructions.png", n=12, title=f"autoencoder {shape}: test images")
-    plot_features(ae.encoder[0].weight.data, out / "features.png", n=64, title="first-layer features")
-    plot_codes_2d(ae.encode(x).data, y, out / "codes_2d.png", title="codes (PCA to 2-D), colored by label")
+    plot_reconstructions(X[:12], ae(x[:12]).array, out / "reconstructions.png", n=12, title=f"autoencoder {shape}: test images")
+    plot_features(ae.encoder[0].weight.array, out / "features.png", n=64, title="first-layer features")
+    plot_codes_2d(ae.encode(x).array, y, out / "codes_2d.png", title="codes (PCA to 2-D), colored by label")
 
 
 # ---------------------------------------------------------------------------------------- CLI

@@ -143,7 +143,7 @@ class StackedAutoencoder(Module):
     def to_classifier(self, num_classes: int, freeze_encoder: bool = False) -> MLP:
         """An ``MLP(s_0, s_1..s_last, num_classes)`` with the pretrained encoder weights (copied) and a new
         linear head: the same shape and state_dict keys as an ``MLP`` trained from scratch."""
-        layers = [(enc[0].weight.data, enc[0].bias.data) for enc in self.encoders]
+        layers = [(enc[0].weight.array, enc[0].bias.array) for enc in self.encoders]
         return copy_into_mlp(layers, num_classes, self.activation, freeze_encoder)
 
     def extra_repr(self) -> str:

@@ -63,7 +63,7 @@ class EarlyStopping(Callback):
         if self._improved(value):
             self.best, self.best_epoch, self.wait = value, epoch, 0
             if self.restore_best_weights:
-                self._best_state = {k: v.data.copy() for k, v in trainer.model.state_dict().items()}
+                self._best_state = {k: v.array.copy() for k, v in trainer.model.state_dict().items()}
         else:
             self.wait += 1
             if self.wait >= self.patience:

@@ -82,7 +82,7 @@ def _split(batch: Any) -> tuple[Any, Any]:
 
 def _metric_fns(metrics: Any, target: Any) -> dict[str, Callable[[Any, Any], float]]:
     if metrics == "auto":  # accuracy for integer class targets, nothing for regression targets
-        is_class = np.asarray(getattr(target, "data", target)).dtype.kind in "iub"
+        is_class = np.asarray(getattr(target, "array", target)).dtype.kind in "iub"
         return {"accuracy": accuracy} if is_class else {}
     out = {}
     for m in metrics or ():
@@ -133,8 +133,8 @@ def predict(model: Any, loader: Iterable) -> tuple[np.ndarray, np.ndarray]:
         with no_grad():
             for batch in loader:
                 x, y = _split(batch)
-                outs.append(np.asarray(model(x).data))
-                tgts.append(np.asarray(getattr(y, "data", y)))
+                outs.append(np.asarray(model(x).array))
+                tgts.append(np.asarray(getattr(y, "array", y)))
     finally:
         model.train(was_training)
     return np.concatenate(outs), np.concatenate(tgts)

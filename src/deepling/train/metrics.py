@@ -12,7 +12,7 @@ __all__ = ["accuracy", "predictions", "confusion_matrix"]
 
 
 def _np(x: Any) -> np.ndarray:
-    return x.data if isinstance(x, Tensor) else np.asarray(x)
+    return x.array if isinstance(x, Tensor) else np.asarray(x)
 
 
 def predictions(output: Any) -> np.ndarray:

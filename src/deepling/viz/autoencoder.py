@@ -13,7 +13,7 @@ __all__ = ["plot_reconstructions", "plot_features", "plot_codes_2d"]
 
 
 def _np(x: Any) -> np.ndarray:
-    return np.asarray(x.data if hasattr(x, "data") and not isinstance(x, np.ndarray) else x)
+    return np.asarray(x.array if hasattr(x, "array") and not isinstance(x, np.ndarray) else x)
 
 
 def _images(x: Any, image_shape: Sequence[int] | None) -> np.ndarray:

@@ -95,7 +95,7 @@ class CharCorpus:
 
     def decode(self, ids: Any) -> str:
         """The text of a sequence of ids (list, ndarray or 1-D Tensor)."""
-        arr = np.asarray(ids.data if isinstance(ids, Tensor) else ids).reshape(-1)
+        arr = np.asarray(ids.array if isinstance(ids, Tensor) else ids).reshape(-1)
         if arr.size and (arr.min() < 0 or arr.max() >= self.vocab_size):
             raise ValueError(f"CharCorpus.decode: ids must be in [0, {self.vocab_size}), got [{arr.min()}, {arr.max()}]")
         return "".join(self.chars[i] for i in arr.tolist())

@@ -38,7 +38,7 @@ def get_total_norm(tensors: Tensor | Iterable[Tensor], norm_type: float = 2.0, e
     p = float(norm_type)
     if not tensors:
         return Tensor(0.0)
-    norms = np.array([_norm(t.data, p) for t in tensors])
+    norms = np.array([_norm(t.array, p) for t in tensors])
     total = _norm(norms, p)
     if error_if_nonfinite and not math.isfinite(total):
         raise RuntimeError(
@@ -52,10 +52,10 @@ def get_total_norm(tensors: Tensor | Iterable[Tensor], norm_type: float = 2.0, e
 def clip_grads_with_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float, total_norm: Tensor,
                           foreach: bool | None = None) -> None:
     """Scale every ``.grad`` in place by ``min(1, max_norm / (total_norm + 1e-6))``."""
-    grads = [p.grad.data for p in _as_list(parameters) if p.grad is not None]
+    grads = [p.grad.array for p in _as_list(parameters) if p.grad is not None]
     if not grads:
         return
-    total = total_norm.data if isinstance(total_norm, Tensor) else np.asarray(total_norm, dtype=np.float32)
+    total = total_norm.array if isinstance(total_norm, Tensor) else np.asarray(total_norm, dtype=np.float32)
     # In the norm's dtype, as PyTorch computes the coefficient with tensor ops.
     coef = np.minimum(total.dtype.type(max_norm) / (total + total.dtype.type(1e-6)), total.dtype.type(1.0))
     with np.errstate(invalid="ignore"):  # inf * 0 -> nan, silently, as in PyTorch
@@ -88,4 +88,4 @@ def clip_grad_value_(parameters: Tensor | Iterable[Tensor], clip_value: float, f
     v = float(clip_value)
     for p in _as_list(parameters):
         if p.grad is not None:
-            np.clip(p.grad.data, -v, v, out=p.grad.data)
+            np.clip(p.grad.array, -v, v, out=p.grad.array)

@@ -34,5 +34,5 @@ def vector_to_parameters(vec: Tensor, parameters: Iterable[Tensor]) -> None:
     pointer = 0
     for p in params:
         n = p.numel()
-        p.data = vec.data[pointer:pointer + n].reshape(p.shape)
+        p.array = vec.array[pointer:pointer + n].reshape(p.shape)
         pointer += n
