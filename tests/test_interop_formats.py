@@ -15,7 +15,7 @@ import torch.nn as tnn
 
 import deepling as dl
 from deepling import nn
-from deepling.models import GPT, MLP, AlexNet, CharRNN, dense_autoencoder, resnet18, resnet20
+from deepling.models import GPT, MLP, AlexNet, CharRNN, conv_autoencoder, dense_autoencoder, resnet18, resnet20
 from deepling.serialization import SerializationError, detect_format, load_metadata
 from test_cnn_models import _t_alexnet, _TBasic, _TBottle, _TResNet
 
@@ -42,6 +42,21 @@ def test_safetensors_round_trip_with_metadata(tmp_path):
     dl.save(m.state_dict(), buf, format="safetensors")
     buf.seek(0)
     assert set(dl.load(buf)) == set(sd)
+
+
+@pytest.mark.parametrize("fmt", ["deepling", "safetensors", "torch"])
+def test_every_format_keeps_shapes_dtypes_and_zero_d_tensors(tmp_path, fmt):
+    dl.manual_seed(0)
+    m = nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2))  # num_batches_tracked is a 0-d int64 tensor
+    sd = m.state_dict()
+    sd["t"] = dl.randn(4, 3).T  # not contiguous
+    dl.save(sd, tmp_path / "f", format=fmt)
+    got = dl.load(tmp_path / "f")
+    assert list(got) == list(sd) or fmt == "safetensors"
+    for k, v in sd.items():
+        assert got[k].shape == v.shape and got[k].dtype == v.dtype, k
+        np.testing.assert_array_equal(got[k].array, v.array)
+    m.load_state_dict({k: v for k, v in got.items() if k != "t"})
 
 
 def test_safetensors_from_and_to_pytorch(tmp_path):
@@ -308,9 +323,10 @@ def test_whole_module_round_trip(tmp_path):
     dl.manual_seed(0)
     models = [MLP(6, [5, 4], 3, activation=nn.Tanh), resnet20(num_classes=4), CharRNN(11, 4, 6, cell="gru"),
               GPT(13, context=6, d_model=8, n_heads=2, n_layers=1, tie_weights=True),
-              dense_autoencoder([6, 4, 2], tied=True), nn.Sequential(OrderedDict(a=nn.Linear(6, 2), b=nn.ReLU()))]
+              dense_autoencoder([6, 4, 2], tied=True), nn.Sequential(OrderedDict(a=nn.Linear(6, 2), b=nn.Sigmoid())),
+              conv_autoencoder((2, 3))]
     inputs = [dl.randn(2, 6), dl.randn(2, 3, 8, 8), dl.randint(0, 11, (2, 5)), dl.randint(0, 13, (2, 6)),
-              dl.randn(2, 6), dl.randn(2, 6)]
+              dl.randn(2, 6), dl.randn(2, 6), dl.rand(2, 1, 8, 8)]
     for m, x in zip(models, inputs):
         m.eval()
         dl.save(m, tmp_path / "m.ckpt")

@@ -464,6 +464,12 @@ def _gelu_mlp(g: _Graph, fn: type, args: tuple, kwargs: dict, out: Tensor) -> No
 
 
 # ============================================================================================ tracing
+def _ours(cls: type) -> bool:
+    """Converters are keyed by class name, and apply to deepling's own classes only (a user's class
+    that happens to be called ``Linear`` is traced through its ops instead)."""
+    return cls.__module__.startswith("deepling.")
+
+
 class _Tracer:
     """Patches ``Module.__call__`` and ``Function.apply`` for the duration of one export."""
 
@@ -480,7 +486,7 @@ class _Tracer:
         orig_call, orig_apply = self.orig_call, self.orig_apply.__func__
 
         def call(m: Any, *args: Any, **kwargs: Any) -> Any:
-            conv = _LAYERS.get(type(m).__name__) if tracer.depth_in_layer == 0 else None
+            conv = _LAYERS.get(type(m).__name__) if tracer.depth_in_layer == 0 and _ours(type(m)) else None
             tracer.g.module_stack.append(f"{tracer.paths.get(id(m), type(m).__name__)!r} ({type(m).__name__})")
             try:
                 if conv is None:
@@ -498,7 +504,7 @@ class _Tracer:
         def apply(cls: type, *args: Any, **kwargs: Any) -> Any:
             out = orig_apply(cls, *args, **kwargs)
             if tracer.depth_in_layer == 0:
-                conv = _OPS.get(cls.__name__)
+                conv = _OPS.get(cls.__name__) if _ours(cls) else None
                 if conv is None:
                     raise _fail(f"op {cls.__name__}{tracer.g.where()}", "no ONNX conversion for it (supported ops: "
                                 f"{', '.join(sorted(_OPS))}; layers: {', '.join(sorted(_LAYERS))})")

@@ -96,7 +96,11 @@ class _Encoder:
     def module(self, m: Any, top: bool) -> dict:
         if id(m) in self.modules:
             return {"$": "ref", "index": self.modules[id(m)]}
+        from deepling.nn.module import Module
+
         recorded = m.__dict__.get("_init_args")
+        if recorded is None and type(m).__init__ is Module.__init__:
+            recorded = ((), {})  # a layer without a constructor of its own (e.g. Sigmoid) takes no arguments
         cls_name = _class_name(type(m))
         if recorded is None:
             raise TypeError(f"save: cannot save the module {cls_name}: its constructor arguments were not recorded; "
@@ -106,6 +110,8 @@ class _Encoder:
             enc_args = [self.encode(a) for a in args]
             enc_kwargs = [[k, self.encode(v)] for k, v in kwargs.items()]
         except TypeError as e:
+            if str(e).startswith("save: cannot save the module"):
+                raise
             raise TypeError(f"save: cannot save the module {cls_name}: a constructor argument is not plain data "
                             f"({e}); save its state_dict() instead") from None
         self.modules[id(m)] = len(self.modules)

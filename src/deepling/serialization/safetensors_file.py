@@ -52,7 +52,7 @@ def to_bytes(obj: Any, metadata: dict[str, str] | None = None) -> bytes:
             raise TypeError(f"save: safetensors keys must be str, got {type(k).__name__} ({k!r})")
         if not isinstance(v, Tensor | np.ndarray):
             raise TypeError(f"save: safetensors values must be tensors; {k!r} is a {type(v).__name__}")
-        arrays[k] = np.ascontiguousarray(v.array if isinstance(v, Tensor) else v)
+        arrays[k] = np.array(v.array if isinstance(v, Tensor) else v, order="C")  # (ascontiguousarray makes 0-d 1-d)
     if metadata is not None and not all(isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()):
         raise TypeError("save: safetensors metadata must map str to str")
     return _package().save(arrays, metadata=metadata)

@@ -78,8 +78,8 @@ def _rebuild_tensor(storage: Any, offset: Any, size: Any, stride: Any, *_: Any) 
         return Tensor._wrap(np.zeros(size, dtype=storage.array.dtype))
     last = offset + sum((s - 1) * st for s, st in zip(size, stride))
     if last >= n:
-        raise SerializationError(f"a tensor view (offset {offset}, size {size}, stride {stride}) reaches element "
-                                 f"{last} of a storage of {n} elements")
+        raise ValueError(f"a tensor view (offset {offset}, size {size}, stride {stride}) reaches element "
+                         f"{last} of a storage of {n} elements")
     item = storage.array.itemsize
     view = np.lib.stride_tricks.as_strided(storage.array[offset:], shape=size, strides=[s * item for s in stride],
                                            writeable=False)
