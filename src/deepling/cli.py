@@ -235,6 +235,9 @@ def build_parser() -> argparse.ArgumentParser:
     from deepling.pretrain.experiment import add_subcommand as _add_pretrain  # `deepling pretrain`
 
     _add_pretrain(sub)
+    from deepling.serialization.commands import add_subcommands as _add_interop  # `deepling export/import`
+
+    _add_interop(sub, _Help, _positive_int, _widths)
 
     sub.add_parser("bench", add_help=False, help="the benchmark suite vs PyTorch (from a checkout; 'deepling bench --help')")
     return p
@@ -553,6 +556,21 @@ def _cmd_pretrain(a: argparse.Namespace) -> int:
 
 
 COMMANDS["pretrain"] = _cmd_pretrain
+
+
+def _cmd_export(a: argparse.Namespace) -> int:
+    from deepling.serialization.commands import cmd_export
+
+    return cmd_export(a)
+
+
+def _cmd_import(a: argparse.Namespace) -> int:
+    from deepling.serialization.commands import cmd_import
+
+    return cmd_import(a)
+
+
+COMMANDS["export"], COMMANDS["import"] = _cmd_export, _cmd_import
 
 def cmd_bench(argv: Sequence[str]) -> int:
     """Run the benchmark suite that lives in the repository's ``benchmarks/`` (it needs torch)."""
