@@ -266,6 +266,12 @@ def test_storage_larger_than_its_member_and_out_of_bounds_view(tmp_path):
         z.writestr("a/data/0", np.zeros(4, np.float32).tobytes())
     with pytest.raises(SerializationError, match="reaches element 5 of a storage of 4 elements"):
         dl.load(tmp_path / "oob.pt")
+    expanded = pkl.replace(b"K\x02K\x04\x85K\x01\x85", b"K\x00J\x00\x00\x00\x40\x85K\x00\x85")  # 2**30 x stride 0
+    with zipfile.ZipFile(tmp_path / "expanded.pt", "w") as z:
+        z.writestr("a/data.pkl", expanded)
+        z.writestr("a/data/0", np.zeros(4, np.float32).tobytes())
+    with pytest.raises(SerializationError, match="larger than its storage of 4 elements"):
+        dl.load(tmp_path / "expanded.pt")
     missing = pkl.replace(b"X\x01\x00\x00\x000", b"X\x01\x00\x00\x009")
     with zipfile.ZipFile(tmp_path / "missing.pt", "w") as z:
         z.writestr("a/data.pkl", missing)

@@ -7,7 +7,9 @@ array replaced by the name of its member). Loading never unpickles (``allow_pick
 A whole ``Module`` is saved as its class (``module:qualname``), the constructor arguments it was
 built with (recorded by ``Module.__init_subclass__``; plain data, other modules, Module classes)
 and its ``state_dict``. Loading rebuilds it only from classes already imported: nothing is imported
-and no other callable runs; a missing class is an error naming it.
+and no other callable runs; a missing class is an error naming it. (Rebuilding does run those
+classes' constructors with the recorded arguments, so a hostile file can ask for a huge layer: load
+whole-Module files from sources you trust with your memory, or load state dicts instead.)
 """
 
 from __future__ import annotations
@@ -170,7 +172,7 @@ class _Decoder:
         kwargs = {str(k): self.decode(v) for k, v in node["kwargs"]}
         try:
             m = cls(*args, **kwargs)
-        except (TypeError, ValueError) as e:
+        except (TypeError, ValueError, RuntimeError, KeyError, IndexError) as e:
             raise SerializationError(f"load: {self.where}: rebuilding {node['class']} from its recorded arguments "
                                      f"failed ({e})") from None
         self.modules[node["index"]] = m

@@ -80,6 +80,11 @@ def _rebuild_tensor(storage: Any, offset: Any, size: Any, stride: Any, *_: Any) 
     if last >= n:
         raise ValueError(f"a tensor view (offset {offset}, size {size}, stride {stride}) reaches element "
                          f"{last} of a storage of {n} elements")
+    if math.prod(size) > n:
+        # Only overlapping (expanded, stride-0) views can be larger than their storage; copying one
+        # could allocate without bound, and state dicts never hold them.
+        raise ValueError(f"a tensor view of {math.prod(size)} elements (size {size}, stride {stride}) is larger than "
+                         f"its storage of {n} elements (an expanded tensor): refused")
     item = storage.array.itemsize
     view = np.lib.stride_tricks.as_strided(storage.array[offset:], shape=size, strides=[s * item for s in stride],
                                            writeable=False)
