@@ -129,3 +129,24 @@ def test_unsupported_layers_and_bad_arguments_are_named():
     # the patched classes are restored even after a failed export
     assert "apply" in dl.autograd.Function.__dict__ and nn.Module.__call__.__name__ == "__call__"
     np.testing.assert_array_equal(m(dl.ones(1, 3)).array, m(dl.ones(1, 3)).array)
+
+
+def test_hooks_and_user_layers_are_traced_through_their_ops():
+    dl.manual_seed(0)
+
+    class Linear(nn.Module):  # a user's class that happens to share a deepling layer's name
+        def __init__(self):
+            super().__init__()
+            self.w = nn.Parameter(dl.randn(3, 4))
+
+        def forward(self, x):
+            return (x @ self.w.T).tanh() * 3.0
+
+    lin = nn.Linear(4, 4)
+    lin.register_forward_hook(lambda m, inp, out: out * 2.0 - 1.0)
+    model = nn.Sequential(lin, nn.ReLU(), Linear())
+    x = dl.randn(5, 4)
+    buf = io.BytesIO()
+    dl.onnx.export(model, x, buf, dynamic_axes={"input": [0], "output": [0]})
+    xb = dl.randn(2, 4)
+    np.testing.assert_allclose(_session(buf.getvalue()).run(None, {"input": xb.array})[0], model(xb).array, atol=1e-6)

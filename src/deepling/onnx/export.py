@@ -487,6 +487,8 @@ class _Tracer:
 
         def call(m: Any, *args: Any, **kwargs: Any) -> Any:
             conv = _LAYERS.get(type(m).__name__) if tracer.depth_in_layer == 0 and _ours(type(m)) else None
+            if m.__dict__.get("_forward_hooks") or m.__dict__.get("_forward_pre_hooks"):
+                conv = None  # hooks may change inputs or outputs: trace the layer through its ops instead
             tracer.g.module_stack.append(f"{tracer.paths.get(id(m), type(m).__name__)!r} ({type(m).__name__})")
             try:
                 if conv is None:
