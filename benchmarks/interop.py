@@ -203,8 +203,9 @@ def malicious_rows(tmp: Path) -> list[list[str]]:
     case("INST opcode (builds an arbitrary class)", "inst.pt", write_obj)
     case("truncated PyTorch file (first half)", "cut.pt",
          lambda p: p.write_bytes((tmp / "ok.pt").read_bytes()[: (tmp / "ok.pt").stat().st_size // 2]))
-    case("legacy (pre-1.6) PyTorch file", "legacy.pt",
-         lambda p: torch.save({"w": torch.ones(2)}, p, _use_new_zipfile_serialization=False))
+    case("legacy-format (PyTorch < 1.6) file with an `os.system` payload", "legacy.pt",
+         lambda p: torch.save({"w": torch.ones(2), "x": _SystemPayload(str(marker))}, p,
+                              _use_new_zipfile_serialization=False))
 
     def write_bad_st(p: Path) -> None:
         dl.save({"a": dl.ones(4)}, p, format="safetensors")

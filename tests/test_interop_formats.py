@@ -301,9 +301,36 @@ def test_zip_bomb_truncation_and_legacy_files(tmp_path):
     _rezip(tmp_path / "ok.pt", tmp_path / "trunc_pkl.pt", lambda n, d: d[:20] if n.endswith("data.pkl") else d)
     with pytest.raises(SerializationError, match="truncated"):
         dl.load(tmp_path / "trunc_pkl.pt")
-    torch.save({"w": torch.ones(2)}, tmp_path / "legacy.pt", _use_new_zipfile_serialization=False)
-    with pytest.raises(SerializationError, match="legacy"):
-        dl.load(tmp_path / "legacy.pt")
+
+
+def test_legacy_pytorch_files(tmp_path):
+    """PyTorch < 1.6's format (pickles in a row, then raw storages) reads through the same interpreter."""
+    torch.manual_seed(0)
+    tm = tnn.Sequential(tnn.Linear(3, 4), tnn.BatchNorm1d(4))
+    base = torch.arange(24.0).reshape(4, 6)
+    obj = {"sd": tm.state_dict(), "view": base[1:, 2:5], "t": base.t(), "bf": torch.tensor([1.5], dtype=torch.bfloat16),
+           "p": tnn.Parameter(torch.ones(2)), "i": torch.arange(3), "n": [1, (2, "x")], "e": torch.zeros(0, 2)}
+    torch.save(obj, tmp_path / "old.pth", _use_new_zipfile_serialization=False)
+    assert detect_format((tmp_path / "old.pth").read_bytes()) == "torch-legacy"
+    got = dl.load(tmp_path / "old.pth")
+    for k in ("view", "t", "i", "e"):
+        assert got[k].shape == tuple(obj[k].shape) and got[k].dtype == obj[k].numpy().dtype, k
+        np.testing.assert_array_equal(got[k].array, obj[k].numpy())
+    for k, v in tm.state_dict().items():
+        assert got["sd"][k].shape == tuple(v.shape), k
+        np.testing.assert_array_equal(got["sd"][k].array, v.numpy())
+    assert got["bf"].array.tolist() == [1.5] and isinstance(got["p"], nn.Parameter) and got["n"] == [1, (2, "x")]
+    target = tmp_path / "created_by_payload"
+    torch.save({"w": torch.ones(2), "evil": _Payload(str(target))}, tmp_path / "evil.pth",
+               _use_new_zipfile_serialization=False)
+    with pytest.raises(SerializationError, match=r"refused global '(builtins|io)\.open'"):
+        dl.load(tmp_path / "evil.pth")
+    assert not target.exists()
+    data = (tmp_path / "old.pth").read_bytes()
+    for cut in (len(data) - 3, len(data) // 2, 20):
+        (tmp_path / "cut.pth").write_bytes(data[:cut])
+        with pytest.raises(SerializationError, match="truncated|claims"):
+            dl.load(tmp_path / "cut.pth")
 
 
 def test_refused_opcodes_and_calls(tmp_path):

@@ -14,7 +14,8 @@ format                    chosen by                   holds
 ========================  ==========================  ==============================================
 
 ``load`` recognises the format from the file's content, whatever its name (``.pt``/``.pth`` files
-from PyTorch, ``.safetensors`` files, deepling checkpoints). Paths are written atomically.
+from PyTorch, in the zip format or the legacy one of PyTorch < 1.6; ``.safetensors`` files; deepling
+checkpoints). Paths are written atomically.
 """
 
 from __future__ import annotations
@@ -76,7 +77,8 @@ def save(obj: Any, f: str | os.PathLike | IO[bytes], format: str | None = None,
 
 
 def detect_format(data: bytes, name: str = "<bytes>") -> str:
-    """``'deepling'``, ``'torch'`` or ``'safetensors'`` from a file's first bytes and zip directory."""
+    """``'deepling'``, ``'torch'``, ``'torch-legacy'`` (before PyTorch 1.6) or ``'safetensors'``, from a
+    file's first bytes and zip directory."""
     if data.startswith(b"PK"):
         with open_zip(io.BytesIO(data), name) as zf:
             names = zf.namelist()
@@ -89,9 +91,8 @@ def detect_format(data: bytes, name: str = "<bytes>") -> str:
         raise SerializationError(f"load: {name} is a zip file but not a deepling checkpoint nor a PyTorch one")
     if safetensors_file.looks_like(data):
         return "safetensors"
-    if data[:2] == b"\x80\x02" and b"\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8" in data[:32]:
-        raise SerializationError(f"load: {name} is a legacy (pre-1.6) PyTorch file, which deepling does not read; "
-                                 "re-save it with a current torch.save")
+    if torchzip.is_legacy(data):
+        return "torch-legacy"
     raise SerializationError(f"load: {name} is not a deepling checkpoint, a safetensors file or a PyTorch "
                              "checkpoint")
 
@@ -114,7 +115,11 @@ def load(f: str | os.PathLike | IO[bytes], map_location: Any = None, weights_onl
     if fmt == "safetensors":
         return safetensors_file.read(data, name)
     if fmt == "torch":
+        if torchzip.is_legacy(data):
+            return torchzip.read_legacy(data, name)
         return torchzip.read(data, name)
+    if fmt == "torch-legacy":
+        return torchzip.read_legacy(data, name)
     if not data.startswith(b"PK"):
         raise SerializationError(f"load: {name} is not a deepling checkpoint (not a zip/npz file)")
     return native.read(data, name)

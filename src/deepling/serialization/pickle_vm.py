@@ -42,8 +42,10 @@ class Unpickler:
     """
 
     def __init__(self, data: bytes, globals_: dict[str, Global], persistent_load: Callable[[Any], Any],
-                 where: str) -> None:
-        self.data, self.pos, self.globals, self.persistent_load, self.where = data, 0, globals_, persistent_load, where
+                 where: str, start: int = 0) -> None:
+        # ``start``: where this pickle begins in ``data`` (legacy files are several pickles in a row);
+        # after ``load``, ``pos`` is just past its STOP.
+        self.data, self.pos, self.globals, self.persistent_load, self.where = data, start, globals_, persistent_load, where
         self.stack: list[Any] = []
         self.marks: list[int] = []
         self.memo: dict[int, Any] = {}

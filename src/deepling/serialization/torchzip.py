@@ -28,7 +28,7 @@ from deepling.serialization._io import SerializationError, open_zip
 from deepling.serialization.pickle_vm import Global, Unpickler
 from deepling.tensor import Tensor
 
-__all__ = ["read", "write", "looks_like"]
+__all__ = ["read", "read_legacy", "is_legacy", "write", "looks_like"]
 
 # storage type -> NumPy dtype of its bytes ("bfloat16" is widened to float32 on load)
 _STORAGES = {"FloatStorage": "float32", "DoubleStorage": "float64", "HalfStorage": "float16",
@@ -66,13 +66,31 @@ def _ints(name: str, value: Any, what: str) -> tuple[int, ...]:
     return value
 
 
-def _rebuild_tensor(storage: Any, offset: Any, size: Any, stride: Any, *_: Any) -> Tensor:
+class _LegacyStorage:
+    """A storage of a legacy file, whose bytes come after the object's pickle: filled in later.
+    A view storage (``root`` set) is ``root``'s elements ``offset .. offset + numel``."""
+
+    def __init__(self, stype: _StorageType, numel: int, root: _LegacyStorage | None = None, offset: int = 0) -> None:
+        self.stype, self.numel, self.root, self.offset = stype, numel, root, offset
+        self.array: np.ndarray | None = None
+
+
+class _Pending:
+    """A tensor of a legacy file waiting for its storage's bytes."""
+
+    def __init__(self, storage: _LegacyStorage, view: tuple) -> None:
+        self.storage, self.view, self.param = storage, view, None  # param: requires_grad if a Parameter
+
+
+def _rebuild_tensor(storage: Any, offset: Any, size: Any, stride: Any, *_: Any) -> Any:
     """A copy of the view ``storage[offset:]`` with ``size`` and ``stride`` (all checked first)."""
-    if not isinstance(storage, _Storage):
+    if not isinstance(storage, _Storage | _LegacyStorage):
         raise ValueError(f"expected a storage, got {type(storage).__name__}")
     size, stride = _ints("size", size, "size"), _ints("stride", stride, "stride")
     if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0 or len(size) != len(stride):
         raise ValueError(f"bad view: offset {offset!r}, size {size}, stride {stride}")
+    if isinstance(storage, _LegacyStorage):
+        return _Pending(storage, (offset, size, stride))
     n = storage.array.size
     if math.prod(size) == 0:
         return Tensor._wrap(np.zeros(size, dtype=storage.array.dtype))
@@ -94,6 +112,9 @@ def _rebuild_tensor(storage: Any, offset: Any, size: Any, stride: Any, *_: Any) 
 def _rebuild_parameter(data: Any, requires_grad: Any = True, *_: Any) -> Any:
     from deepling.nn.parameter import Parameter
 
+    if isinstance(data, _Pending):
+        data.param = bool(requires_grad)
+        return data
     if not isinstance(data, Tensor):
         raise ValueError(f"expected a tensor, got {type(data).__name__}")
     return Parameter(data.array, requires_grad=bool(requires_grad))
@@ -195,6 +216,115 @@ def read(data: bytes, name: str) -> Any:
         except (zipfile.BadZipFile, OSError, EOFError, ValueError) as e:
             raise SerializationError(f"load: {name}: data.pkl is corrupted ({e})") from None
         return Unpickler(stream, _globals(), arch.persistent_load, name).load()
+
+
+# ---------------------------------------------------------------------------------------------- legacy files
+_LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
+
+
+def is_legacy(data: bytes) -> bool:
+    return data[:4] == b"\x80\x02\x8a\x0a" and int.from_bytes(data[4:14], "little") == _LEGACY_MAGIC
+
+
+def read_legacy(data: bytes, name: str) -> Any:
+    """A file of ``torch.save(..., _use_new_zipfile_serialization=False)`` (PyTorch's format before 1.6):
+    pickles in a row (magic number, protocol 1001, system info, the object, its storage keys), then
+    each storage as an int64 element count and its bytes."""
+    g = _globals()
+
+    def no_storage(pid: Any) -> Any:
+        raise SerializationError(f"load: {name}: a storage where none belongs (in the file's header)")
+
+    def header(pos: int) -> tuple[Any, int]:
+        u = Unpickler(data, g, no_storage, name, start=pos)
+        return u.load(), u.pos
+
+    magic, pos = header(0)
+    version, pos = header(pos)
+    info, pos = header(pos)
+    if magic != _LEGACY_MAGIC or version != 1001 or not isinstance(info, dict):
+        raise SerializationError(f"load: {name} is not a legacy PyTorch file (magic {magic!r}, protocol {version!r})")
+    little = bool(info.get("little_endian", True))
+    roots: dict[str, _LegacyStorage] = {}
+
+    def persistent_load(pid: Any) -> _LegacyStorage:
+        if not (isinstance(pid, tuple) and len(pid) == 6 and pid[0] == "storage"):
+            raise SerializationError(f"load: {name}: unknown persistent id {pid!r} (expected a storage)")
+        _, stype, key, _location, numel, view = pid
+        if not isinstance(stype, _StorageType) or not isinstance(key, str):
+            raise SerializationError(f"load: {name}: bad storage id {pid!r}")
+        if not isinstance(numel, int) or isinstance(numel, bool) or numel < 0:
+            raise SerializationError(f"load: {name}: storage {key} has a bad element count {numel!r}")
+        root = roots.setdefault(key, _LegacyStorage(stype, numel))
+        if root.numel != numel or root.stype is not stype:
+            raise SerializationError(f"load: {name}: storage {key} is described two different ways")
+        if view is None:
+            return root
+        if not (isinstance(view, tuple) and len(view) == 3 and all(isinstance(v, int) and v >= 0 for v in view[1:])
+                and view[1] + view[2] <= numel):
+            raise SerializationError(f"load: {name}: storage view {view!r} lies outside storage {key} of {numel}")
+        return _LegacyStorage(stype, view[2], root, view[1])
+
+    u = Unpickler(data, g, persistent_load, name, start=pos)
+    obj = u.load()
+    ku = Unpickler(data, g, no_storage, name, start=u.pos)
+    keys = ku.load()
+    at = ku.pos
+    if not isinstance(keys, list) or set(keys) != set(roots) or len(keys) != len(roots):
+        raise SerializationError(f"load: {name}: the storage key list does not match the storages used")
+    order = "<" if little else ">"
+    for key in keys:
+        st = roots[key]
+        raw_dtype = np.dtype("u2" if st.stype.dtype == "bfloat16" else st.stype.dtype).newbyteorder(order)
+        if at + 8 > len(data):
+            raise SerializationError(f"load: {name} is truncated (storage {key} is missing)")
+        count = int(np.frombuffer(data, dtype=order + "i8", count=1, offset=at)[0])
+        need = st.numel * raw_dtype.itemsize
+        if count != st.numel or at + 8 + need > len(data):
+            raise SerializationError(f"load: {name}: storage {key} claims {st.numel} elements; the file holds "
+                                     f"{count} and {len(data) - at - 8} bytes after it")
+        raw = np.frombuffer(data, dtype=raw_dtype, count=st.numel, offset=at + 8)
+        if st.stype.dtype == "bfloat16":
+            st.array = (raw.astype(np.uint32) << 16).view(np.float32)
+        else:
+            st.array = raw.astype(raw_dtype.newbyteorder("="))
+        at += 8 + need
+    return _resolve(obj, name, {}, 0)
+
+
+def _resolve(obj: Any, name: str, memo: dict[int, Any], depth: int) -> Any:
+    """Replace every pending tensor in ``obj`` (dicts, lists, tuples) by the real one."""
+    if depth > 200:
+        raise SerializationError(f"load: {name}: the object is nested more than 200 levels deep")
+    if id(obj) in memo:
+        return memo[id(obj)]
+    if isinstance(obj, _Pending):
+        st = obj.storage
+        base = st.root if st.root is not None else st
+        array = base.array[st.offset:st.offset + st.numel]
+        try:
+            out = _rebuild_tensor(_Storage(array, base.stype.dtype), *obj.view)
+            if obj.param is not None:
+                out = _rebuild_parameter(out, obj.param)
+        except ValueError as e:
+            raise SerializationError(f"load: {name}: {e}") from None
+    elif isinstance(obj, dict):
+        out = type(obj)()
+        memo[id(obj)] = out
+        for k, v in obj.items():
+            out[k] = _resolve(v, name, memo, depth + 1)
+        return out
+    elif isinstance(obj, list):
+        out = []
+        memo[id(obj)] = out
+        out.extend(_resolve(v, name, memo, depth + 1) for v in obj)
+        return out
+    elif isinstance(obj, tuple):
+        out = tuple(_resolve(v, name, memo, depth + 1) for v in obj)
+    else:
+        return obj
+    memo[id(obj)] = out
+    return out
 
 
 # ---------------------------------------------------------------------------------------------- writing
