@@ -235,7 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
     from deepling.pretrain.experiment import add_subcommand as _add_pretrain  # `deepling pretrain`
 
     _add_pretrain(sub)
-    from deepling.serialization.commands import add_subcommands as _add_interop  # `deepling export/import`
+    from deepling.serialization.cli import add_subcommands as _add_interop  # `deepling export/import`
 
     _add_interop(sub, _Help, _positive_int, _widths)
 
@@ -559,13 +559,13 @@ COMMANDS["pretrain"] = _cmd_pretrain
 
 
 def _cmd_export(a: argparse.Namespace) -> int:
-    from deepling.serialization.commands import cmd_export
+    from deepling.serialization.cli import cmd_export
 
     return cmd_export(a)
 
 
 def _cmd_import(a: argparse.Namespace) -> int:
-    from deepling.serialization.commands import cmd_import
+    from deepling.serialization.cli import cmd_import
 
     return cmd_import(a)
 

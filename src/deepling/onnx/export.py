@@ -544,7 +544,7 @@ def export(model: Any, args: Any, f: Any, input_names: Sequence[str] | None = No
     """
     onnx = _onnx()
     from deepling.nn.module import Module
-    from deepling.serialization._io import atomic_write
+    from deepling.serialization.fileio import atomic_write
 
     if not isinstance(model, Module):
         raise TypeError(f"deepling.onnx.export: model must be a deepling Module, got {type(model).__name__}")

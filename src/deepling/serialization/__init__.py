@@ -25,7 +25,7 @@ import os
 from typing import IO, Any
 
 from deepling.serialization import native, safetensors_file, torchzip
-from deepling.serialization._io import SerializationError, atomic_write, open_zip, read_all, source_name
+from deepling.serialization.fileio import SerializationError, atomic_write, open_zip, read_all, source_name
 
 __all__ = ["save", "load", "load_metadata", "detect_format", "SerializationError", "FORMATS"]
 

@@ -23,7 +23,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from deepling.serialization._io import SerializationError, open_zip
+from deepling.serialization.fileio import SerializationError, open_zip
 from deepling.tensor import Tensor
 
 __all__ = ["write", "read", "MAGIC", "VERSION", "MANIFEST"]

@@ -13,7 +13,7 @@ from __future__ import annotations
 import struct
 from typing import Any, Callable
 
-from deepling.serialization._io import SerializationError
+from deepling.serialization.fileio import SerializationError
 
 __all__ = ["Unpickler", "Global"]
 

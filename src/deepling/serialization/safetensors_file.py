@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from deepling.serialization._io import SerializationError
+from deepling.serialization.fileio import SerializationError
 from deepling.tensor import Tensor
 
 __all__ = ["to_bytes", "read", "read_metadata", "looks_like"]

@@ -24,7 +24,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from deepling.serialization._io import SerializationError, open_zip
+from deepling.serialization.fileio import SerializationError, open_zip
 from deepling.serialization.pickle_vm import Global, Unpickler
 from deepling.tensor import Tensor
 
