@@ -409,3 +409,50 @@ def test_whole_module_needs_its_class_and_plain_arguments(tmp_path):
         dl.load(tmp_path / "n4.ckpt.npz")
     with pytest.raises(TypeError, match="constructor argument is not plain data"):
         dl.save(MLP(2, 3, 1, activation=lambda: nn.ReLU()), tmp_path / "x.ckpt")
+
+
+def test_damaged_files_only_raise_serialization_error(tmp_path):
+    """Random byte damage to files of every format: each load returns or raises SerializationError,
+    never a raw zipfile/zlib/struct/NumPy exception."""
+    import random
+
+    tm = tnn.Sequential(tnn.Linear(3, 4), tnn.BatchNorm1d(4))
+    obj = {"sd": tm.state_dict(), "v": torch.arange(10.0)[2:].reshape(2, 4), "n": [1, (2.5, "s")]}
+    files = []
+    for kw in ({}, {"_use_new_zipfile_serialization": False}):
+        buf = io.BytesIO()
+        torch.save(obj, buf, **kw)
+        files.append(buf.getvalue())
+    for fmt in ("deepling", "safetensors", "torch"):
+        buf = io.BytesIO()
+        dl.save(nn.Linear(3, 4).state_dict(), buf, format=fmt)
+        files.append(buf.getvalue())
+    rng = random.Random(0)
+    outcomes = {"loaded": 0, "refused": 0}
+    for it in range(300):
+        b = bytearray(files[it % len(files)])
+        for _ in range(rng.randint(1, 3)):
+            i = rng.randrange(len(b))
+            if rng.random() < 0.7:
+                b[i] = rng.randrange(256)
+            else:
+                del b[i:i + rng.randint(1, 8)]
+        try:
+            dl.load(io.BytesIO(bytes(b)))
+            outcomes["loaded"] += 1
+        except SerializationError:
+            outcomes["refused"] += 1
+    assert outcomes["refused"] > 200
+    # members that zipfile cannot read (encrypted, other compression) are named, not a raw error
+    with zipfile.ZipFile(tmp_path / "bz.pt", "w", zipfile.ZIP_BZIP2) as z:
+        z.writestr("a/data.pkl", b"\x80\x02}.")
+    with pytest.raises(SerializationError, match="compression method 12"):
+        dl.load(tmp_path / "bz.pt")
+    with zipfile.ZipFile(tmp_path / "st.pt", "w") as z:
+        z.writestr("a/data.pkl", b"\x80\x02}.")
+    data = bytearray((tmp_path / "st.pt").read_bytes())
+    cd = data.rfind(b"PK\x01\x02")
+    data[cd + 8] |= 1  # the central directory's "encrypted" flag
+    (tmp_path / "enc.pt").write_bytes(bytes(data))
+    with pytest.raises(SerializationError, match="encrypted"):
+        dl.load(tmp_path / "enc.pt")

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import os
+import struct
 import tempfile
 import zipfile
+import zlib
 from typing import IO, Any, Callable
 
-__all__ = ["SerializationError", "atomic_write", "read_all", "source_name", "open_zip", "ZIP_LIMITS"]
+__all__ = ["SerializationError", "atomic_write", "read_all", "source_name", "open_zip", "ZIP_LIMITS", "ZIP_ERRORS"]
+
+# What reading a damaged zip archive can raise from ``zipfile``/``zlib`` (turned into SerializationError).
+ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, struct.error, OSError, EOFError, ValueError, NotImplementedError,
+              RuntimeError, KeyError, UnicodeDecodeError)
 
 
 class SerializationError(ValueError):
@@ -63,7 +69,7 @@ def open_zip(fileobj: IO[bytes], name: str) -> zipfile.ZipFile:
     """Open a zip archive after checking its central directory against ``ZIP_LIMITS``."""
     try:
         zf = zipfile.ZipFile(fileobj)
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as e:
+    except ZIP_ERRORS as e:
         raise SerializationError(f"load: {name} is truncated or corrupted ({e})") from None
     infos = zf.infolist()
     if len(infos) > ZIP_LIMITS["max_members"]:
@@ -71,6 +77,11 @@ def open_zip(fileobj: IO[bytes], name: str) -> zipfile.ZipFile:
                                  "refusing a possible zip bomb")
     total = 0
     for info in infos:
+        if info.flag_bits & 0x1:
+            raise SerializationError(f"load: {name}: zip member {info.filename!r} is encrypted")
+        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            raise SerializationError(f"load: {name}: zip member {info.filename!r} uses compression method "
+                                     f"{info.compress_type} (only stored and deflated members are read)")
         total += info.file_size
         big = info.file_size > ZIP_LIMITS["min_checked"]
         if big and info.file_size > ZIP_LIMITS["max_ratio"] * max(info.compress_size, 1):

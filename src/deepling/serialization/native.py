@@ -17,13 +17,12 @@ from __future__ import annotations
 import io
 import json
 import sys
-import zipfile
 from collections import OrderedDict
 from typing import IO, Any
 
 import numpy as np
 
-from deepling.serialization.fileio import SerializationError, open_zip
+from deepling.serialization.fileio import ZIP_ERRORS, SerializationError, open_zip
 from deepling.tensor import Tensor
 
 __all__ = ["write", "read", "MAGIC", "VERSION", "MANIFEST"]
@@ -160,7 +159,7 @@ class _Decoder:
             raise SerializationError(f"load: {self.where}: array {name!r} listed in the manifest is missing")
         try:
             a = self.npz[name]
-        except (ValueError, OSError, zipfile.BadZipFile, EOFError) as e:
+        except ZIP_ERRORS as e:
             raise SerializationError(f"load: {self.where}: array {name!r} is corrupted ({e})") from None
         if kind == "tensor":
             return Tensor._wrap(a)
@@ -199,14 +198,14 @@ def read(data: bytes, name: str) -> Any:
     open_zip(io.BytesIO(data), name).close()  # zip-bomb limits before NumPy inflates anything
     try:
         npz = np.load(io.BytesIO(data), allow_pickle=False)
-    except (ValueError, OSError, zipfile.BadZipFile, EOFError) as e:
+    except ZIP_ERRORS as e:
         raise SerializationError(f"load: {name} is truncated or corrupted ({e})") from None
     with npz:
         if MANIFEST not in npz.files:
             raise SerializationError(f"load: {name} is an .npz file but not a deepling checkpoint (no manifest)")
         try:
             manifest = json.loads(npz[MANIFEST].tobytes().decode())
-        except (ValueError, OSError, zipfile.BadZipFile, EOFError, UnicodeDecodeError) as e:
+        except ZIP_ERRORS as e:
             raise SerializationError(f"load: {name}: the manifest is corrupted ({e})") from None
         if not isinstance(manifest, dict) or manifest.get("magic") != MAGIC:
             raise SerializationError(f"load: {name} is not a deepling checkpoint (bad magic)")

@@ -24,7 +24,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from deepling.serialization.fileio import SerializationError, open_zip
+from deepling.serialization.fileio import ZIP_ERRORS, SerializationError, open_zip
 from deepling.serialization.pickle_vm import Global, Unpickler
 from deepling.tensor import Tensor
 
@@ -166,6 +166,8 @@ class _Archive:
         if not isinstance(numel, int) or isinstance(numel, bool) or numel < 0:
             raise SerializationError(f"load: {self.name}: storage {key} has a bad element count {numel!r}")
         if key in self.storages:
+            if self.storages[key].torch_dtype != stype.dtype:
+                raise SerializationError(f"load: {self.name}: storage {key} is named with two types")
             return self.storages[key]
         member = f"{self.prefix}/data/{key}"
         try:
@@ -179,7 +181,7 @@ class _Archive:
                                      f"({need} bytes) but its member holds {info.file_size} bytes")
         try:
             raw = self.zf.read(member)[:need]
-        except (zipfile.BadZipFile, OSError, EOFError, ValueError) as e:
+        except ZIP_ERRORS as e:
             raise SerializationError(f"load: {self.name}: storage {key} is corrupted ({e})") from None
         order = ">" if self.big_endian else "<"
         if stype.dtype == "bfloat16":
@@ -204,7 +206,10 @@ def read(data: bytes, name: str) -> Any:
                                      "torch.save checkpoints of tensors and state dicts only")
         arch = _Archive(zf, prefix, name)
         if f"{prefix}/byteorder" in names:
-            order = zf.read(f"{prefix}/byteorder").strip()
+            try:
+                order = zf.read(f"{prefix}/byteorder").strip()
+            except ZIP_ERRORS as e:
+                raise SerializationError(f"load: {name}: the byteorder record is corrupted ({e})") from None
             if order not in (b"little", b"big"):
                 raise SerializationError(f"load: {name}: unknown byte order {order!r}")
             arch.big_endian = order == b"big"
@@ -213,7 +218,7 @@ def read(data: bytes, name: str) -> Any:
             raise SerializationError(f"load: {name}: data.pkl is {info.file_size} bytes (limit {_MAX_PICKLE})")
         try:
             stream = zf.read(pkl[0])
-        except (zipfile.BadZipFile, OSError, EOFError, ValueError) as e:
+        except ZIP_ERRORS as e:
             raise SerializationError(f"load: {name}: data.pkl is corrupted ({e})") from None
         return Unpickler(stream, _globals(), arch.persistent_load, name).load()
 
