@@ -15,16 +15,16 @@ from typing import Any
 
 import numpy as np
 
-from deepling.lessons._data import images, mnist_dir
 from deepling.lessons._plot import save, subplots
+from deepling.lessons.data import images, resolve_source
 
 
 def run(labels_per_class: int = 10, seeds: tuple[int, ...] = (0, 1, 2), epochs_per_layer: int = 20,
         finetune_epochs: int = 40, source: str = "auto") -> dict[str, Any]:
     from deepling.pretrain.experiment import run_experiment
 
-    if source == "digits" or (source == "auto" and mnist_dir() is None):
-        data = images(1400, 397, "digits", 0)
+    if resolve_source(source) == "digits":
+        data = images(1437, 360, "digits", 0)  # all of the digits
         layers: tuple[int, ...] = (64, 48, 32)
     else:
         data = images(10000, 2000, source, 0)
