@@ -47,7 +47,7 @@ def images(n_train: int, n_test: int, source: str = "auto", seed: int = 0) -> di
     for split, n, train in (("train", n_train, True), ("test", n_test, False)):
         X, y, _ = load_dataset(name, train)
         idx = rng.choice(len(y), min(n, len(y)), replace=False)
-        out[f"x_{split}"] = X[idx].reshape(len(idx), -1).astype(np.float32, copy=False)
+        out[f"x_{split}"] = X[idx].reshape(len(idx), int(np.prod(X.shape[1:]))).astype(np.float32, copy=False)
         out[f"y_{split}"] = y[idx].astype(np.int64, copy=False)
         out["side"] = X.shape[-1]
     return out
