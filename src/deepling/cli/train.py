@@ -1,19 +1,13 @@
-"""``deepling train``, ``deepling evaluate`` and ``deepling sample``.
-
-Image classifiers train with ``deepling.train.fit`` on a data set of ``deepling.data.DATASETS``;
-language models (``--dataset text``) with ``deepling.train.language.train_language_model``.
+"""``deepling train``, ``deepling evaluate`` and ``deepling sample``: argument parsing over
+``deepling.train.classifier`` (image classifiers on ``deepling.data.DATASETS``) and
+``deepling.train.language`` (character language models, ``--dataset text``).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import sys
-import time
 from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 from deepling.cli.arguments import (
     HelpFormatter,
@@ -25,17 +19,7 @@ from deepling.cli.arguments import (
     widths,
 )
 
-__all__ = ["add_parsers", "cmd_train", "cmd_evaluate", "cmd_sample", "DATASET_DEFAULTS"]
-
-# defaults per data set where one size does not fit all; command-line flags override them
-DATASET_DEFAULTS: dict[str, dict[str, Any]] = {
-    # the digits MLP's GEMMs are tiny: BLAS threads cost more in synchronization than they save
-    "digits": {"epochs": 30, "batch_size": 32, "threads": 1},
-    "mnist": {"epochs": 10, "batch_size": 128},
-    "fashion-mnist": {"epochs": 10, "batch_size": 128},
-    "cifar10": {"epochs": 10, "batch_size": 64},
-}
-
+__all__ = ["add_parsers", "cmd_train", "cmd_evaluate", "cmd_sample"]
 
 # ---------------------------------------------------------------------------------------- parsers
 def add_parsers(sub: Any) -> None:
@@ -103,140 +87,26 @@ def add_parsers(sub: Any) -> None:
     s.add_argument("--seed", type=int, default=0, help="random seed of the sampler")
 
 
-# ---------------------------------------------------------------------------------------- image classifiers
-def _loaders(X: np.ndarray, y: np.ndarray, batch_size: int, shuffle: bool) -> Any:
-    from deepling.data import DataLoader, TensorDataset
-
-    return DataLoader(TensorDataset(X, y), batch_size=batch_size, shuffle=shuffle)
-
-
-def _normalize(X: np.ndarray, mean: float, std: float) -> np.ndarray:
-    return ((X - np.float32(mean)) / np.float32(std)).astype(np.float32, copy=False)
-
-
-def _build_model(cfg: dict[str, Any]) -> Any:
-    from deepling.models import MODELS
-
-    return MODELS[cfg["model"]](tuple(cfg["in_shape"]), cfg["num_classes"], **cfg["model_options"])
-
-
-def _write_outputs(out: Path, history: Any, cm: np.ndarray, classes: list, title: str, plots: bool) -> list[str]:
-    written = []
-    history.save_json(out / "history.json")
-    written.append("history.json")
-    if plots:
-        try:
-            from deepling import viz
-
-            viz.plot_history(history, out / "curves.png", title=title)
-            viz.plot_confusion_matrix(cm, out / "confusion.png", classes, title=f"{title}: test confusion matrix")
-            written += ["curves.png", "confusion.png"]
-        except ImportError as err:
-            print(f"note: no plots ({err})", file=sys.stderr)
-    return written
-
-
+# ---------------------------------------------------------------------------------------- commands
 def cmd_train(a: argparse.Namespace) -> int:
+    from deepling.train.classifier import DATASET_DEFAULTS, train_classifier
+
     if a.dataset == "text" or a.model.startswith("char-"):
         with blas_threads(a.threads):
             return _train_text(a)
-    defaults = DATASET_DEFAULTS.get(a.dataset, {})
-    with blas_threads(a.threads or defaults.get("threads")):
-        return _train(a)
-
-
-def _train(a: argparse.Namespace) -> int:
-    import deepling as dl
-    from deepling import nn
-    from deepling.data import DATASETS, dataset_dir
-    from deepling.optim import make_optimizer
-    from deepling.train import confusion_matrix, evaluate, fit, predict
-
-    defaults = DATASET_DEFAULTS.get(a.dataset, {"epochs": 10, "batch_size": 128})
-    epochs = a.epochs or defaults["epochs"]
-    batch_size = a.batch_size or defaults["batch_size"]
-    data_dir = a.data_dir if a.data_dir is not None else dataset_dir(a.dataset)
-    out = a.out if a.out is not None else Path("runs") / f"{a.model}-{a.dataset}"
-    out.mkdir(parents=True, exist_ok=True)
-    t_start = time.perf_counter()
-
-    X, y, classes = DATASETS[a.dataset](data_dir, True)
-    Xt, yt, _ = DATASETS[a.dataset](data_dir, False)
-    # fixed split, independent of the training seed stream: a held-out slice of the training set
-    perm = np.random.default_rng(a.seed).permutation(len(X))
-    n_val = int(round(len(X) * a.val_fraction))
-    val_idx, train_idx = np.sort(perm[:n_val]), np.sort(perm[n_val:])
-    mean, std = float(X[train_idx].mean()), float(X[train_idx].std()) or 1.0
-    X, Xt = _normalize(X, mean, std), _normalize(Xt, mean, std)
-
-    dl.manual_seed(a.seed)
-    options: dict[str, Any] = {}
-    if a.model == "mlp":
-        options = {"hidden": a.hidden or [256, 128], "activation": a.activation, "dropout": a.dropout}
-    elif a.dropout:
-        options["dropout"] = a.dropout
-    cfg = {"model": a.model, "model_options": options, "dataset": a.dataset, "in_shape": list(X.shape[1:]),
-           "num_classes": len(classes), "classes": [str(c) for c in classes], "normalize": [mean, std],
-           "data_dir": str(data_dir), "seed": a.seed, "epochs": epochs, "batch_size": batch_size,
-           "optimizer": a.optimizer, "lr": a.lr, "weight_decay": a.weight_decay}
-    model = _build_model(cfg)
-    optimizer = make_optimizer(a.optimizer, model.parameters(), lr=a.lr, momentum=a.momentum,
-                               weight_decay=a.weight_decay)
-    loss_fn = nn.CrossEntropyLoss()
-    train_loader = _loaders(X[train_idx], y[train_idx], batch_size, shuffle=True)
-    val_loader = _loaders(X[val_idx], y[val_idx], 512, shuffle=False) if n_val else None
-    test_loader = _loaders(Xt, yt, 512, shuffle=False)
-    n_params = sum(p.numel() for p in model.parameters())
-    print(f"training {a.model} ({n_params:,} parameters) on {a.dataset}: {len(train_idx)} train / {n_val} validation / "
-          f"{len(Xt)} test, {epochs} epochs, batch {batch_size}, {a.optimizer} lr {a.lr}", flush=True)
-
-    ckpt = out / "checkpoint.ckpt"
-    history = fit(model, train_loader, loss_fn, optimizer, epochs, val_loader=val_loader, checkpoint=ckpt,
-                  resume=bool(a.resume), progress=not a.no_progress, checkpoint_extra={"config": cfg})
-    test = evaluate(model, test_loader, loss_fn)
-    outputs, targets = predict(model, test_loader)
-    cm = confusion_matrix(outputs, targets, len(classes))
-    elapsed = time.perf_counter() - t_start
-    metrics = {"test_loss": test["loss"], "test_accuracy": test["accuracy"], "epochs_completed": len(history),
-               "interrupted": history.interrupted, "seconds": elapsed}
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=1))
-    written = ["checkpoint.ckpt", "metrics.json"] + _write_outputs(out, history, cm, cfg["classes"],
-                                                                   f"{a.model} on {a.dataset}", not a.no_plots)
-    print(f"test accuracy: {100 * test['accuracy']:.2f}%  (test loss {test['loss']:.4f}, {len(history)} epochs, "
-          f"{elapsed:.1f}s)")
-    print(f"wrote {', '.join(written)} to {out}")
-    return 130 if history.interrupted else 0
+    with blas_threads(a.threads or DATASET_DEFAULTS.get(a.dataset, {}).get("threads")):
+        metrics = train_classifier(
+            a.model, a.dataset, data_dir=a.data_dir, out=a.out, epochs=a.epochs, batch_size=a.batch_size,
+            optimizer=a.optimizer, lr=a.lr, momentum=a.momentum, weight_decay=a.weight_decay, hidden=a.hidden,
+            activation=a.activation, dropout=a.dropout, val_fraction=a.val_fraction, seed=a.seed,
+            resume=bool(a.resume), plots=not a.no_plots, progress=not a.no_progress)
+    return 130 if metrics["interrupted"] else 0
 
 
 def cmd_evaluate(a: argparse.Namespace) -> int:
-    from deepling import nn
-    from deepling.data import DATASETS
-    from deepling.train import confusion_matrix, evaluate, load_checkpoint, predict
+    from deepling.train.classifier import evaluate_classifier
 
-    state = load_checkpoint(a.checkpoint, restore_rng=False)
-    cfg = state.get("config", state.get("cli"))  # "cli": checkpoints written before the key was renamed
-    if isinstance(cfg, dict) and cfg.get("dataset") == "text":
-        raise ValueError(f"{a.checkpoint} is a language-model checkpoint: use 'deepling sample' on it")
-    if not isinstance(cfg, dict):
-        raise ValueError(f"{a.checkpoint} was not written by 'deepling train' (no model configuration inside); "
-                         "load it with deepling.train.load_checkpoint and your own model instead")
-    model = _build_model(cfg)
-    model.load_state_dict(state["model"])
-    data_dir = a.data_dir if a.data_dir is not None else Path(cfg["data_dir"])
-    Xt, yt, _ = DATASETS[cfg["dataset"]](data_dir, False)
-    Xt = _normalize(Xt, *cfg["normalize"])
-    loader = _loaders(Xt, yt, a.batch_size, shuffle=False)
-    test = evaluate(model, loader, nn.CrossEntropyLoss())
-    print(f"{cfg['model']} on {cfg['dataset']} after {state['epoch']} epochs: test accuracy "
-          f"{100 * test['accuracy']:.2f}%  (test loss {test['loss']:.4f}, {len(Xt)} images)")
-    if a.out is not None:
-        from deepling import viz
-
-        a.out.mkdir(parents=True, exist_ok=True)
-        outputs, targets = predict(model, loader)
-        viz.plot_confusion_matrix(confusion_matrix(outputs, targets, cfg["num_classes"]), a.out / "confusion.png",
-                                  cfg["classes"])
-        print(f"wrote confusion.png to {a.out}")
+    evaluate_classifier(a.checkpoint, a.data_dir, a.batch_size, a.out)
     return 0
 
 
