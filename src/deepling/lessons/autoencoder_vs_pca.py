@@ -13,8 +13,8 @@ import numpy as np
 import deepling as dl
 import deepling.nn as nn
 import deepling.nn.functional as F
-from deepling.lessons._plot import save, subplots
 from deepling.lessons.data import images
+from deepling.lessons.plotting import save, subplots
 
 
 def pca_error(x: np.ndarray, xt: np.ndarray, k: int) -> float:

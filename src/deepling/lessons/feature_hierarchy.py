@@ -14,8 +14,8 @@ from typing import Any
 import deepling as dl
 import deepling.nn as nn
 import deepling.nn.functional as F
-from deepling.lessons._plot import save, subplots
 from deepling.lessons.data import images
+from deepling.lessons.plotting import save, subplots
 
 LAYERS = ["conv1", "relu1", "pool1", "conv2", "relu2", "pool2"]
 

@@ -14,8 +14,8 @@ import numpy as np
 import deepling as dl
 import deepling.nn as nn
 import deepling.nn.functional as F
-from deepling.lessons._plot import save, subplots
 from deepling.lessons.data import images, resolve_source
+from deepling.lessons.plotting import save, subplots
 
 
 def run(n_train: int = 20000, n_test: int = 5000, epochs: int | None = None, lr: float = 1.0, batch: int = 32,

@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from deepling.lessons._plot import save, subplots
 from deepling.lessons.data import images, resolve_source
+from deepling.lessons.plotting import save, subplots
 
 
 def run(n: int = 5000, max_distance: int = 7, source: str = "auto", seed: int = 0) -> dict[str, Any]:

@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from deepling.lessons._plot import save, subplots
 from deepling.lessons.data import images, resolve_source
+from deepling.lessons.plotting import save, subplots
 
 
 def run(labels_per_class: int = 10, seeds: tuple[int, ...] = (0, 1, 2), epochs_per_layer: int = 30,

@@ -16,8 +16,8 @@ import numpy as np
 import deepling as dl
 import deepling.nn as nn
 import deepling.nn.functional as F
-from deepling.lessons._plot import save, subplots
 from deepling.lessons.data import images
+from deepling.lessons.plotting import save, subplots
 
 
 def _fit(x: np.ndarray, y: np.ndarray, hidden: int, epochs: int, seed: int) -> nn.Sequential:
