@@ -37,7 +37,7 @@ def test_export_and_import_an_image_model(tmp_path, capsys):
                                           tmp_path / "m.onnx"], capsys)[1]
     # ONNX: onnxruntime computes the checkpoint's logits, at any batch size
     state = dl.train.load_checkpoint(run / "checkpoint.ckpt", restore_rng=False)
-    model = dl.models.MODELS["mlp"]((1, 8, 8), 10, **state["cli"]["model_options"])
+    model = dl.models.MODELS["mlp"]((1, 8, 8), 10, **state["config"]["model_options"])
     model.load_state_dict(state["model"])
     model.eval()
     x = dl.randn(7, 1, 8, 8)
@@ -48,7 +48,7 @@ def test_export_and_import_an_image_model(tmp_path, capsys):
     np.testing.assert_array_equal(sd["0.weight"].numpy(), state["model"]["0.weight"].array)
     # import: the safetensors file carries its configuration; the .pt file gets it from the options
     assert _run(["import", tmp_path / "m.safetensors", "--model", "mlp", "--out", tmp_path / "a.ckpt"], capsys)[0] == 0
-    mean, std = state["cli"]["normalize"]
+    mean, std = state["config"]["normalize"]
     code, stdout, err = _run(["import", tmp_path / "m.torch", "--model", "mlp", "--dataset", "digits", "--normalize",
                               f"{mean!r},{std!r}", "--out", tmp_path / "b.ckpt"], capsys)
     assert code == 0, err
@@ -61,7 +61,7 @@ def test_export_and_import_an_image_model(tmp_path, capsys):
 def test_import_errors_are_one_line(tmp_path, capsys):
     dl.save(dl.nn.Linear(3, 2).state_dict(), tmp_path / "lin.pt", format="torch")
     code, _, err = _run(["import", tmp_path / "lin.pt", "--model", "resnet20", "--dataset", "digits"], capsys)
-    assert code == 1 and "does not fit --model resnet20" in err
+    assert code == 1 and "does not fit the model resnet20" in err
     code, _, err = _run(["import", tmp_path / "lin.pt", "--model", "mlp"], capsys)
     assert code == 1 and "needs --dataset" in err
     code, _, err = _run(["import", tmp_path / "lin.pt", "--model", "char-gru"], capsys)
