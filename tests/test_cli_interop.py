@@ -65,7 +65,7 @@ def test_import_errors_are_one_line(tmp_path, capsys):
     code, _, err = _run(["import", tmp_path / "lin.pt", "--model", "mlp"], capsys)
     assert code == 1 and "needs --dataset" in err
     code, _, err = _run(["import", tmp_path / "lin.pt", "--model", "char-gru"], capsys)
-    assert code == 1 and "needs --text" in err
+    assert code == 1 and "needs a text (--text FILE)" in err
     dl.save({"not": "weights"}, tmp_path / "x.ckpt")
     code, _, err = _run(["import", tmp_path / "x.ckpt", "--model", "mlp", "--dataset", "digits"], capsys)
     assert code == 1 and "holds no state dict" in err
@@ -111,3 +111,22 @@ def test_import_a_pytorch_char_lstm_then_sample_and_export(tmp_path, capsys):
     with torch.no_grad():
         want = tm(torch.tensor(x)).numpy()
     np.testing.assert_allclose(sess.run(None, {"ids": x})[0], want, atol=1e-5)
+
+
+def test_transfer_library_functions(tmp_path):
+    from deepling.train.transfer import export_checkpoint, import_state_dict, state_dict_of
+
+    w = dl.ones(2, 2)
+    assert list(state_dict_of({"state_dict": {"module.fc.weight": w}})) == ["fc.weight"]  # DataParallel prefix
+    assert list(state_dict_of({"model": {"a": w}, "epoch": 3})) == ["a"]
+    with pytest.raises(ValueError, match="holds no state dict"):
+        state_dict_of({"a": w, "note": "x"})
+    with pytest.raises(ValueError, match="format must be"):
+        export_checkpoint(tmp_path / "x.ckpt", "hdf5", tmp_path / "y")
+    dl.manual_seed(0)
+    mlp = dl.models.MODELS["mlp"]((1, 8, 8), 10, hidden=[16])
+    dl.save({"model": mlp.state_dict()}, tmp_path / "m.pt", format="torch")
+    r = import_state_dict(tmp_path / "m.pt", "mlp", dataset="digits", hidden=[16], normalize=(0.3, 0.4))
+    assert r["out"] == tmp_path / "m.ckpt" and r["tensors"] == 4 and not r["language_model"]
+    info = export_checkpoint(r["out"], "onnx", tmp_path / "m.onnx")
+    assert info["model"] == "mlp" and "(x - 0.3) / 0.4" in info["input"] and info["bytes"] > 0
