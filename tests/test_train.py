@@ -512,3 +512,29 @@ def test_endless_stateful_loader_resumes_without_replay(tmp_path, capsys):
     for k, v in expected.items():
         np.testing.assert_array_equal(model.state_dict()[k].array, v, err_msg=k)
     assert h.steps == [10, 20, 30] and _strip_time(h.step_history) == _strip_time(full.step_history)
+
+
+def test_real_ctrl_c_finishes_the_step_saves_and_resumes_exactly(tmp_path, capsys):
+    import signal
+
+    class SendCtrlC(Callback):  # what the terminal does: SIGINT to the process, here in the middle of step 9
+        def on_batch_end(self, trainer, batch, loss):
+            if trainer.step == 9:
+                signal.raise_signal(signal.SIGINT)
+
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # whatever the test runner installed
+    try:
+        model, full = _run_steps(tmp_path / "full.ckpt", True)
+        expected = _weights(model)
+        ckpt = tmp_path / "run.ckpt"
+        _, h = _run_steps(ckpt, True, callbacks=[SendCtrlC()])
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # fit restored the handler
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert h.interrupted and h.global_step == 9
+    # the step finished and was saved (checkpoint_every=4 alone would have left step 8)
+    assert f"the last checkpoint is {ckpt} (step 9, batch 3 of epoch 2)" in capsys.readouterr().err
+    model, h = _run_steps(ckpt, True, resume=True)
+    for k, v in expected.items():
+        np.testing.assert_array_equal(model.state_dict()[k].array, v, err_msg=k)
+    assert _strip_time(h.step_history) == _strip_time(full.step_history)

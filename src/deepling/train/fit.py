@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
+import threading
 import time
 from typing import Any, Callable, Iterable, Sequence
 
@@ -221,6 +223,34 @@ def _set_rng_states(states: dict[str, Any], generator: Any) -> None:
         generator.set_state(states["generator"])
 
 
+class _FinishStep(KeyboardInterrupt):
+    """Ctrl-C noticed between two steps: the state is consistent, so it can be checkpointed."""
+
+
+class _DeferredCtrlC:
+    """While active, the first Ctrl-C only sets ``requested`` (``fit`` finishes the step, saves, stops);
+    a second one interrupts at once. Only in the main thread with Python's default SIGINT handler."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous: Any = None
+
+    def _handler(self, signum: int, frame: Any) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __enter__(self) -> _DeferredCtrlC:
+        if threading.current_thread() is threading.main_thread() and \
+                signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            self._previous = signal.signal(signal.SIGINT, self._handler)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+
 def _show(logs: dict[str, float]) -> str:
     return "  ".join(f"{k} {v:.4f}" for k, v in logs.items() if k not in ("lr", "time"))
 
@@ -263,9 +293,10 @@ def fit(model: Any, train_loader: Iterable, loss_fn: Callable | None = None, opt
             otherwise the interrupted epoch is replayed from its starting RNG state up to the
             recorded batch.
         desc: a prefix for the progress bar and the log lines (e.g. ``'stage 1/3'``).
-    Ctrl-C (a ``KeyboardInterrupt``) stops training cleanly: the last checkpoint stays on disk (the
-    message says which, or that there is none) and the history so far is returned with
-    ``history.interrupted = True``.
+    Ctrl-C stops training cleanly: ``fit`` finishes the current step, writes the checkpoint (if any)
+    and returns the history so far with ``history.interrupted = True``. A second Ctrl-C, or a
+    ``KeyboardInterrupt`` raised inside a step or callback, stops at once and keeps the last
+    checkpoint written. The message says which checkpoint exists, or that there is none.
     """
     if optimizer is None:
         raise TypeError("fit: an optimizer is required")
@@ -379,7 +410,9 @@ def fit(model: Any, train_loader: Iterable, loss_fn: Callable | None = None, opt
         cb.on_train_begin(trainer)
     bar = None
     done = (max_steps is not None and step >= max_steps) or (epochs is not None and epoch >= epochs)
+    ctrl_c = _DeferredCtrlC()
     try:
+        ctrl_c.__enter__()
         if max_steps is not None and not done:
             bar = tqdm(total=max_steps, initial=step, desc=f"{prefix}steps", disable=not progress, leave=False,
                        dynamic_ncols=True, file=sys.stderr)
@@ -468,6 +501,8 @@ def fit(model: Any, train_loader: Iterable, loss_fn: Callable | None = None, opt
                         step_eval()
                 if save_every and step % save_every == 0 and batch != total:
                     save()  # (at an epoch's last batch the epoch-end checkpoint follows)
+                if ctrl_c.requested:
+                    raise _FinishStep
                 if last or trainer.stop_training:
                     done = True
                     break
@@ -504,17 +539,24 @@ def fit(model: Any, train_loader: Iterable, loss_fn: Callable | None = None, opt
             if checkpoint is not None:
                 save()
             done = done or trainer.stop_training or (epochs is not None and epoch >= epochs)
+            if ctrl_c.requested and not done:
+                raise _FinishStep
         history.global_step = step
         if bar is not None:
             bar.close()
             bar = None
         if checkpoint is not None and saved != (step, epoch, batch):
             save()
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as stop:
         if bar is not None:
             bar.close()
         history.interrupted = True
         history.global_step = step
+        if isinstance(stop, _FinishStep) and checkpoint is not None and saved != (step, epoch, batch):
+            try:
+                save()
+            except KeyboardInterrupt:
+                pass  # a second Ctrl-C while writing: the write is atomic, the previous checkpoint stands
         if saved is not None:
             s, e, b = saved
             kept = f"the last checkpoint is {os.fspath(checkpoint)} (step {s}, " + (
@@ -524,6 +566,8 @@ def fit(model: Any, train_loader: Iterable, loss_fn: Callable | None = None, opt
         else:
             kept = "no checkpoint exists (pass checkpoint=PATH to keep one)"
         print(f"\ninterrupted at step {step} (epoch {epoch + 1}, {len(history)} complete); {kept}", file=sys.stderr)
+    finally:
+        ctrl_c.__exit__()
     for cb in callbacks:
         cb.on_train_end(trainer)
     return history
