@@ -77,6 +77,8 @@ class History:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> History:
+        if not isinstance(d, dict):  # a checkpoint from a loop that kept its own log format
+            return cls()
         return cls(d.get("history", {}), d.get("epochs", []), d.get("step_history", {}), d.get("steps", []),
                    d.get("global_step", 0))
 
