@@ -366,6 +366,7 @@ def fit(model: Any, train_loader: Iterable, loss_fn: Callable | None = None, opt
     epoch_rng = partial["epoch_rng"] if partial else None
     t_epoch = time.perf_counter() - (partial["time"] if partial else 0.0)
     t_window, w_steps = time.perf_counter(), 0
+    t_postfix = 0.0
     last_eval: tuple[int, dict[str, float]] | None = None
     epoch, batch = start_epoch, start_batch
 
@@ -490,9 +491,13 @@ def fit(model: Any, train_loader: Iterable, loss_fn: Callable | None = None, opt
                         if windowed:
                             wsums[name] = wsums.get(name, 0.0) + v
                 n += b
-                if not epoch_bar:
-                    bar.update(1)
-                bar.set_postfix(loss=f"{sums['loss'] / n:.4f}", refresh=False)
+                if progress:
+                    if not epoch_bar:
+                        bar.update(1)
+                    now = time.perf_counter()
+                    if now - t_postfix > 0.1:  # formatting it every step would cost more than a small step
+                        bar.set_postfix(loss=f"{sums['loss'] / n:.4f}", refresh=False)
+                        t_postfix = now
                 for cb in callbacks:
                     cb.on_batch_end(trainer, batch - 1, lv)
                 last = step == last_step
