@@ -413,168 +413,165 @@ def fit(model: Any, train_loader: Iterable, loss_fn: Callable | None = None, opt
         cb.on_train_begin(trainer)
     bar = None
     done = (max_steps is not None and step >= max_steps) or (epochs is not None and epoch >= epochs)
-    ctrl_c = _DeferredCtrlC()
-    try:
-        ctrl_c.__enter__()
-        if max_steps is not None and not done:
-            bar = tqdm(total=max_steps, initial=step, desc=f"{prefix}steps", disable=not progress, leave=False,
-                       dynamic_ncols=True, file=sys.stderr)
-        while not done:
-            trainer.epoch = epoch
-            mid = epoch == start_epoch and start_batch > 0  # resuming inside this epoch
-            replay = mid and not stateful
-            if replay:
-                now = _rng_states(generator)  # the checkpoint's RNG state, restored after the replay below
-            else:
-                batch, sums, n, t_epoch = 0, {}, 0, time.perf_counter()
-            for cb in callbacks:
-                cb.on_epoch_begin(trainer, epoch)
-            model.train()
-            if not mid and checkpoint is not None:  # what a mid-epoch resume replays from
-                epoch_rng = _rng_states(generator)
-            it = iter(train_loader)
-            if replay:
-                # replay the interrupted epoch's first batches from its starting RNG state, then continue
-                # from the checkpoint's RNG state: the same batches in the same order as without a stop
-                _set_rng_states(epoch_rng, generator)
-                for _ in range(start_batch):
-                    if next(it, None) is None:
-                        raise ValueError(f"fit: cannot resume at batch {start_batch} of epoch {epoch + 1}: the loader "
-                                         "has fewer batches than when the checkpoint was written")
-                _set_rng_states(now, generator)
-            trainer.batch = batch
-            epoch_bar = bar is None  # else one bar over the whole max_steps budget, advanced by hand
-            if epoch_bar:
-                budget = f"/{epochs}" if epochs is not None else ""
-                it = bar = tqdm(it, total=total, initial=batch, desc=f"{prefix}epoch {epoch + 1}{budget}",
-                                disable=not progress, leave=False, dynamic_ncols=True, file=sys.stderr)
-            fns = None
-            stepped = False
-            for data in it:
-                if step_fn is None:
-                    x, y = _split(data)
-                    out = model(x)
-                    loss = loss_fn(out, y)
-                    logs = None
+    with _DeferredCtrlC() as ctrl_c:
+        try:
+            if max_steps is not None and not done:
+                bar = tqdm(total=max_steps, initial=step, desc=f"{prefix}steps", disable=not progress, leave=False,
+                           dynamic_ncols=True, file=sys.stderr)
+            while not done:
+                trainer.epoch = epoch
+                mid = epoch == start_epoch and start_batch > 0  # resuming inside this epoch
+                replay = mid and not stateful
+                if replay:
+                    now = _rng_states(generator)  # the checkpoint's RNG state, restored after the replay below
                 else:
-                    logs = _step_logs(step_fn(model, data))
-                    loss = logs["loss"]
-                optimizer.zero_grad()
-                loss.backward()
-                if clip_params is not None:
-                    clip_grad_norm_(clip_params, clip_grad_norm)
-                optimizer.step()
-                if step_scheduler is not None:
-                    step_scheduler.step()
-                step += 1
-                batch += 1
-                trainer.step, trainer.batch = step, batch
-                stepped = True
-                lv = float(loss.item())
-                if logs is None:
-                    if fns is None:
-                        fns = _metric_fns(metrics, y)
-                    b = len(y)
-                    sums["loss"] = sums.get("loss", 0.0) + lv * b
-                    if windowed:
-                        wsums["loss"] = wsums.get("loss", 0.0) + lv * b
-                    for name, fn in fns.items():
-                        v = float(fn(out.detach(), y)) * b
-                        sums[name] = sums.get(name, 0.0) + v
-                        if windowed:
-                            wsums[name] = wsums.get(name, 0.0) + v
-                else:
-                    b = _batch_size(data)
-                    for name, v in logs.items():
-                        v = lv * b if name == "loss" else float(v) * b
-                        sums[name] = sums.get(name, 0.0) + v
-                        if windowed:
-                            wsums[name] = wsums.get(name, 0.0) + v
-                n += b
-                if progress:
-                    if not epoch_bar:
-                        bar.update(1)
-                    now = time.perf_counter()
-                    if now - t_postfix > 0.1:  # formatting it every step would cost more than a small step
-                        bar.set_postfix(loss=f"{sums['loss'] / n:.4f}", refresh=False)
-                        t_postfix = now
+                    batch, sums, n, t_epoch = 0, {}, 0, time.perf_counter()
                 for cb in callbacks:
-                    cb.on_batch_end(trainer, batch - 1, lv)
-                last = step == last_step
-                if windowed:
-                    wn += b
-                    w_steps += 1
-                    if step % eval_every == 0 or last:
-                        step_eval()
-                if save_every and step % save_every == 0 and batch != total:
-                    save()  # (at an epoch's last batch the epoch-end checkpoint follows)
-                if ctrl_c.requested:
-                    raise _FinishStep
-                if last or trainer.stop_training:
-                    done = True
+                    cb.on_epoch_begin(trainer, epoch)
+                model.train()
+                if not mid and checkpoint is not None:  # what a mid-epoch resume replays from
+                    epoch_rng = _rng_states(generator)
+                it = iter(train_loader)
+                if replay:
+                    # replay the interrupted epoch's first batches from its starting RNG state, then continue
+                    # from the checkpoint's RNG state: the same batches in the same order as without a stop
+                    _set_rng_states(epoch_rng, generator)
+                    for _ in range(start_batch):
+                        if next(it, None) is None:
+                            raise ValueError(f"fit: cannot resume at batch {start_batch} of epoch {epoch + 1}: the loader "
+                                             "has fewer batches than when the checkpoint was written")
+                    _set_rng_states(now, generator)
+                trainer.batch = batch
+                epoch_bar = bar is None  # else one bar over the whole max_steps budget, advanced by hand
+                if epoch_bar:
+                    budget = f"/{epochs}" if epochs is not None else ""
+                    it = bar = tqdm(it, total=total, initial=batch, desc=f"{prefix}epoch {epoch + 1}{budget}",
+                                    disable=not progress, leave=False, dynamic_ncols=True, file=sys.stderr)
+                fns = None
+                stepped = False
+                for data in it:
+                    if step_fn is None:
+                        x, y = _split(data)
+                        out = model(x)
+                        loss = loss_fn(out, y)
+                        logs = None
+                    else:
+                        logs = _step_logs(step_fn(model, data))
+                        loss = logs["loss"]
+                    optimizer.zero_grad()
+                    loss.backward()
+                    if clip_params is not None:
+                        clip_grad_norm_(clip_params, clip_grad_norm)
+                    optimizer.step()
+                    if step_scheduler is not None:
+                        step_scheduler.step()
+                    step += 1
+                    batch += 1
+                    trainer.step, trainer.batch = step, batch
+                    stepped = True
+                    lv = float(loss.item())
+                    if logs is None:
+                        if fns is None:
+                            fns = _metric_fns(metrics, y)
+                        b = len(y)
+                        sums["loss"] = sums.get("loss", 0.0) + lv * b
+                        if windowed:
+                            wsums["loss"] = wsums.get("loss", 0.0) + lv * b
+                        for name, fn in fns.items():
+                            v = float(fn(out.detach(), y)) * b
+                            sums[name] = sums.get(name, 0.0) + v
+                            if windowed:
+                                wsums[name] = wsums.get(name, 0.0) + v
+                    else:
+                        b = _batch_size(data)
+                        for name, v in logs.items():
+                            v = lv * b if name == "loss" else float(v) * b
+                            sums[name] = sums.get(name, 0.0) + v
+                            if windowed:
+                                wsums[name] = wsums.get(name, 0.0) + v
+                    n += b
+                    if progress:
+                        if not epoch_bar:
+                            bar.update(1)
+                        now = time.perf_counter()
+                        if now - t_postfix > 0.1:  # formatting it every step would cost more than a small step
+                            bar.set_postfix(loss=f"{sums['loss'] / n:.4f}", refresh=False)
+                            t_postfix = now
+                    for cb in callbacks:
+                        cb.on_batch_end(trainer, batch - 1, lv)
+                    last = step == last_step
+                    if windowed:
+                        wn += b
+                        w_steps += 1
+                        if step % eval_every == 0 or last:
+                            step_eval()
+                    if save_every and step % save_every == 0 and batch != total:
+                        save()  # (at an epoch's last batch the epoch-end checkpoint follows)
+                    if ctrl_c.requested:
+                        raise _FinishStep
+                    if last or trainer.stop_training:
+                        done = True
+                        break
+                start_batch = 0
+                if not stepped and epochs is None and not mid:
+                    raise ValueError("fit: train_loader yielded no batches")
+                if done and batch != total:  # stopped inside the epoch
                     break
-            start_batch = 0
-            if not stepped and epochs is None and not mid:
-                raise ValueError("fit: train_loader yielded no batches")
-            if done and batch != total:  # stopped inside the epoch
-                break
-            if epoch_bar:
+                if epoch_bar:
+                    bar.close()
+                    bar = None
+                epoch_logs = {k: v / max(n, 1) for k, v in sums.items()}
+                epoch_logs.update(validate())
+                lr = _current_lr(optimizer)
+                if lr is not None:
+                    epoch_logs["lr"] = lr
+                epoch_logs["time"] = time.perf_counter() - t_epoch
+                if epoch_scheduler is not None:
+                    if plateau:
+                        epoch_scheduler.step(epoch_logs.get("val_loss", epoch_logs["loss"]))
+                    else:
+                        epoch_scheduler.step()
+                history.append(epoch + 1, epoch_logs)
+                for cb in callbacks:
+                    cb.on_epoch_end(trainer, epoch, epoch_logs)
+                if progress:
+                    budget = f"/{epochs}" if epochs is not None else ""
+                    tqdm.write(f"{prefix}epoch {epoch + 1}{budget}  {_show(epoch_logs)}  ({epoch_logs['time']:.1f}s)",
+                               file=sys.stderr)
+                epoch += 1
+                batch = 0
+                trainer.epoch, trainer.batch = epoch, 0
+                history.global_step = step
+                if checkpoint is not None:
+                    save()
+                done = done or trainer.stop_training or (epochs is not None and epoch >= epochs)
+                if ctrl_c.requested and not done:
+                    raise _FinishStep
+            history.global_step = step
+            if bar is not None:
                 bar.close()
                 bar = None
-            epoch_logs = {k: v / max(n, 1) for k, v in sums.items()}
-            epoch_logs.update(validate())
-            lr = _current_lr(optimizer)
-            if lr is not None:
-                epoch_logs["lr"] = lr
-            epoch_logs["time"] = time.perf_counter() - t_epoch
-            if epoch_scheduler is not None:
-                if plateau:
-                    epoch_scheduler.step(epoch_logs.get("val_loss", epoch_logs["loss"]))
-                else:
-                    epoch_scheduler.step()
-            history.append(epoch + 1, epoch_logs)
-            for cb in callbacks:
-                cb.on_epoch_end(trainer, epoch, epoch_logs)
-            if progress:
-                budget = f"/{epochs}" if epochs is not None else ""
-                tqdm.write(f"{prefix}epoch {epoch + 1}{budget}  {_show(epoch_logs)}  ({epoch_logs['time']:.1f}s)",
-                           file=sys.stderr)
-            epoch += 1
-            batch = 0
-            trainer.epoch, trainer.batch = epoch, 0
+            if checkpoint is not None and saved != (step, epoch, batch):
+                save()
+        except KeyboardInterrupt as stop:
+            if bar is not None:
+                bar.close()
+            history.interrupted = True
             history.global_step = step
-            if checkpoint is not None:
-                save()
-            done = done or trainer.stop_training or (epochs is not None and epoch >= epochs)
-            if ctrl_c.requested and not done:
-                raise _FinishStep
-        history.global_step = step
-        if bar is not None:
-            bar.close()
-            bar = None
-        if checkpoint is not None and saved != (step, epoch, batch):
-            save()
-    except KeyboardInterrupt as stop:
-        if bar is not None:
-            bar.close()
-        history.interrupted = True
-        history.global_step = step
-        if isinstance(stop, _FinishStep) and checkpoint is not None and saved != (step, epoch, batch):
-            try:
-                save()
-            except KeyboardInterrupt:
-                pass  # a second Ctrl-C while writing: the write is atomic, the previous checkpoint stands
-        if saved is not None:
-            s, e, b = saved
-            kept = f"the last checkpoint is {os.fspath(checkpoint)} (step {s}, " + (
-                f"batch {b} of epoch {e + 1})" if b else f"after epoch {e})")
-        elif checkpoint is not None:
-            kept = f"no checkpoint exists: none was written yet to {os.fspath(checkpoint)}"
-        else:
-            kept = "no checkpoint exists (pass checkpoint=PATH to keep one)"
-        print(f"\ninterrupted at step {step} (epoch {epoch + 1}, {len(history)} complete); {kept}", file=sys.stderr)
-    finally:
-        ctrl_c.__exit__()
+            if isinstance(stop, _FinishStep) and checkpoint is not None and saved != (step, epoch, batch):
+                try:
+                    save()
+                except KeyboardInterrupt:
+                    pass  # a second Ctrl-C while writing: the write is atomic, the previous checkpoint stands
+            if saved is not None:
+                s, e, b = saved
+                kept = f"the last checkpoint is {os.fspath(checkpoint)} (step {s}, " + (
+                    f"batch {b} of epoch {e + 1})" if b else f"after epoch {e})")
+            elif checkpoint is not None:
+                kept = f"no checkpoint exists: none was written yet to {os.fspath(checkpoint)}"
+            else:
+                kept = "no checkpoint exists (pass checkpoint=PATH to keep one)"
+            print(f"\ninterrupted at step {step} (epoch {epoch + 1}, {len(history)} complete); {kept}", file=sys.stderr)
     for cb in callbacks:
         cb.on_train_end(trainer)
     return history
