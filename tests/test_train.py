@@ -423,11 +423,11 @@ def test_step_budget_interrupted_mid_epoch_resumes_exactly(tmp_path, capsys, gen
     # checkpoints every 4 steps: the last one is after step 12 = 2 epochs of 6 batches; then 16 would have come
     assert "interrupted at step 15" in err and f"the last checkpoint is {ckpt} (step 12, after epoch 2)" in err
     _, h = _run_steps(ckpt, generator, callbacks=[_Interrupt(18)], resume=True)
-    err = capsys.readouterr().err
-    assert f"resumed from {ckpt} at step 12 (the start of epoch 3)" in err
-    assert h.interrupted and "(step 16, batch 4 of epoch 3)" in err
+    log = capsys.readouterr()
+    assert f"resumed from {ckpt} at step 12 (the start of epoch 3)" in log.out
+    assert h.interrupted and "(step 16, batch 4 of epoch 3)" in log.err
     model, h = _run_steps(ckpt, generator, resume=True)
-    assert f"resumed from {ckpt} at step 16 (batch 4 of epoch 3)" in capsys.readouterr().err
+    assert f"resumed from {ckpt} at step 16 (batch 4 of epoch 3)" in capsys.readouterr().out
     for k, v in expected.items():
         np.testing.assert_array_equal(model.state_dict()[k].array, v, err_msg=k)
     assert not h.interrupted and h.global_step == 20 and h.steps == full.steps == [5, 10, 15, 20]
@@ -507,7 +507,7 @@ def test_endless_stateful_loader_resumes_without_replay(tmp_path, capsys):
     _, h, _ = run(tmp_path / "c", callbacks=[_Interrupt(25)])
     assert h.interrupted and h.epochs == [] and "(step 20, batch 20 of epoch 1)" in capsys.readouterr().err
     model, h, loader = run(tmp_path / "c", resume=True)
-    assert "resumed from" in capsys.readouterr().err
+    assert f"resumed from {tmp_path / 'c'} at step 20\n" in capsys.readouterr().out
     assert loader.drawn == 30  # restored through load_state_dict: the 20 earlier batches were not drawn again
     for k, v in expected.items():
         np.testing.assert_array_equal(model.state_dict()[k].array, v, err_msg=k)

@@ -352,8 +352,9 @@ def fit(model: Any, train_loader: Iterable, loss_fn: Callable | None = None, opt
         if checkpoint is not None and os.path.abspath(resume_path) == os.path.abspath(checkpoint):
             saved = (step, start_epoch, start_batch)
         where = f"batch {start_batch} of epoch {start_epoch + 1}" if start_batch else f"the start of epoch {start_epoch + 1}"
+        # on stdout with the run's other headlines: a log of it should say that it continues an earlier run
         print(f"resumed from {os.fspath(resume_path)} at step {step}" + (f" ({where})" if total is not None else ""),
-              file=sys.stderr, flush=True)
+              flush=True)
     trainer.step, trainer.epoch, trainer.batch = step, start_epoch, start_batch
 
     # running sums of the current epoch and of the window since the last step evaluation
