@@ -253,6 +253,17 @@ class _DeferredCtrlC:
             signal.signal(signal.SIGINT, self._previous)
 
 
+def _which_checkpoint(path: str | os.PathLike | None, saved: tuple[int, int, int] | None) -> str:
+    """What an interrupted run leaves on disk; ``saved`` is the ``(step, epoch, batch)`` last written."""
+    if saved is not None:
+        step, epoch, batch = saved
+        where = f"batch {batch} of epoch {epoch + 1}" if batch else f"after epoch {epoch}"
+        return f"the last checkpoint is {os.fspath(path)} (step {step}, {where})"
+    if path is not None:
+        return f"no checkpoint exists: none was written yet to {os.fspath(path)}"
+    return "no checkpoint exists (pass checkpoint=PATH to keep one)"
+
+
 def _show(logs: dict[str, float]) -> str:
     return "  ".join(f"{k} {v:.4f}" for k, v in logs.items() if k not in ("lr", "time"))
 
@@ -564,15 +575,8 @@ def fit(model: Any, train_loader: Iterable, loss_fn: Callable | None = None, opt
                     save()
                 except KeyboardInterrupt:
                     pass  # a second Ctrl-C while writing: the write is atomic, the previous checkpoint stands
-            if saved is not None:
-                s, e, b = saved
-                kept = f"the last checkpoint is {os.fspath(checkpoint)} (step {s}, " + (
-                    f"batch {b} of epoch {e + 1})" if b else f"after epoch {e})")
-            elif checkpoint is not None:
-                kept = f"no checkpoint exists: none was written yet to {os.fspath(checkpoint)}"
-            else:
-                kept = "no checkpoint exists (pass checkpoint=PATH to keep one)"
-            print(f"\ninterrupted at step {step} (epoch {epoch + 1}, {len(history)} complete); {kept}", file=sys.stderr)
+            print(f"\ninterrupted at step {step} (epoch {epoch + 1}, {len(history)} complete); "
+                  f"{_which_checkpoint(checkpoint, saved)}", file=sys.stderr)
     for cb in callbacks:
         cb.on_train_end(trainer)
     return history
