@@ -136,33 +136,24 @@ def _metric_fns(metrics: Any, target: Any) -> dict[str, Callable[[Any, Any], flo
     return out
 
 
-def _run(model: Any, loader: Iterable, loss_fn: Callable | None, metrics: Any) -> dict[str, float]:
+def _run(model: Any, loader: Iterable, loss_fn: Callable | None, metrics: Any,
+         step_fn: Callable | None = None) -> dict[str, float]:
     """Mean loss and metrics over ``loader`` (weighted by batch size), without gradients."""
-    sums: dict[str, float] = {}
+    sums: dict[str, Any] = {}
     n, fns = 0, None
     with no_grad():
         for batch in loader:
-            x, y = _split(batch)
-            out = model(x)
-            if fns is None:
-                fns = _metric_fns(metrics, y)
-            b = len(y)
-            if loss_fn is not None:
-                sums["loss"] = sums.get("loss", 0.0) + float(loss_fn(out, y).item()) * b
-            for name, fn in fns.items():
-                sums[name] = sums.get(name, 0.0) + float(fn(out, y)) * b
-            n += b
-    return {k: v / max(n, 1) for k, v in sums.items()}
-
-
-def _run_steps(model: Any, loader: Iterable, step_fn: Callable) -> dict[str, float]:
-    """Mean of ``step_fn``'s loss (and other returned values) over ``loader``, without gradients."""
-    sums: dict[str, float] = {}
-    n = 0
-    with no_grad():
-        for batch in loader:
-            b = _batch_size(batch)
-            for k, v in _step_logs(step_fn(model, batch)).items():
+            if step_fn is not None:
+                logs, b = _step_logs(step_fn(model, batch)), _batch_size(batch)
+            else:
+                x, y = _split(batch)
+                out = model(x)
+                if fns is None:
+                    fns = _metric_fns(metrics, y)
+                logs = {"loss": loss_fn(out, y)} if loss_fn is not None else {}
+                logs.update((name, fn(out, y)) for name, fn in fns.items())
+                b = len(y)
+            for k, v in logs.items():
                 sums[k] = sums.get(k, 0.0) + float(v) * b
             n += b
     return {k: v / max(n, 1) for k, v in sums.items()}
@@ -184,7 +175,7 @@ def evaluate(model: Any, loader: Iterable, loss_fn: Callable | None = None, metr
     was_training = model.training
     model.eval()
     try:
-        return _run_steps(model, loader, step_fn) if step_fn is not None else _run(model, loader, loss_fn, metrics)
+        return _run(model, loader, loss_fn, metrics, step_fn)
     finally:
         model.train(was_training)
 
