@@ -299,7 +299,7 @@ def _strip_time(d):
     return {k: v for k, v in d.items() if k != "time"}
 
 
-def test_step_budget_spans_epochs_and_evaluates_every_n_steps():
+def test_step_budget_spans_epochs_and_evaluates_every_n_steps(capsys):
     dl.manual_seed(0)
     model = MLP(2, 8, 2)
     loader = DataLoader(_toy(96), batch_size=16, shuffle=True)  # 6 batches per epoch
@@ -320,6 +320,11 @@ def test_step_budget_spans_epochs_and_evaluates_every_n_steps():
                                                         np.mean(losses[8:12]), np.mean(losses[12:15])], rtol=1e-6)
     assert h.step_history["val_loss"][-1] == pytest.approx(evaluate(model, val, nn.CrossEntropyLoss())["loss"])
     assert {"accuracy", "val_accuracy", "lr"} <= set(h.step_history) and "val_loss" in h
+    # with progress: a bar, a line per evaluation and one per completed epoch (on stderr)
+    fit(model, loader, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1), max_steps=8, eval_every=4,
+        desc="toy")
+    err = capsys.readouterr().err
+    assert "toy step 4/8  loss " in err and "toy step 8/8  loss " in err and "toy epoch 1  loss " in err
     # epochs and max_steps together: whichever ends first
     h = fit(model, loader, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1), epochs=1, max_steps=100,
             progress=False)
@@ -505,7 +510,8 @@ def test_endless_stateful_loader_resumes_without_replay(tmp_path, capsys):
     model, full, _ = run(tmp_path / "full")
     expected = _weights(model)
     _, h, _ = run(tmp_path / "c", callbacks=[_Interrupt(25)])
-    assert h.interrupted and h.epochs == [] and "(step 20, batch 20 of epoch 1)" in capsys.readouterr().err
+    assert h.interrupted and h.epochs == [] and f"interrupted at step 25; the last checkpoint is {tmp_path / 'c'} (step 20)\n" \
+        in capsys.readouterr().err  # an endless loader has no epochs to speak of
     model, h, loader = run(tmp_path / "c", resume=True)
     assert f"resumed from {tmp_path / 'c'} at step 20\n" in capsys.readouterr().out
     assert loader.drawn == 30  # restored through load_state_dict: the 20 earlier batches were not drawn again

@@ -244,12 +244,12 @@ class _DeferredCtrlC:
             signal.signal(signal.SIGINT, self._previous)
 
 
-def _which_checkpoint(path: str | os.PathLike | None, saved: tuple[int, int, int] | None) -> str:
+def _which_checkpoint(path: str | os.PathLike | None, saved: tuple[int, int, int] | None, epochs: bool) -> str:
     """What an interrupted run leaves on disk; ``saved`` is the ``(step, epoch, batch)`` last written."""
     if saved is not None:
         step, epoch, batch = saved
-        where = f"batch {batch} of epoch {epoch + 1}" if batch else f"after epoch {epoch}"
-        return f"the last checkpoint is {os.fspath(path)} (step {step}, {where})"
+        where = (f", batch {batch} of epoch {epoch + 1}" if batch else f", after epoch {epoch}") if epochs else ""
+        return f"the last checkpoint is {os.fspath(path)} (step {step}{where})"
     if path is not None:
         return f"no checkpoint exists: none was written yet to {os.fspath(path)}"
     return "no checkpoint exists (pass checkpoint=PATH to keep one)"
@@ -493,21 +493,23 @@ def fit(model: Any, train_loader: Iterable, loss_fn: Callable | None = None, opt
                             if windowed:
                                 wsums[name] = wsums.get(name, 0.0) + v
                     n += b
+                    if windowed:
+                        wn += b
+                        w_steps += 1
                     if progress:
                         if not epoch_bar:
                             bar.update(1)
                         now = time.perf_counter()
                         if now - t_postfix > 0.1:  # formatting it every step would cost more than a small step
-                            bar.set_postfix(loss=f"{sums['loss'] / n:.4f}", refresh=False)
+                            # the epoch's mean on an epoch's bar, the mean since the last evaluation on a steps bar
+                            shown = sums["loss"] / n if epoch_bar or not windowed else wsums["loss"] / wn
+                            bar.set_postfix(loss=f"{shown:.4f}", refresh=False)
                             t_postfix = now
                     for cb in callbacks:
                         cb.on_batch_end(trainer, batch - 1, lv)
                     last = step == last_step
-                    if windowed:
-                        wn += b
-                        w_steps += 1
-                        if step % eval_every == 0 or last:
-                            step_eval()
+                    if windowed and (step % eval_every == 0 or last):
+                        step_eval()
                     if save_every and step % save_every == 0 and batch != total:
                         save()  # (at an epoch's last batch the epoch-end checkpoint follows)
                     if ctrl_c.requested:
@@ -566,8 +568,9 @@ def fit(model: Any, train_loader: Iterable, loss_fn: Callable | None = None, opt
                     save()
                 except KeyboardInterrupt:
                     pass  # a second Ctrl-C while writing: the write is atomic, the previous checkpoint stands
-            print(f"\ninterrupted at step {step} (epoch {epoch + 1}, {len(history)} complete); "
-                  f"{_which_checkpoint(checkpoint, saved)}", file=sys.stderr)
+            where = f" (epoch {epoch + 1}, {len(history)} complete)" if total is not None else ""
+            print(f"\ninterrupted at step {step}{where}; {_which_checkpoint(checkpoint, saved, total is not None)}",
+                  file=sys.stderr)
     for cb in callbacks:
         cb.on_train_end(trainer)
     return history
