@@ -46,7 +46,7 @@ def test_attributes_match_torch():
     np.testing.assert_array_equal(d.mT.array, t.mT.numpy())
     np.testing.assert_array_equal(dl.tensor(a[0]).T.array, torch.tensor(a[0]).T.numpy())
     assert d.tolist() == pytest.approx(np.asarray(t.tolist()))
-    assert d.device == "cpu"
+    assert d.device == dl.device("cpu") and str(d.device) == str(t.device)
 
 
 def test_scalar_conversions():

@@ -6,7 +6,10 @@
 import builtins as _builtins
 
 from deepling import (
+    accelerator,
     autograd,
+    backends,
+    cuda,
     data,
     nn,  # noqa: E402
     optim,
@@ -39,6 +42,7 @@ from deepling.creation import (
     zeros,
     zeros_like,
 )
+from deepling.device import device
 from deepling.ops.activation import erf, log_softmax, softmax  # nn
 from deepling.ops.elementwise import (
     abs,

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from deepling.device import resolve
 from deepling.random import Generator, _rng
 from deepling.tensor import Tensor, _as_dtype, _size, _to_array, default_dtype
 
@@ -24,7 +25,8 @@ def _dt(dtype: Any, default: Any = default_dtype) -> np.dtype:
     return _as_dtype(default if dtype is None else dtype)
 
 
-def _make(array: np.ndarray, requires_grad: bool) -> Tensor:
+def _make(array: np.ndarray, requires_grad: bool = False, device: Any = None) -> Tensor:
+    resolve(device, "creating a tensor")  # the only device is the CPU: anything else raises DeviceError
     t = Tensor._wrap(array)
     if requires_grad:
         t.requires_grad_(True)
@@ -33,11 +35,12 @@ def _make(array: np.ndarray, requires_grad: bool) -> Tensor:
 
 def tensor(data: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     """A new tensor holding a copy of ``data`` (float data becomes float32, integers int64)."""
-    return _make(_to_array(data, dtype), requires_grad)
+    return _make(_to_array(data, dtype), requires_grad, device)
 
 
 def as_tensor(data: Any, dtype: Any = None, device: Any = None) -> Tensor:
     """A tensor sharing memory with ``data`` when it is already an ndarray of the right dtype."""
+    resolve(device, "as_tensor")
     if isinstance(data, Tensor):
         return data if dtype is None else data.to(dtype)
     if isinstance(data, np.ndarray):
@@ -53,21 +56,21 @@ def from_numpy(array: np.ndarray) -> Tensor:
 
 
 def zeros(*size: Any, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:
-    return _make(np.zeros(_size(size), dtype=_dt(dtype)), requires_grad)
+    return _make(np.zeros(_size(size), dtype=_dt(dtype)), requires_grad, device)
 
 
 def ones(*size: Any, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:
-    return _make(np.ones(_size(size), dtype=_dt(dtype)), requires_grad)
+    return _make(np.ones(_size(size), dtype=_dt(dtype)), requires_grad, device)
 
 
 def empty(*size: Any, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:
-    return _make(np.empty(_size(size), dtype=_dt(dtype)), requires_grad)
+    return _make(np.empty(_size(size), dtype=_dt(dtype)), requires_grad, device)
 
 
 def full(size: Any, fill_value: Any, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:
     if dtype is None:
         dtype = _to_array(fill_value).dtype
-    return _make(np.full(_size((size,)), fill_value, dtype=_as_dtype(dtype)), requires_grad)
+    return _make(np.full(_size((size,)), fill_value, dtype=_as_dtype(dtype)), requires_grad, device)
 
 
 def arange(start: Any, end: Any = None, step: Any = 1, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:
@@ -77,21 +80,21 @@ def arange(start: Any, end: Any = None, step: Any = 1, dtype: Any = None, requir
     if dtype is None:
         ints = all(isinstance(v, (int, np.integer)) for v in (start, end, step))
         dtype = np.int64 if ints else default_dtype
-    return _make(np.arange(start, end, step).astype(_as_dtype(dtype)), requires_grad)
+    return _make(np.arange(start, end, step).astype(_as_dtype(dtype)), requires_grad, device)
 
 
 def linspace(start: float, end: float, steps: int, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:
-    return _make(np.linspace(start, end, steps).astype(_dt(dtype)), requires_grad)
+    return _make(np.linspace(start, end, steps).astype(_dt(dtype)), requires_grad, device)
 
 
 def eye(n: int, m: int | None = None, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:
-    return _make(np.eye(n, m, dtype=_dt(dtype)), requires_grad)
+    return _make(np.eye(n, m, dtype=_dt(dtype)), requires_grad, device)
 
 
 def rand(*size: Any, generator: Generator | None = None, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:
     """Uniform samples on [0, 1)."""
     dt = _dt(dtype)
-    return _make(_rng(generator).random(_size(size), dtype=np.float64 if dt == np.float64 else np.float32).astype(dt, copy=False), requires_grad)
+    return _make(_rng(generator).random(_size(size), dtype=np.float64 if dt == np.float64 else np.float32).astype(dt, copy=False), requires_grad, device)
 
 
 def randn(*size: Any, generator: Generator | None = None, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:
@@ -99,7 +102,7 @@ def randn(*size: Any, generator: Generator | None = None, dtype: Any = None, req
     dt = _dt(dtype)
     rng = _rng(generator)
     out = rng.standard_normal(_size(size), dtype=np.float64 if dt == np.float64 else np.float32)
-    return _make(out.astype(dt, copy=False), requires_grad)
+    return _make(out.astype(dt, copy=False), requires_grad, device)
 
 
 def randint(low: int, high: Any = None, size: Any = None, generator: Generator | None = None, dtype: Any = None, device: Any = None) -> Tensor:
@@ -111,11 +114,11 @@ def randint(low: int, high: Any = None, size: Any = None, generator: Generator |
             raise TypeError("randint: missing the 'size' argument")
     if high is None:
         low, high = 0, low
-    return Tensor._wrap(_rng(generator).integers(low, high, _size((size,))).astype(_dt(dtype, np.int64)))
+    return _make(_rng(generator).integers(low, high, _size((size,))).astype(_dt(dtype, np.int64)), device=device)
 
 
 def randperm(n: int, generator: Generator | None = None, dtype: Any = None, device: Any = None) -> Tensor:
-    return Tensor._wrap(_rng(generator).permutation(n).astype(_dt(dtype, np.int64)))
+    return _make(_rng(generator).permutation(n).astype(_dt(dtype, np.int64)), device=device)
 
 
 def normal(mean: Any, std: Any = 1.0, size: Any = None, generator: Generator | None = None) -> Tensor:
@@ -144,29 +147,29 @@ def multinomial(probs: Tensor, num_samples: int, replacement: bool = False, gene
     return Tensor._wrap(out.reshape(p.shape[:-1] + (num_samples,)))
 
 
-def zeros_like(x: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    return _make(np.zeros(x.shape, dtype=_dt(dtype, x.dtype)), requires_grad)
+def zeros_like(x: Tensor, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:
+    return _make(np.zeros(x.shape, dtype=_dt(dtype, x.dtype)), requires_grad, device)
 
 
-def ones_like(x: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    return _make(np.ones(x.shape, dtype=_dt(dtype, x.dtype)), requires_grad)
+def ones_like(x: Tensor, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:
+    return _make(np.ones(x.shape, dtype=_dt(dtype, x.dtype)), requires_grad, device)
 
 
-def full_like(x: Tensor, fill_value: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    return _make(np.full(x.shape, fill_value, dtype=_dt(dtype, x.dtype)), requires_grad)
+def full_like(x: Tensor, fill_value: Any, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:
+    return _make(np.full(x.shape, fill_value, dtype=_dt(dtype, x.dtype)), requires_grad, device)
 
 
-def empty_like(x: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    return _make(np.empty(x.shape, dtype=_dt(dtype, x.dtype)), requires_grad)
+def empty_like(x: Tensor, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:
+    return _make(np.empty(x.shape, dtype=_dt(dtype, x.dtype)), requires_grad, device)
 
 
-def rand_like(x: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    return rand(x.shape, dtype=_dt(dtype, x.dtype), requires_grad=requires_grad)
+def rand_like(x: Tensor, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:
+    return rand(x.shape, dtype=_dt(dtype, x.dtype), requires_grad=requires_grad, device=device)
 
 
-def randn_like(x: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    return randn(x.shape, dtype=_dt(dtype, x.dtype), requires_grad=requires_grad)
+def randn_like(x: Tensor, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:
+    return randn(x.shape, dtype=_dt(dtype, x.dtype), requires_grad=requires_grad, device=device)
 
 
-def randint_like(x: Tensor, low: int, high: Any = None, dtype: Any = None) -> Tensor:
-    return randint(low, high, x.shape, dtype=_dt(dtype, x.dtype))
+def randint_like(x: Tensor, low: int, high: Any = None, dtype: Any = None, device: Any = None) -> Tensor:
+    return randint(low, high, x.shape, dtype=_dt(dtype, x.dtype), device=device)

@@ -124,8 +124,16 @@ class Tensor:
         return self.array.ndim
 
     @property
-    def device(self) -> str:
-        return "cpu"
+    def device(self) -> _device.device:
+        return _device.cpu_device
+
+    @property
+    def is_cuda(self) -> bool:
+        return False
+
+    def get_device(self) -> int:
+        """-1 for a CPU tensor, as in PyTorch."""
+        return -1
 
     @property
     def is_leaf(self) -> bool:
@@ -233,19 +241,14 @@ class Tensor:
         _autograd.backward(self, gradient, retain_graph)
 
     def to(self, *args: Any, **kwargs: Any) -> Tensor:
-        """``to(dtype)`` or ``to('cpu')``: a differentiable cast (a no-op for the same dtype)."""
-        dtype = kwargs.get("dtype")
-        for a in args:
-            if isinstance(a, Tensor):
-                dtype = a.dtype
-            elif isinstance(a, str) and a not in _DTYPE_NAMES:
-                if a.split(":")[0] != "cpu":
-                    raise RuntimeError(f"to: deepling runs on the CPU only (got device {a!r})")
-            else:
-                dtype = a
-        if dtype is None:
-            return self
-        return _E.cast(self, _as_dtype(dtype))
+        """``to(device, dtype)``, ``to(dtype)`` or ``to(other)``: a differentiable cast.
+
+        Returns ``self`` when nothing changes, unless ``copy=True``. ``non_blocking`` is accepted
+        and means nothing on the CPU; a device deepling does not have raises ``DeviceError``.
+        """
+        _, dtype, copy = _device.to_args("to", args, kwargs)
+        out = self if dtype is None else _E.cast(self, _as_dtype(dtype))
+        return _E.clone(out) if copy and out is self else out
 
     def type(self, dtype: Any = None) -> Any:
         if dtype is None:
@@ -274,6 +277,11 @@ class Tensor:
         return self.to(bool_)
 
     def cpu(self) -> Tensor:
+        return self
+
+    def cuda(self, device: Any = None, non_blocking: bool = False) -> Tensor:
+        """Always raises ``DeviceError``: deepling has no CUDA."""
+        _device.resolve("cuda" if device is None else _device.device("cuda", device) if isinstance(device, int) else device, "cuda")
         return self
 
     def contiguous(self) -> Tensor:
@@ -787,6 +795,7 @@ def _size(args: tuple) -> tuple[int, ...]:
 
 # Imported last: the op modules import ``Tensor`` from this module.
 from deepling import autograd as _autograd  # noqa: E402
+from deepling import device as _device  # noqa: E402
 from deepling import random as _random  # noqa: E402
 from deepling.ops import elementwise as _E  # noqa: E402
 from deepling.ops import matmul as _M  # noqa: E402
