@@ -257,74 +257,166 @@ def unbind(x: Tensor, dim: int = 0) -> tuple[Tensor, ...]:
 
 
 # ---------------------------------------------------------------------------- indexing
-def _convert_index(index: Any) -> tuple[Any, bool]:
-    """Turn tensors/lists in an index into arrays; report whether it uses advanced indexing."""
+# PyTorch's rule, which differs from NumPy's: ints (and 0-d integer tensors) are basic indices,
+# applied first like slices (select = slice and squeeze); only index tensors/lists and masks are
+# advanced, applied afterwards to the sliced view. NumPy instead treats an int next to an index
+# array as advanced too, so ``x[0, :, [1, 0]]`` would move the indexed dim first. An index is
+# therefore split into a ``basic`` tuple (a NumPy view) and an ``advanced`` tuple applied to that
+# view, where NumPy's and PyTorch's rules agree (None is the only sign of "no advanced index").
+
+def _index_array(item: Any) -> np.ndarray | None:
+    """The ndarray behind a tensor/list/ndarray index item, or None for a basic item."""
+    if isinstance(item, Tensor):
+        return item.array
+    if isinstance(item, (str, bytes)):
+        raise TypeError(f"index: a {type(item).__name__} is not a valid index")
+    if isinstance(item, (list, np.ndarray)):
+        arr = np.asarray(item)
+        if arr.dtype == object:
+            raise IndexError(f"index: a list index must hold only ints or bools, got {item!r}")
+        return arr
+    return None
+
+
+def _split_index(index: Any, shape: tuple[int, ...]) -> tuple[tuple, tuple | None]:
+    """PyTorch's index -> (basic index for NumPy, advanced index on its result or None)."""
+    ndim = len(shape)
     items = index if isinstance(index, tuple) else (index,)
-    out, advanced = [], False
-    for item in items:
-        if isinstance(item, Tensor):
-            item = item.array
-        elif isinstance(item, list):
-            item = np.asarray(item)
-        if isinstance(item, np.ndarray):
-            if item.dtype == np.bool_:
-                out.extend(np.nonzero(item))  # a mask selects like its nonzero coordinates
-                advanced = True
-                continue
-            if item.dtype.kind not in "iu":
-                raise IndexError(f"index: tensors used as indices must be long, int or bool, got {item.dtype}")
-            advanced = True
-        out.append(item)
-    return tuple(out), advanced
+    arrays = [_index_array(it) for it in items]
+    consumed = 0  # input dims each item uses up, to size the Ellipsis
+    for it, arr in zip(items, arrays):
+        if arr is not None:
+            consumed += arr.ndim if arr.dtype == np.bool_ else 1
+        elif it is not None and it is not Ellipsis and not isinstance(it, (bool, np.bool_)):
+            consumed += 1
+    if consumed > ndim:
+        raise IndexError(f"index: too many indices for tensor of dimension {ndim}")
+    basic: list[Any] = []
+    advanced: list[Any] = []  # one entry per dim of the basic result: slice(None) or index arrays
+    seen_ellipsis = False
+    dim = 0  # the input dim the next item indexes
+    for it, arr in zip(items, arrays):
+        if arr is not None and arr.ndim == 0 and arr.dtype.kind in "iu":
+            basic.append(int(arr))  # a 0-d integer tensor indexes like an int
+            dim += 1
+        elif (arr is not None and arr.ndim == 0 and arr.dtype == np.bool_) or isinstance(it, (bool, np.bool_)):
+            basic.append(None)  # a new dim of size 1, kept (True) or emptied (False)
+            advanced.append(np.zeros(1 if bool(it) else 0, dtype=np.int64))
+        elif arr is not None:
+            if arr.dtype == np.bool_:
+                if arr.shape != shape[dim : dim + arr.ndim]:
+                    raise IndexError(
+                        f"index: the shape of the mask {list(arr.shape)} does not match the shape "
+                        f"{list(shape[dim : dim + arr.ndim])} of the indexed dims {dim}.. of a tensor of shape {shape}"
+                    )
+                dim += arr.ndim
+                basic.extend([slice(None)] * arr.ndim)
+                advanced.extend(np.nonzero(arr))  # a mask selects like its nonzero coordinates
+            elif arr.dtype.kind in "iu" or arr.size == 0:
+                basic.append(slice(None))
+                advanced.append(arr.astype(np.int64, copy=False))
+                dim += 1
+            else:
+                raise IndexError(f"index: tensors used as indices must be long, int, byte or bool tensors, got {arr.dtype}")
+        elif it is Ellipsis:
+            if seen_ellipsis:
+                raise IndexError("index: an index can only have a single ellipsis ('...')")
+            seen_ellipsis = True
+            basic.append(Ellipsis)
+            advanced.extend([slice(None)] * (ndim - consumed))
+            dim += ndim - consumed
+        elif it is None:
+            basic.append(None)
+            advanced.append(slice(None))
+        elif isinstance(it, slice):
+            if it.step is not None and int(it.step) <= 0:
+                raise ValueError(f"index: slice step must be greater than zero, got {it.step}")
+            basic.append(it)
+            advanced.append(slice(None))
+            dim += 1
+        elif isinstance(it, (int, np.integer)):
+            basic.append(int(it))
+            dim += 1
+        else:
+            raise IndexError(
+                f"index: only integers, slices, None, ..., and long or bool tensors are valid indices (got {type(it).__name__})"
+            )
+    if all(isinstance(a, slice) for a in advanced):
+        return tuple(basic), None
+    return tuple(basic), tuple(advanced)
+
+
+def _apply_index(x: np.ndarray, basic: tuple, advanced: tuple | None, shape: tuple[int, ...]) -> np.ndarray:
+    try:
+        view = x[basic]
+        return view if advanced is None else view[advanced]
+    except IndexError as e:
+        raise IndexError(f"index: {e} (indexing a tensor of shape {shape})") from None
 
 
 class GetItem(Function):
-    def forward(self, x: np.ndarray, index: Any, advanced: bool) -> np.ndarray:
-        self.shape, self.dtype, self.index, self.advanced = x.shape, x.dtype, index, advanced
-        return x[index]
+    def forward(self, x: np.ndarray, basic: tuple, advanced: tuple | None) -> np.ndarray:
+        self.shape, self.basic, self.advanced = x.shape, basic, advanced
+        return _apply_index(x, basic, advanced, x.shape)
 
     def backward(self, g: np.ndarray) -> np.ndarray:
         gx = np.zeros(self.shape, dtype=g.dtype)
-        if self.advanced:
-            np.add.at(gx, self.index, g)
+        if self.advanced is None:
+            gx[self.basic] = g
         else:
-            gx[self.index] = g
+            np.add.at(gx[self.basic], self.advanced, g)  # repeated indices accumulate
         return gx
 
 
 def getitem(x: Tensor, index: Any) -> Tensor:
-    idx, advanced = _convert_index(index)
+    basic, advanced = _split_index(index, x.shape)
     if x.requires_grad and is_grad_enabled():
-        return GetItem.apply(x, idx, advanced)
-    out = x.array[idx]
+        return GetItem.apply(x, basic, advanced)
+    out = _apply_index(x.array, basic, advanced, x.shape)
     return Tensor._wrap(out if isinstance(out, np.ndarray) else np.asarray(out))
+
+
+def _assign(out: np.ndarray, basic: tuple, advanced: tuple | None, value: Any) -> None:
+    try:
+        if advanced is None:
+            out[basic] = value
+        else:
+            out[basic][advanced] = value  # basic indexing gives a view: this writes into ``out``
+    except IndexError as e:
+        raise IndexError(f"index: {e} (indexing a tensor of shape {out.shape})") from None
+    except ValueError:
+        target = _apply_index(out, basic, advanced, out.shape).shape
+        raise ValueError(f"setitem: a value of shape {np.shape(value)} cannot be assigned to an indexed shape {target}") from None
 
 
 class SetItem(Function):
     """``x[index] = value`` out of place: the value's gradient is the slice of g, x's is g elsewhere."""
 
-    def forward(self, x: np.ndarray, value: np.ndarray, index: Any) -> np.ndarray:
-        self.index = index
+    def forward(self, x: np.ndarray, value: np.ndarray, basic: tuple, advanced: tuple | None) -> np.ndarray:
+        self.basic, self.advanced, self.vshape = basic, advanced, value.shape
         out = x.copy()
-        out[index] = value
+        _assign(out, basic, advanced, value)
         return out
 
     def backward(self, g: np.ndarray) -> tuple:
-        gx = None
+        gx = gv = None
         if self.needs_input_grad[0]:
             gx = g.copy()
-            gx[self.index] = 0
-        gv = g[self.index] if self.needs_input_grad[1] else None
+            _assign(gx, self.basic, self.advanced, 0)
+        if self.needs_input_grad[1]:
+            gv = _apply_index(g, self.basic, self.advanced, g.shape)
+            if gv.ndim < len(self.vshape):  # a value with extra leading 1-dims was squeezed to fit
+                gv = gv.reshape((1,) * (len(self.vshape) - gv.ndim) + gv.shape)
         return gx, gv
 
 
 def setitem_out_of_place(x: Tensor, index: Any, value: Any) -> Tensor:
-    idx, _ = _convert_index(index)
+    basic, advanced = _split_index(index, x.shape)
     if not isinstance(value, Tensor):
         value = Tensor._wrap(np.asarray(value, dtype=x.dtype))
     elif value.dtype != x.dtype:
         value = cast(value, x.dtype)
-    return SetItem.apply(x, value, idx)
+    return SetItem.apply(x, value, basic, advanced)
 
 
 def setitem(x: Tensor, index: Any, value: Any) -> None:
@@ -333,8 +425,8 @@ def setitem(x: Tensor, index: Any, value: Any) -> None:
         old = x._snapshot()
         x._become(setitem_out_of_place(old, index, old if value is x else value))
         return
-    idx, _ = _convert_index(index)
-    x.array[idx] = value.array if isinstance(value, Tensor) else value
+    basic, advanced = _split_index(index, x.shape)
+    _assign(x.array, basic, advanced, value.array if isinstance(value, Tensor) else value)
 
 
 class Gather(Function):
