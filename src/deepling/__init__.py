@@ -4,6 +4,9 @@
 """
 
 import builtins as _builtins
+from typing import Any
+
+import numpy as _np
 
 from deepling import (
     accelerator,
@@ -17,6 +20,15 @@ from deepling import (
 )
 from deepling.autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from deepling.creation import (
+    BoolTensor,
+    ByteTensor,
+    CharTensor,
+    DoubleTensor,
+    FloatTensor,
+    HalfTensor,
+    IntTensor,
+    LongTensor,
+    ShortTensor,
     arange,
     as_tensor,
     bernoulli,
@@ -131,14 +143,24 @@ from deepling.runtime import get_num_threads, set_num_threads, tune_malloc
 from deepling.serialization import load, save
 from deepling.tensor import (  # noqa: I001  (tensor first: the ops import it)
     Tensor,
+    _as_dtype,
+    bfloat16,
     bool_,
+    complex64,
+    complex128,
     default_dtype,
     float16,
     float32,
     float64,
+    int8,
+    int16,
     int32,
     int64,
+    promote_types,
     uint8,
+    uint16,
+    uint32,
+    uint64,
 )
 
 bool = bool_  # noqa: A001  (PyTorch spells it deepling.bool)
@@ -147,6 +169,9 @@ double = float64
 half = float16
 long = int64
 int = int32  # noqa: A001
+short = int16
+cfloat = complex64
+cdouble = complex128
 
 __version__ = "0.1.0"
 
@@ -157,3 +182,22 @@ def is_tensor(obj: object) -> _builtins.bool:
 
 def numel(x: Tensor) -> _builtins.int:
     return x.numel()
+
+
+def get_default_dtype() -> Any:
+    """The dtype Python floats become (float32, as in PyTorch)."""
+    return default_dtype
+
+
+def is_floating_point(x: Tensor) -> _builtins.bool:
+    return x.is_floating_point()
+
+
+def finfo(dtype: Any = None) -> Any:
+    """Machine limits of a float dtype (``eps``, ``max``, ``tiny``, ...), as ``torch.finfo``."""
+    return _np.finfo(_as_dtype(default_dtype if dtype is None else dtype))
+
+
+def iinfo(dtype: Any) -> Any:
+    """Limits of an integer dtype (``min``, ``max``, ``bits``), as ``torch.iinfo``."""
+    return _np.iinfo(_as_dtype(dtype))

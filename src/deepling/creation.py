@@ -18,6 +18,8 @@ __all__ = [
     "tensor", "as_tensor", "from_numpy", "zeros", "ones", "full", "empty", "arange", "linspace",
     "eye", "rand", "randn", "randint", "randperm", "zeros_like", "ones_like", "full_like",
     "empty_like", "rand_like", "randn_like", "randint_like", "normal", "bernoulli", "multinomial",
+    "FloatTensor", "DoubleTensor", "HalfTensor", "LongTensor", "IntTensor", "ShortTensor", "CharTensor",
+    "ByteTensor", "BoolTensor",
 ]
 
 
@@ -173,3 +175,40 @@ def randn_like(x: Tensor, dtype: Any = None, requires_grad: bool = False, device
 
 def randint_like(x: Tensor, low: int, high: Any = None, dtype: Any = None, device: Any = None) -> Tensor:
     return randint(low, high, x.shape, dtype=_dt(dtype, x.dtype), device=device)
+
+
+# ---------------------------------------------------------------------------- legacy tensor types
+class _TensorType(type):
+    """``deepling.FloatTensor`` and friends: PyTorch's legacy typed constructors.
+
+    ``LongTensor([1, 2])`` copies data into int64, ``FloatTensor(2, 3)`` makes a zero tensor of that
+    shape; ``isinstance(t, deepling.FloatTensor)`` checks the dtype and ``t.type(deepling.FloatTensor)``
+    casts to it.
+    """
+
+    dtype: np.dtype
+
+    def __call__(cls, *args: Any) -> Tensor:
+        return Tensor(*args, dtype=cls.dtype)
+
+    def __instancecheck__(cls, obj: Any) -> bool:
+        return isinstance(obj, Tensor) and obj.dtype == cls.dtype
+
+    def __repr__(cls) -> str:
+        return f"<class 'deepling.{cls.__name__}'>"
+
+
+def _tensor_type(name: str, dtype: np.dtype) -> Any:
+    return _TensorType(name, (), {"dtype": dtype, "__module__": "deepling"})
+
+
+FloatTensor = _tensor_type("FloatTensor", np.dtype(np.float32))
+DoubleTensor = _tensor_type("DoubleTensor", np.dtype(np.float64))
+HalfTensor = _tensor_type("HalfTensor", np.dtype(np.float16))
+LongTensor = _tensor_type("LongTensor", np.dtype(np.int64))
+IntTensor = _tensor_type("IntTensor", np.dtype(np.int32))
+ShortTensor = _tensor_type("ShortTensor", np.dtype(np.int16))
+CharTensor = _tensor_type("CharTensor", np.dtype(np.int8))
+ByteTensor = _tensor_type("ByteTensor", np.dtype(np.uint8))
+BoolTensor = _tensor_type("BoolTensor", np.dtype(np.bool_))
+TENSOR_TYPES = (FloatTensor, DoubleTensor, HalfTensor, LongTensor, IntTensor, ShortTensor, CharTensor, ByteTensor, BoolTensor)

@@ -10,72 +10,164 @@ from typing import Any, Iterator
 
 import numpy as np
 
-__all__ = ["Tensor", "float16", "float32", "float64", "int32", "int64", "uint8", "bool_", "default_dtype"]
+__all__ = [
+    "Tensor", "float16", "float32", "float64", "bfloat16", "complex64", "complex128", "int8", "int16",
+    "int32", "int64", "uint8", "uint16", "uint32", "uint64", "bool_", "default_dtype",
+]
 
+# Dtypes are NumPy dtypes (``deepling.float32 == np.float32``), except where NumPy has none.
 float16 = np.dtype("float16")
 float32 = np.dtype("float32")
 float64 = np.dtype("float64")
+complex64 = np.dtype("complex64")
+complex128 = np.dtype("complex128")
+int8 = np.dtype("int8")
+int16 = np.dtype("int16")
 int32 = np.dtype("int32")
 int64 = np.dtype("int64")
 uint8 = np.dtype("uint8")
+uint16 = np.dtype("uint16")
+uint32 = np.dtype("uint32")
+uint64 = np.dtype("uint64")
 bool_ = np.dtype("bool")
 default_dtype = float32
 
+
+class _NoNumpyDtype:
+    """A dtype PyTorch names but NumPy cannot compute in (bfloat16): it exists, using it raises."""
+
+    __slots__ = ("name", "itemsize", "kind")
+
+    def __init__(self, name: str, itemsize: int, kind: str) -> None:
+        self.name, self.itemsize, self.kind = name, itemsize, kind
+
+    @property
+    def is_floating_point(self) -> bool:
+        return self.kind == "f"
+
+    def __repr__(self) -> str:
+        return f"deepling.{self.name}"
+
+
+bfloat16 = _NoNumpyDtype("bfloat16", 2, "f")
+
 _DTYPE_NAMES = {
     "float": float32, "float32": float32, "float64": float64, "double": float64, "half": float16,
-    "float16": float16, "long": int64, "int64": int64, "int": int32, "int32": int32,
-    "uint8": uint8, "bool": bool_,
+    "float16": float16, "long": int64, "int64": int64, "int": int32, "int32": int32, "short": int16,
+    "int16": int16, "int8": int8, "uint8": uint8, "uint16": uint16, "uint32": uint32, "uint64": uint64,
+    "bool": bool_, "cfloat": complex64, "complex64": complex64, "cdouble": complex128,
+    "complex128": complex128, "bfloat16": bfloat16,
 }
 
 
 def _as_dtype(dtype: Any) -> np.dtype:
+    """The NumPy dtype for a deepling/NumPy dtype, a PyTorch dtype name or a Python type."""
     if isinstance(dtype, str) and dtype in _DTYPE_NAMES:
-        return _DTYPE_NAMES[dtype]
+        dtype = _DTYPE_NAMES[dtype]
+    if isinstance(dtype, _NoNumpyDtype):
+        raise TypeError(
+            f"dtype {dtype!r}: deepling computes with NumPy, which has no {dtype.name} type; use float32 (or float16)"
+        )
     if dtype is float:
         return float32
     if dtype is int:
         return int64
     if dtype is bool:
         return bool_
+    if isinstance(getattr(dtype, "dtype", None), np.dtype) and not isinstance(dtype, np.ndarray):
+        return dtype.dtype  # a legacy tensor type such as deepling.FloatTensor
     try:
         return np.dtype(dtype)
     except TypeError:
         raise TypeError(f"unknown dtype {dtype!r}") from None
 
 
+_CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}
+
+
+def promote_types(a: np.dtype, b: np.dtype) -> np.dtype:
+    """PyTorch's ``promote_types``: the higher category (bool < integer < float < complex) wins,
+    whatever its size (int64 with float16 gives float16, unlike NumPy); within a category, the wider."""
+    if a == b:
+        return a
+    ca, cb = _CATEGORY[a.kind], _CATEGORY[b.kind]
+    if ca == cb:
+        return np.promote_types(a, b)
+    high, low = (a, b) if ca > cb else (b, a)
+    if high.kind == "c" and low == float64:
+        return complex128
+    return high
+
+
+def _scalar_type_dtype(t: type) -> np.dtype:
+    """The dtype PyTorch gives a scalar of type ``t`` inside ``tensor(data)``."""
+    if issubclass(t, np.generic):
+        return np.dtype(t)  # NumPy scalars keep their dtype (checked first: np.float64 is a float)
+    if issubclass(t, bool):
+        return bool_
+    if issubclass(t, int):
+        return int64
+    if issubclass(t, float):
+        return default_dtype
+    if issubclass(t, complex):
+        return complex64
+    raise TypeError(f"tensor: cannot make a tensor from data of type {t.__name__}")
+
+
+def _infer_dtype(data: Any) -> np.dtype | None:
+    """PyTorch's dtype for ``tensor(data)``: arrays, tensors and NumPy scalars keep their dtype,
+    Python floats take the default (float32), ints int64, bools bool; a sequence promotes over its
+    items (None for an empty sequence)."""
+    if isinstance(data, (Tensor, np.ndarray)):
+        return data.dtype
+    if not isinstance(data, (list, tuple)):
+        return _scalar_type_dtype(type(data))
+    out = None
+    for t in set(map(type, data)):  # a few distinct types even for long lists
+        if issubclass(t, (list, tuple, Tensor, np.ndarray)):
+            for item in data:
+                if type(item) is t:
+                    d = _infer_dtype(item)
+                    out = d if out is None else out if d is None else promote_types(out, d)
+        else:
+            d = _scalar_type_dtype(t)
+            out = d if out is None else promote_types(out, d)
+    return out
+
+
 def _to_array(data: Any, dtype: Any = None) -> np.ndarray:
-    """Convert user data to an ndarray with PyTorch's default dtypes (float32, int64, bool)."""
+    """A new ndarray holding ``data``, with PyTorch's dtype inference (``_infer_dtype``)."""
     if isinstance(data, Tensor):
         data = data.array
-    if dtype is not None:
-        return np.array(data, dtype=_as_dtype(dtype))
-    arr = np.array(data)
-    kind = arr.dtype.kind
-    if kind == "f":
-        if arr.dtype != float32:
-            arr = arr.astype(float32)
-    elif kind in "iu":
-        if arr.dtype != int64 and arr.dtype != uint8:
-            arr = arr.astype(int64)
-    elif kind == "b":
-        pass
-    elif kind == "O" or kind == "U" or kind == "S":
-        raise TypeError(f"tensor: cannot make a tensor from data of type {type(data).__name__}")
-    return arr
+    dt = _as_dtype(dtype) if dtype is not None else (_infer_dtype(data) or default_dtype)
+    if dt.kind in "OUSV" or (isinstance(data, np.ndarray) and data.dtype.kind in "OUSV" and dtype is None):
+        raise TypeError(f"tensor: cannot make a tensor from data of dtype {dt}")
+    try:
+        return np.array(data, dtype=dt)
+    except OverflowError:
+        raise RuntimeError(f"tensor: a value in the data is out of range for {dt}") from None
+    except ValueError as e:
+        raise ValueError(f"tensor: the data is not a regular nested sequence of numbers ({e})") from None
 
 
 class Tensor:
     """An n-dimensional array that can record the ops applied to it and differentiate through them.
 
-    ``Tensor(data)`` accepts nested lists, scalars or arrays (float data becomes float32, integer
-    data int64). ``requires_grad=True`` makes it a leaf whose ``.grad`` receives gradients.
+    As ``torch.Tensor``: ``Tensor(data)`` copies nested lists, scalars or arrays into the default
+    dtype (float32) whatever their type, and ``Tensor(2, 3)`` makes a zero-filled tensor of that
+    shape. ``deepling.tensor(data)`` infers the dtype instead. ``requires_grad=True`` makes it a
+    leaf whose ``.grad`` receives gradients.
     """
 
     __slots__ = ("array", "grad", "requires_grad", "_ctx", "_retains_grad", "__weakref__")
     __array_ufunc__ = None  # NumPy defers to our reflected operators: ndarray + Tensor -> Tensor
 
-    def __init__(self, data: Any = None, requires_grad: bool = False, dtype: Any = None) -> None:
-        self.array: np.ndarray = _to_array([] if data is None else data, dtype)
+    def __init__(self, data: Any = None, *sizes: int, requires_grad: bool = False, dtype: Any = None) -> None:
+        dt = default_dtype if dtype is None else _as_dtype(dtype)
+        if sizes or (isinstance(data, (int, np.integer)) and not isinstance(data, (bool, np.bool_))):
+            self.array = np.zeros(_size((data,) + sizes), dtype=dt)
+        else:
+            self.array = _to_array([] if data is None else data, dt)
         self.grad: Tensor | None = None
         self.requires_grad = False
         self._ctx = None
@@ -251,8 +343,12 @@ class Tensor:
         return _E.clone(out) if copy and out is self else out
 
     def type(self, dtype: Any = None) -> Any:
+        """No argument: the legacy type name (``'deepling.FloatTensor'``); else ``to(dtype)``."""
         if dtype is None:
-            return f"deepling.{self.array.dtype.name}"
+            from deepling.creation import TENSOR_TYPES
+
+            names = {t.dtype: t.__name__ for t in TENSOR_TYPES}
+            return f"deepling.{names.get(self.array.dtype, self.array.dtype.name)}"
         return self.to(dtype)
 
     def type_as(self, other: Tensor) -> Tensor:
