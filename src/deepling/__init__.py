@@ -10,6 +10,7 @@ import numpy as _np
 
 from deepling import (
     accelerator,
+    amp,
     autograd,
     backends,
     cuda,
@@ -18,7 +19,16 @@ from deepling import (
     optim,
     utils,
 )
-from deepling.autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from deepling.amp import autocast
+from deepling.autograd import (
+    enable_grad,
+    inference_mode,
+    is_grad_enabled,
+    is_inference_mode_enabled,
+    no_grad,
+    set_grad_enabled,
+)
+from deepling.compiler import compile
 from deepling.creation import (
     BoolTensor,
     ByteTensor,
@@ -68,6 +78,7 @@ from deepling.ops.elementwise import (
     eq,
     exp,
     floor,
+    floor_divide,
     ge,
     gt,
     le,
@@ -76,6 +87,7 @@ from deepling.ops.elementwise import (
     logical_and,
     logical_not,
     logical_or,
+    logical_xor,
     lt,
     maximum,
     minimum,
@@ -85,6 +97,7 @@ from deepling.ops.elementwise import (
     pow,
     reciprocal,
     relu,
+    remainder,
     round,
     rsqrt,
     sigmoid,
@@ -114,6 +127,7 @@ from deepling.ops.reduce import (
     var_mean,
 )
 from deepling.ops.shape import (
+    argsort,
     cat,
     chunk,
     concat,
@@ -127,10 +141,15 @@ from deepling.ops.shape import (
     permute,
     repeat,
     reshape,
+    roll,
+    scatter,
     scatter_add,
+    sort,
     split,
     squeeze,
     stack,
+    take_along_dim,
+    topk,
     transpose,
     tril,
     triu,
@@ -180,10 +199,6 @@ def is_tensor(obj: object) -> _builtins.bool:
     return isinstance(obj, Tensor)
 
 
-def numel(x: Tensor) -> _builtins.int:
-    return x.numel()
-
-
 def get_default_dtype() -> Any:
     """The dtype Python floats become (float32, as in PyTorch)."""
     return default_dtype
@@ -201,3 +216,24 @@ def finfo(dtype: Any = None) -> Any:
 def iinfo(dtype: Any) -> Any:
     """Limits of an integer dtype (``min``, ``max``, ``bits``), as ``torch.iinfo``."""
     return _np.iinfo(_as_dtype(dtype))
+
+
+def _method_function(name: str) -> Any:
+    def function(input: Tensor, *args: Any, **kwargs: Any) -> Any:
+        return getattr(input, name)(*args, **kwargs)
+
+    function.__name__ = function.__qualname__ = name
+    function.__doc__ = f"``deepling.{name}(x, ...)`` is ``x.{name}(...)``."
+    return function
+
+
+# PyTorch has these both as functions and as Tensor methods; deepling writes each once, as a method.
+for _name in (
+    "isnan", "isinf", "isfinite", "isclose", "allclose", "equal", "nonzero", "argwhere", "count_nonzero",
+    "masked_select", "select", "movedim", "moveaxis", "swapdims", "swapaxes", "tile", "ravel", "t",
+    "clamp_min", "clamp_max", "absolute", "negative", "positive", "multiply", "divide", "true_divide",
+    "subtract", "greater", "greater_equal", "less", "less_equal", "not_equal", "all", "any", "numel",
+):
+    if _name not in globals() or _name == "numel":
+        globals()[_name] = _method_function(_name)
+del _name

@@ -258,6 +258,48 @@ class Tensor:
     def is_floating_point(self) -> bool:
         return self.array.dtype.kind == "f"
 
+    def is_complex(self) -> bool:
+        return self.array.dtype.kind == "c"
+
+    def is_signed(self) -> bool:
+        return self.array.dtype.kind in "ifc"
+
+    def is_contiguous(self, memory_format: Any = None) -> bool:
+        return bool(self.array.flags.c_contiguous)
+
+    def is_inference(self) -> bool:
+        return False
+
+    def is_same_size(self, other: Tensor) -> bool:
+        return self.shape == other.shape
+
+    @property
+    def is_cpu(self) -> bool:
+        return True
+
+    @property
+    def itemsize(self) -> int:
+        return self.array.itemsize
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.array.nbytes)
+
+    @property
+    def retains_grad(self) -> bool:
+        return self._retains_grad
+
+    def stride(self, dim: int | None = None) -> Any:
+        """Strides in elements (NumPy's are in bytes)."""
+        st = tuple(b // self.array.itemsize for b in self.array.strides)
+        return st if dim is None else st[dim]
+
+    def data_ptr(self) -> int:
+        return int(self.array.__array_interface__["data"][0])
+
+    ndimension = dim
+    nelement = numel
+
     def __len__(self) -> int:
         if self.array.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
@@ -372,6 +414,24 @@ class Tensor:
     def bool(self) -> Tensor:
         return self.to(bool_)
 
+    def short(self) -> Tensor:
+        return self.to(int16)
+
+    def char(self) -> Tensor:
+        return self.to(int8)
+
+    def byte(self) -> Tensor:
+        return self.to(uint8)
+
+    def cfloat(self) -> Tensor:
+        return self.to(complex64)
+
+    def cdouble(self) -> Tensor:
+        return self.to(complex128)
+
+    def bfloat16(self) -> Tensor:
+        return self.to(bfloat16)  # raises: NumPy has no bfloat16
+
     def cpu(self) -> Tensor:
         return self
 
@@ -398,6 +458,9 @@ class Tensor:
     def new_full(self, size: Any, fill_value: Any) -> Tensor:
         return Tensor._wrap(np.full(_size((size,)), fill_value, dtype=self.dtype))
 
+    def new_empty(self, *size: Any) -> Tensor:
+        return Tensor._wrap(np.empty(_size(size), dtype=self.dtype))
+
     # ----------------------------------------------------------------- repr
     def __repr__(self) -> str:
         body = np.array2string(self.array, separator=", ", prefix="tensor(", precision=4)
@@ -409,6 +472,14 @@ class Tensor:
         elif self.requires_grad:
             extras.append("requires_grad=True")
         return "tensor(" + body + "".join(", " + e for e in extras) + ")"
+
+    def __format__(self, spec: str) -> str:
+        """A 0-d tensor formats as its Python number (``f"{loss:.4f}"``), as in PyTorch."""
+        if self.array.ndim == 0:
+            return format(self.array.item(), spec)
+        if spec:
+            raise TypeError(f"unsupported format string {spec!r} passed to a Tensor of shape {self.shape} (only 0-d tensors take one)")
+        return repr(self)
 
     # ----------------------------------------------------------------- arithmetic
     def __add__(self, other: Any) -> Tensor:
@@ -557,6 +628,23 @@ class Tensor:
                 f"output with shape {self.array.shape} doesn't match the broadcast shape {result.shape}"
             )
         np.copyto(self.array, result, casting="unsafe")
+        return self
+
+    def _replace(self, op: Any, *args: Any, **kwargs: Any) -> Tensor:
+        """In place through the out-of-place ``op(self, *args)`` (same shape): in the graph when
+        gradients flow, else written into this tensor's array."""
+        flows = any(isinstance(a, Tensor) and a.requires_grad for a in args) and _autograd.is_grad_enabled()
+        if self._check_inplace() or flows:
+            return self._become(op(self._snapshot(), *args, **kwargs))
+        result = op(Tensor._wrap(self.array), *args, **kwargs).array
+        np.copyto(self.array, result, casting="unsafe")
+        return self
+
+    def _reshape_(self, result: Tensor) -> Tensor:
+        """An in-place shape change (``unsqueeze_``): this tensor takes over ``result``, a view of it."""
+        if self._check_inplace():
+            return self._become(result)
+        self.array = result.array
         return self
 
     def add_(self, other: Any, alpha: Any = 1) -> Tensor:
@@ -732,6 +820,74 @@ class Tensor:
         self.array[np.broadcast_to(mask.array if isinstance(mask, Tensor) else mask, self.array.shape)] = value
         return self
 
+    def erf(self) -> Tensor:
+        from deepling.ops.activation import erf
+
+        return erf(self)
+
+    def logical_and(self, other: Any) -> Tensor:
+        return _E.logical_and(self, other)
+
+    def logical_or(self, other: Any) -> Tensor:
+        return _E.logical_or(self, other)
+
+    def logical_xor(self, other: Any) -> Tensor:
+        return _E.logical_xor(self, other)
+
+    def floor_divide(self, other: Any) -> Tensor:
+        return _E.floor_divide(self, other)
+
+    def remainder(self, other: Any) -> Tensor:
+        return _E.remainder(self, other)
+
+    def clamp_min(self, min: Any) -> Tensor:
+        return _E.clamp(self, min, None)
+
+    def clamp_max(self, max: Any) -> Tensor:
+        return _E.clamp(self, None, max)
+
+    def isinf(self) -> Tensor:
+        return Tensor._wrap(np.isinf(self.array))
+
+    def isclose(self, other: Any, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> Tensor:
+        o = other.array if isinstance(other, Tensor) else other
+        return Tensor._wrap(np.isclose(self.array, o, rtol=rtol, atol=atol, equal_nan=equal_nan))
+
+    def allclose(self, other: Any, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> bool:
+        return bool(self.isclose(other, rtol, atol, equal_nan).array.all())
+
+    def equal(self, other: Tensor) -> bool:
+        return self.shape == other.shape and bool(np.array_equal(self.array, other.array))
+
+    def count_nonzero(self, dim: Any = None) -> Tensor:
+        return Tensor._wrap(np.asarray(np.count_nonzero(self.array, axis=dim), dtype=np.int64))
+
+    def bernoulli(self, generator: Any = None) -> Tensor:
+        from deepling.creation import bernoulli
+
+        return bernoulli(self, generator=generator)
+
+    def multinomial(self, num_samples: int, replacement: bool = False, generator: Any = None) -> Tensor:
+        from deepling.creation import multinomial
+
+        return multinomial(self, num_samples, replacement, generator=generator)
+
+    # PyTorch's aliases
+    absolute = abs
+    negative = neg
+    multiply = mul
+    divide = div
+    true_divide = div
+    subtract = sub
+    greater = gt
+    greater_equal = ge
+    less = lt
+    less_equal = le
+    not_equal = ne
+
+    def positive(self) -> Tensor:
+        return self
+
     def softmax(self, dim: int, dtype: Any = None) -> Tensor:
         from deepling.ops.activation import softmax
 
@@ -880,6 +1036,109 @@ class Tensor:
 
     def flip(self, dims: Any) -> Tensor:
         return _S.flip(self, dims)
+
+    def narrow(self, dim: int, start: Any, length: int) -> Tensor:
+        return _S.narrow(self, dim, start, length)
+
+    def roll(self, shifts: Any, dims: Any = None) -> Tensor:
+        return _S.roll(self, shifts, dims)
+
+    def topk(self, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> Any:
+        return _S.topk(self, k, dim, largest, sorted)
+
+    def sort(self, dim: int = -1, descending: bool = False, stable: bool = False) -> Any:
+        return _S.sort(self, dim, descending)
+
+    def argsort(self, dim: int = -1, descending: bool = False, stable: bool = False) -> Tensor:
+        return _S.argsort(self, dim, descending)
+
+    def scatter(self, dim: int, index: Tensor, src: Any = None, *, value: Any = None) -> Tensor:
+        return _S.scatter(self, dim, index, src, value=value)
+
+    def scatter_(self, dim: int, index: Tensor, src: Any = None, *, value: Any = None) -> Tensor:
+        return self._replace(_S.scatter, dim, index, src, value=value)
+
+    def scatter_add_(self, dim: int, index: Tensor, src: Tensor) -> Tensor:
+        return self._replace(_S.scatter_add, dim, index, src)
+
+    def take_along_dim(self, indices: Tensor, dim: int | None = None) -> Tensor:
+        return _S.take_along_dim(self, indices, dim)
+
+    def select(self, dim: int, index: int) -> Tensor:
+        return _S.getitem(self, (slice(None),) * (dim % max(self.ndim, 1)) + (index,))
+
+    def masked_select(self, mask: Any) -> Tensor:
+        return _S.getitem(self, _S.expand(mask, self.shape) if isinstance(mask, Tensor) else mask)
+
+    def nonzero(self, as_tuple: bool = False) -> Any:
+        nz = np.nonzero(self.array)
+        if as_tuple:
+            return tuple(Tensor._wrap(i) for i in nz)
+        return Tensor._wrap(np.stack(nz, axis=1) if nz else np.zeros((0, 0), np.int64))
+
+    argwhere = nonzero
+
+    def movedim(self, source: Any, destination: Any) -> Tensor:
+        src = [source] if isinstance(source, int) else list(source)
+        dst = [destination] if isinstance(destination, int) else list(destination)
+        src, dst = [d % self.ndim for d in src], [d % self.ndim for d in dst]
+        order = [d for d in range(self.ndim) if d not in src]
+        for d, s in sorted(zip(dst, src)):
+            order.insert(d, s)
+        return _S.permute(self, order)
+
+    moveaxis = movedim
+
+    def tile(self, *dims: Any) -> Tensor:
+        reps = _size(dims)
+        return _S.repeat(self, (1,) * (self.ndim - len(reps)) + reps)
+
+    def ravel(self) -> Tensor:
+        return _S.reshape(self, (-1,))
+
+    def swapdims(self, dim0: int, dim1: int) -> Tensor:
+        return _S.transpose(self, dim0, dim1)
+
+    # in-place shape changes: the tensor takes over the reshaped result
+    def squeeze_(self, dim: Any = None) -> Tensor:
+        return self._reshape_(_S.squeeze(self._snapshot(), dim))
+
+    def unsqueeze_(self, dim: int) -> Tensor:
+        return self._reshape_(_S.unsqueeze(self._snapshot(), dim))
+
+    def transpose_(self, dim0: int, dim1: int) -> Tensor:
+        return self._reshape_(_S.transpose(self._snapshot(), dim0, dim1))
+
+    def t_(self) -> Tensor:
+        return self._reshape_(self._snapshot().t())
+
+    def tril_(self, diagonal: int = 0) -> Tensor:
+        return self._replace(_S.tril, diagonal)
+
+    def triu_(self, diagonal: int = 0) -> Tensor:
+        return self._replace(_S.triu, diagonal)
+
+
+def _inplace_method(name: str) -> Any:
+    def method(self: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+        return self._replace(getattr(Tensor, name), *args, **kwargs)
+
+    method.__name__ = method.__qualname__ = name + "_"
+    method.__doc__ = f"In-place ``{name}``: the result is written into this tensor (cast to its dtype)."
+    return method
+
+
+# ``x.exp_()`` and friends: the out-of-place method, written back into the tensor (PyTorch's set).
+for _name in (
+    "abs", "neg", "exp", "log", "log1p", "sqrt", "rsqrt", "sin", "cos", "tanh", "sigmoid", "relu", "sign",
+    "floor", "ceil", "round", "square", "reciprocal", "erf", "pow", "eq", "ne", "lt", "le", "gt", "ge",
+    "logical_and", "logical_or", "logical_xor", "logical_not", "floor_divide", "remainder", "clamp_min",
+    "clamp_max", "absolute", "negative", "multiply", "divide", "true_divide", "subtract", "greater",
+    "greater_equal", "less", "less_equal", "not_equal",
+):
+    if not hasattr(Tensor, _name + "_"):
+        setattr(Tensor, _name + "_", _inplace_method(_name))
+del _name
 
 
 def _size(args: tuple) -> tuple[int, ...]:

@@ -8,7 +8,7 @@ Gradients of indexing scatter back with ``np.add.at`` so that repeated indices a
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from typing import Any, NamedTuple, Sequence
 
 import numpy as np
 
@@ -20,7 +20,7 @@ __all__ = [
     "reshape", "flatten", "unflatten", "transpose", "permute", "squeeze", "unsqueeze", "expand",
     "repeat", "cat", "concat", "stack", "split", "chunk", "unbind", "getitem", "setitem",
     "gather", "scatter_add", "index_select", "masked_fill", "tril", "triu", "flip", "one_hot",
-    "narrow",
+    "narrow", "scatter", "take_along_dim", "roll", "topk", "sort", "argsort", "TopKResult",
 ]
 
 
@@ -221,8 +221,18 @@ def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     return Stack.apply(*_same_dtype(tensors), axis=_axis("stack", dim, ref.ndim + 1))
 
 
-def narrow(x: Tensor, dim: int, start: int, length: int) -> Tensor:
+def narrow(x: Tensor, dim: int, start: Any, length: int) -> Tensor:
+    """``length`` elements of ``dim`` from ``start``; a negative start counts from the end."""
     axis = _axis("narrow", dim, x.ndim)
+    n, start, length = x.shape[axis], int(start), int(length)
+    if not -n <= start <= n:
+        raise IndexError(f"narrow: start out of range (expected to be in range of [{-n}, {n}], but got {start})")
+    if length < 0:
+        raise ValueError(f"narrow: length must be non-negative, got {length}")
+    if start < 0:
+        start += n
+    if start + length > n:
+        raise ValueError(f"narrow: start ({start}) + length ({length}) exceeds dimension size ({n}) of shape {x.shape}")
     return getitem(x, (slice(None),) * axis + (slice(start, start + length),))
 
 
@@ -449,11 +459,20 @@ def _full_index(index: np.ndarray, axis: int) -> tuple[np.ndarray, ...]:
     return tuple(grid)
 
 
-def _check_index(name: str, x: Tensor, dim: int, index: Any) -> tuple[int, np.ndarray]:
+def _check_index(name: str, x: Tensor, dim: int, index: Any, negative: bool = False) -> tuple[int, np.ndarray]:
+    """The axis and the index array; every index must be in [0, size) (or [-size, size) if ``negative``)."""
     idx = index.array if isinstance(index, Tensor) else np.asarray(index)
     if idx.dtype.kind not in "iu":
-        raise TypeError(f"{name}: index must be an integer tensor, got {idx.dtype}")
+        raise TypeError(f"{name}: index must be an integer tensor (int64 or int32), got {idx.dtype}")
     axis = _axis(name, dim, x.ndim)
+    n = x.shape[axis] if x.ndim else 1
+    if idx.size:
+        lo, hi = int(idx.min()), int(idx.max())
+        if lo < (-n if negative else 0) or hi >= n:
+            bad = lo if lo < (-n if negative else 0) else hi
+            raise IndexError(f"{name}: index {bad} is out of bounds for dimension {dim} with size {n}")
+        if lo < 0:
+            idx = np.where(idx < 0, idx + n, idx)
     return axis, idx
 
 
@@ -462,8 +481,6 @@ def gather(x: Tensor, dim: int, index: Tensor) -> Tensor:
     axis, idx = _check_index("gather", x, dim, index)
     if idx.ndim != x.ndim or any(s > t for d, (s, t) in enumerate(zip(idx.shape, x.shape)) if d != axis):
         raise ValueError(f"gather: index of shape {idx.shape} does not fit input of shape {x.shape} at dim {dim}")
-    if idx.size and (idx.min() < -x.shape[axis] or idx.max() >= x.shape[axis]):
-        raise IndexError(f"gather: index out of range for dim {dim} of size {x.shape[axis]}")
     return Gather.apply(x, idx, axis)
 
 
@@ -486,11 +503,146 @@ class ScatterAdd(Function):
 def scatter_add(x: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
     """out = x, then out[index[i][j]][j] += src[i][j] (for dim=0)."""
     axis, idx = _check_index("scatter_add", x, dim, index)
-    if idx.ndim != x.ndim or idx.ndim != src.ndim:
-        raise ValueError(f"scatter_add: index {idx.shape}, input {x.shape} and src {src.shape} need the same number of dims")
+    _check_scatter_shapes("scatter_add", x, axis, idx, src)
     if src.dtype != x.dtype:
         src = cast(src, x.dtype)
     return ScatterAdd.apply(x, src, idx, axis)
+
+
+def _check_scatter_shapes(name: str, x: Tensor, axis: int, idx: np.ndarray, src: Tensor | None) -> None:
+    if idx.ndim != x.ndim or (src is not None and idx.ndim != src.ndim):
+        got = f"input {x.shape}" + ("" if src is None else f" and src {src.shape}")
+        raise ValueError(f"{name}: index {idx.shape}, {got} need the same number of dims")
+    if any(i > s for d, (i, s) in enumerate(zip(idx.shape, x.shape)) if d != axis) or (
+        src is not None and any(i > s for i, s in zip(idx.shape, src.shape))
+    ):
+        got = f"input {x.shape}" + ("" if src is None else f" / src {src.shape}")
+        raise ValueError(f"{name}: index of shape {idx.shape} is larger than {got} outside dimension {axis}")
+
+
+class Scatter(Function):
+    """out = x, then out[index[i][j]][j] = src[i][j] (dim=0): x's gradient is g where nothing was
+    written, src's is g at the written positions."""
+
+    def forward(self, x: np.ndarray, src: np.ndarray, index: np.ndarray, axis: int) -> np.ndarray:
+        self.full = _full_index(index, axis)
+        self.src_shape, self.index_shape = src.shape, index.shape
+        out = x.copy()
+        out[self.full] = src[tuple(slice(0, s) for s in index.shape)]
+        return out
+
+    def backward(self, g: np.ndarray) -> tuple:
+        gx = gs = None
+        if self.needs_input_grad[0]:
+            gx = g.copy()
+            gx[self.full] = 0
+        if self.needs_input_grad[1]:
+            gs = np.zeros(self.src_shape, dtype=g.dtype)
+            gs[tuple(slice(0, s) for s in self.index_shape)] = g[self.full]
+        return gx, gs
+
+
+def scatter(x: Tensor, dim: int, index: Tensor, src: Any = None, *, value: Any = None) -> Tensor:
+    """out = x, then out[index[i][j]][j] = src[i][j] (for dim=0); ``src`` may be a scalar ``value``."""
+    if src is None:
+        src = value
+    if src is None:
+        raise TypeError("scatter: expected src (a tensor) or value (a scalar)")
+    axis, idx = _check_index("scatter", x, dim, index)
+    if not isinstance(src, Tensor):
+        src = Tensor._wrap(np.full(idx.shape, src, dtype=x.dtype))
+    _check_scatter_shapes("scatter", x, axis, idx, src)
+    if src.dtype != x.dtype:
+        src = cast(src, x.dtype)
+    return Scatter.apply(x, src, idx, axis)
+
+
+def take_along_dim(x: Tensor, indices: Tensor, dim: int | None = None) -> Tensor:
+    """``x`` and ``indices`` broadcast except along ``dim``; picks ``x`` at ``indices`` along ``dim``,
+    indices in [-size, size). With ``dim=None``: from the flattened ``x``, indices in [0, numel)."""
+    if dim is None:  # PyTorch gathers from the flattened input: no negative indices here
+        flat = reshape(x, (-1,))
+        _, idx = _check_index("take_along_dim", flat, 0, reshape(indices, (-1,)))
+        return Gather.apply(flat, idx, 0)
+    axis, idx = _check_index("take_along_dim", x, dim, indices, negative=True)
+    if idx.ndim != x.ndim:
+        raise ValueError(f"take_along_dim: input {x.shape} and indices {idx.shape} should have the same number of dims")
+    try:
+        base = np.broadcast_shapes(x.shape[:axis] + (1,) + x.shape[axis + 1 :], idx.shape[:axis] + (1,) + idx.shape[axis + 1 :])
+    except ValueError:
+        raise ValueError(f"take_along_dim: input {x.shape} and indices {idx.shape} cannot be broadcast outside dim {dim}") from None
+    x_shape = base[:axis] + (x.shape[axis],) + base[axis + 1 :]
+    if x_shape != x.shape:
+        x = expand(x, x_shape)
+    return Gather.apply(x, np.broadcast_to(idx, base[:axis] + (idx.shape[axis],) + base[axis + 1 :]), axis)
+
+
+class Roll(Function):
+    def forward(self, x: np.ndarray, shifts: tuple[int, ...], axes: Any) -> np.ndarray:
+        self.shifts, self.axes = shifts, axes
+        return np.roll(x, shifts, axes)
+
+    def backward(self, g: np.ndarray) -> np.ndarray:
+        return np.roll(g, tuple(-s for s in self.shifts), self.axes)
+
+
+def roll(x: Tensor, shifts: Any, dims: Any = None) -> Tensor:
+    """Shift elements along ``dims`` cyclically (over the flattened tensor when ``dims`` is None)."""
+    shifts = (int(shifts),) if isinstance(shifts, (int, np.integer)) else tuple(int(s) for s in shifts)
+    if dims is None:
+        if len(shifts) != 1:
+            raise ValueError(f"roll: without dims, expected one shift, got {len(shifts)}")
+        return reshape(Roll.apply(reshape(x, (-1,)), shifts, None), x.shape)
+    dims = (dims,) if isinstance(dims, (int, np.integer)) else tuple(dims)
+    if len(dims) != len(shifts):
+        raise ValueError(f"roll: shifts and dimensions must align (shifts: {len(shifts)}, dims: {len(dims)})")
+    return Roll.apply(x, shifts, tuple(_axis("roll", d, x.ndim) for d in dims))
+
+
+class TopKResult(NamedTuple):
+    """``(values, indices)`` as returned by ``topk`` and ``sort``."""
+
+    values: Tensor
+    indices: Tensor
+
+
+def _sorted_order(name: str, x: Tensor, dim: int, descending: bool) -> tuple[int, np.ndarray]:
+    axis = _axis(name, dim, x.ndim) if x.ndim else 0
+    a = x.array if x.ndim else x.array.reshape(1)
+    if a.dtype == np.bool_:
+        a = a.astype(np.int8)
+    # a stable sort of the negated keys keeps ties in index order for descending sorts too
+    order = np.argsort(-a if descending and a.dtype.kind != "u" else a, axis=axis, kind="stable")
+    if descending and a.dtype.kind == "u":
+        order = np.flip(np.argsort(a, axis=axis, kind="stable"), axis)
+    return axis, order
+
+
+def _select(x: Tensor, axis: int, order: np.ndarray) -> TopKResult:
+    if x.ndim == 0:
+        return TopKResult(x, Tensor._wrap(np.zeros((), np.int64)))
+    return TopKResult(Gather.apply(x, order, axis), Tensor._wrap(order.astype(np.int64, copy=False)))
+
+
+def topk(x: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> TopKResult:
+    """The ``k`` largest (or smallest) entries along ``dim`` and their indices; the gradient goes
+    to the selected entries. Among equal values, the lower index comes first."""
+    n = x.shape[_axis("topk", dim, x.ndim)] if x.ndim else 1
+    if not 0 <= int(k) <= n:
+        raise ValueError(f"topk: k ({k}) out of range for dimension {dim} of size {n}")
+    axis, order = _sorted_order("topk", x, dim, largest)
+    order = np.take(order, np.arange(int(k)), axis=axis)
+    return _select(x, axis, order)
+
+
+def sort(x: Tensor, dim: int = -1, descending: bool = False, stable: bool = False) -> TopKResult:
+    """Values sorted along ``dim`` and the indices they came from (a stable sort)."""
+    axis, order = _sorted_order("sort", x, dim, descending)
+    return _select(x, axis, order)
+
+
+def argsort(x: Tensor, dim: int = -1, descending: bool = False, stable: bool = False) -> Tensor:
+    return sort(x, dim, descending).indices
 
 
 class IndexSelect(Function):
@@ -505,6 +657,7 @@ class IndexSelect(Function):
 
 
 def index_select(x: Tensor, dim: int, index: Tensor) -> Tensor:
+    """The entries at ``index`` (1-D, in [0, size)) along ``dim``."""
     axis, idx = _check_index("index_select", x, dim, index)
     if idx.ndim > 1:
         raise ValueError(f"index_select: index must be 1-D, got shape {idx.shape}")
