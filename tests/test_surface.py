@@ -24,12 +24,12 @@ METHODS = [
     ("isinf", ()), ("isnan", ()), ("isclose", ("B",)), ("count_nonzero", ()), ("nonzero", ()), ("argwhere", ()),
     ("ravel", ()), ("tile", ((2, 1),)), ("swapdims", (0, 1)), ("movedim", (1, 0)), ("moveaxis", (0, 1)),
     ("select", (1, 2)), ("narrow", (1, -2, 2)), ("roll", (1, 1)), ("short", ()), ("byte", ()), ("char", ()),
-    ("double", ()), ("half", ()), ("cfloat", ()),
+    ("double", ()), ("half", ()), ("cfloat", ()), ("prelu", ("W",)),
 ]
 
 
 def _args(lib, args):
-    return [lib.tensor(B) if a == "B" else a for a in args]
+    return [lib.tensor(B) if a == "B" else lib.tensor([0.25]) if a == "W" else a for a in args]
 
 
 @pytest.mark.parametrize("name,args", METHODS, ids=[m for m, _ in METHODS])

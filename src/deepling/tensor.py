@@ -893,6 +893,11 @@ class Tensor:
 
         return softmax(self if dtype is None else self.to(dtype), dim)
 
+    def prelu(self, weight: Tensor) -> Tensor:
+        from deepling.ops.activation import prelu
+
+        return prelu(self, weight)
+
     def log_softmax(self, dim: int, dtype: Any = None) -> Tensor:
         from deepling.ops.activation import log_softmax
 
