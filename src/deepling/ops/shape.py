@@ -288,10 +288,17 @@ def _index_array(item: Any) -> np.ndarray | None:
     return None
 
 
+_BASIC_TYPES = frozenset((int, slice, type(None), type(Ellipsis)))  # exact types: bool is not basic
+
+
 def _split_index(index: Any, shape: tuple[int, ...]) -> tuple[tuple, tuple | None]:
     """PyTorch's index -> (basic index for NumPy, advanced index on its result or None)."""
     ndim = len(shape)
     items = index if isinstance(index, tuple) else (index,)
+    if all(type(it) in _BASIC_TYPES for it in items) and not any(
+        type(it) is slice and it.step is not None and it.step <= 0 for it in items
+    ):
+        return items, None  # the common case: NumPy's and PyTorch's rules agree on basic indices
     arrays = [_index_array(it) for it in items]
     consumed = 0  # input dims each item uses up, to size the Ellipsis
     for it, arr in zip(items, arrays):
