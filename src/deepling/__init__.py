@@ -233,6 +233,9 @@ for _name in (
     "masked_select", "select", "movedim", "moveaxis", "swapdims", "swapaxes", "tile", "ravel", "t",
     "clamp_min", "clamp_max", "absolute", "negative", "positive", "multiply", "divide", "true_divide",
     "subtract", "greater", "greater_equal", "less", "less_equal", "not_equal", "all", "any", "numel",
+    "addcmul", "addcdiv", "lerp", "addmm", "mv", "outer", "ger", "trace", "diag", "repeat_interleave", "take",
+    "index_add", "index_copy", "index_fill", "trunc", "fix", "frac", "log2", "log10", "tan", "fliplr", "flipud",
+    "aminmax", "unique", "signbit", "isposinf", "isneginf", "sgn", "conj", "is_nonzero", "split_with_sizes",
 ):
     if _name not in globals() or _name == "numel":
         globals()[_name] = _method_function(_name)

@@ -606,6 +606,13 @@ def roll(x: Tensor, shifts: Any, dims: Any = None) -> Tensor:
     return Roll.apply(x, shifts, tuple(_axis("roll", d, x.ndim) for d in dims))
 
 
+class MinMaxResult(NamedTuple):
+    """``(min, max)`` as returned by ``aminmax``."""
+
+    min: Tensor
+    max: Tensor
+
+
 class TopKResult(NamedTuple):
     """``(values, indices)`` as returned by ``topk`` and ``sort``."""
 
