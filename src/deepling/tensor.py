@@ -465,7 +465,7 @@ class Tensor:
     def __repr__(self) -> str:
         body = np.array2string(self.array, separator=", ", prefix="tensor(", precision=4)
         extras = []
-        if self.array.dtype not in (float32, int64, bool_):
+        if self.array.dtype not in (float32, int64, bool_) or (self.array.size == 0 and self.array.dtype != float32):
             extras.append(f"dtype=deepling.{self.array.dtype.name}")
         if self._ctx is not None:
             extras.append(f"grad_fn={self._ctx!r}")
