@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import deepling as dl
-from deepling.device import DeviceError
+from deepling.devices import DeviceError
 
 
 @pytest.mark.parametrize("spec", ["cpu", "cuda", "cuda:0", "cuda:3", "mps", "meta", "cpu:0"])

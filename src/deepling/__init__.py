@@ -64,7 +64,7 @@ from deepling.creation import (
     zeros,
     zeros_like,
 )
-from deepling.device import device
+from deepling.devices import device
 from deepling.ops.activation import erf, log_softmax, softmax  # nn
 from deepling.ops.elementwise import (
     abs,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from deepling.device import DeviceError, device
+from deepling.devices import DeviceError, device
 
 __all__ = ["is_available", "current_accelerator", "device_count", "current_device_index", "synchronize"]
 

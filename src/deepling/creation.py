@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from deepling.device import resolve
+from deepling.devices import resolve
 from deepling.random import Generator, _rng
 from deepling.tensor import Tensor, _as_dtype, _size, _to_array, default_dtype
 

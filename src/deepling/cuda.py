@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from deepling.device import DeviceError
+from deepling.devices import DeviceError
 
 __all__ = [
     "is_available", "device_count", "manual_seed", "manual_seed_all", "seed", "seed_all",

@@ -6,8 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from deepling.device import device as _device_type
-from deepling.device import resolve
+from deepling.devices import device as _device_type
+from deepling.devices import resolve
 
 __all__ = ["Generator", "manual_seed", "seed", "get_rng_state", "set_rng_state", "default_generator"]
 

@@ -1369,7 +1369,7 @@ def _size(args: tuple) -> tuple[int, ...]:
 
 # Imported last: the op modules import ``Tensor`` from this module.
 from deepling import autograd as _autograd  # noqa: E402
-from deepling import device as _device  # noqa: E402
+from deepling import devices as _device  # noqa: E402
 from deepling import random as _random  # noqa: E402
 from deepling.ops import elementwise as _E  # noqa: E402
 from deepling.ops import matmul as _M  # noqa: E402

@@ -8,7 +8,7 @@ from typing import Any, Callable, Iterator, NamedTuple
 import numpy as np
 
 from deepling.autograd import no_grad
-from deepling.device import resolve, to_args
+from deepling.devices import resolve, to_args
 from deepling.nn.parameter import Parameter
 from deepling.tensor import Tensor, _as_dtype
 

@@ -1,4 +1,4 @@
-"""Devices: where a tensor's memory lives, in PyTorch's vocabulary (``device('cpu')``, ``'cuda:0'``).
+"""``deepling.devices``: where a tensor's memory lives, in PyTorch's vocabulary (``device('cpu')``, ``'cuda:0'``).
 
 deepling computes with NumPy, so the only device it has is the CPU. ``device`` objects parse and
 compare like ``torch.device``; asking to put data on any other device raises a clear
@@ -6,7 +6,8 @@ compare like ``torch.device``; asking to put data on any other device raises a c
 backend (an array module with NumPy's interface, such as CuPy) would register here, in
 ``_ARRAY_MODULES``, and ``array_module(device)`` would hand it to the code that allocates arrays.
 
-``to_args(args, kwargs)`` parses the arguments of ``Tensor.to`` / ``Module.to`` once, for both.
+(The class is ``deepling.device``, as ``torch.device``; this module is named in the plural so the two
+never shadow each other.) ``to_args(args, kwargs)`` parses the arguments of ``Tensor.to`` / ``Module.to`` once, for both.
 """
 
 from __future__ import annotations
