@@ -114,3 +114,11 @@ def test_the_usual_device_selection_idiom_runs():
     assert model(x).device == device
     with dl.device("cpu"):
         assert dl.zeros(1).device == device
+
+
+def test_xpu_and_layer_device_arguments():
+    assert dl.xpu.is_available() is torch.xpu.is_available() is False
+    layer = dl.nn.Linear(2, 3, True, "cpu", dl.float64)  # PyTorch's positional order: bias, device, dtype
+    assert layer.weight.dtype == dl.float64 and layer.weight.device == dl.device("cpu")
+    with pytest.raises(DeviceError):
+        dl.nn.Linear(2, 3, device="cuda")

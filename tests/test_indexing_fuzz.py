@@ -188,3 +188,14 @@ def test_two_ellipses_are_a_clear_error():
     # PyTorch accepts x[..., 0, ...] with an ad hoc meaning; deepling refuses it, as NumPy does.
     with pytest.raises(IndexError, match="single ellipsis"):
         dl.zeros(2, 3)[..., 0, ...]
+
+
+@pytest.mark.parametrize("index", [
+    (range(3), [1, 3, 0]), range(1, 3), ((0, 2),), (slice(None), (3, 0)), ((0, 1), 1), (0, range(2)),
+])
+def test_ranges_and_inner_tuples_are_index_tensors_as_in_torch(index):
+    t, d = torch.arange(12.0).reshape(3, 4), dl.arange(12.0).reshape(3, 4)
+    np.testing.assert_array_equal(d[index].array, t[index].numpy())
+    t[index] = -1.0
+    d[index] = -1.0
+    np.testing.assert_array_equal(d.array, t.numpy())

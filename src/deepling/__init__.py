@@ -18,6 +18,7 @@ from deepling import (
     nn,  # noqa: E402
     optim,
     utils,
+    xpu,
 )
 from deepling.amp import autocast
 from deepling.autograd import (

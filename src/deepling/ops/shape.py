@@ -280,7 +280,7 @@ def _index_array(item: Any) -> np.ndarray | None:
         return item.array
     if isinstance(item, (str, bytes)):
         raise TypeError(f"index: a {type(item).__name__} is not a valid index")
-    if isinstance(item, (list, np.ndarray)):
+    if isinstance(item, (list, tuple, range, np.ndarray)):  # a sequence inside an index is an index tensor
         arr = np.asarray(item)
         if arr.dtype == object:
             raise IndexError(f"index: a list index must hold only ints or bools, got {item!r}")
@@ -295,6 +295,8 @@ def _split_index(index: Any, shape: tuple[int, ...]) -> tuple[tuple, tuple | Non
     """PyTorch's index -> (basic index for NumPy, advanced index on its result or None)."""
     ndim = len(shape)
     items = index if isinstance(index, tuple) else (index,)
+    if isinstance(index, range):
+        items = (index,)
     if all(type(it) in _BASIC_TYPES for it in items) and not any(
         type(it) is slice and it.step is not None and it.step <= 0 for it in items
     ):
