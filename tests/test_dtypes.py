@@ -125,3 +125,10 @@ def test_default_dtype_finfo_iinfo():
     assert dl.finfo(dl.float32).eps == torch.finfo(torch.float32).eps
     assert dl.finfo().eps == torch.finfo().eps
     assert dl.iinfo(dl.int64).max == torch.iinfo(torch.int64).max
+
+
+def test_legacy_constructor_rejects_mixed_arguments():
+    with pytest.raises(TypeError, match="Tensor"):
+        dl.Tensor([1.0, 2.0], True)
+    with pytest.raises(TypeError, match="Tensor"):
+        dl.Tensor(2, 3.5)

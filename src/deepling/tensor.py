@@ -164,7 +164,10 @@ class Tensor:
 
     def __init__(self, data: Any = None, *sizes: int, requires_grad: bool = False, dtype: Any = None) -> None:
         dt = default_dtype if dtype is None else _as_dtype(dtype)
-        if sizes or (isinstance(data, (int, np.integer)) and not isinstance(data, (bool, np.bool_))):
+        is_int = isinstance(data, (int, np.integer)) and not isinstance(data, (bool, np.bool_))
+        if sizes and not (is_int and all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) for s in sizes)):
+            raise TypeError(f"Tensor: expected Tensor(data) or Tensor(*sizes) with int sizes, got {(data,) + sizes!r}")
+        if is_int:
             self.array = np.zeros(_size((data,) + sizes), dtype=dt)
         else:
             self.array = _to_array([] if data is None else data, dt)
