@@ -122,3 +122,16 @@ def test_xpu_and_layer_device_arguments():
     assert layer.weight.dtype == dl.float64 and layer.weight.device == dl.device("cpu")
     with pytest.raises(DeviceError):
         dl.nn.Linear(2, 3, device="cuda")
+
+
+def test_default_device_size_and_variable():
+    assert dl.get_default_device() == dl.device("cpu") and str(torch.get_default_device()) == "cpu"
+    dl.set_default_device("cpu")
+    with pytest.raises(DeviceError):
+        dl.set_default_device("cuda")
+    assert dl.Size([2, 3]) == (2, 3) == torch.Size([2, 3]) and dl.Size([2, 3]).numel() == 6
+    assert dl.zeros(2, 3).shape == dl.Size([2, 3]) and repr(dl.Size([2, 3])) == "deepling.Size([2, 3])"
+    from deepling.autograd import Variable
+
+    x = dl.ones(2)
+    assert Variable(x) is x and Variable(x, requires_grad=True).requires_grad

@@ -65,7 +65,9 @@ from deepling.creation import (
     zeros,
     zeros_like,
 )
+from deepling.devices import cpu_device as _cpu_device
 from deepling.devices import device
+from deepling.devices import resolve as _resolve_device
 from deepling.ops.activation import erf, log_softmax, softmax  # nn
 from deepling.ops.elementwise import (
     abs,
@@ -198,6 +200,25 @@ __version__ = "0.1.0"
 
 def is_tensor(obj: object) -> _builtins.bool:
     return isinstance(obj, Tensor)
+
+
+class Size(tuple):
+    """``deepling.Size([2, 3])``: a shape, as ``torch.Size`` (a tuple; ``Tensor.shape`` returns a plain tuple)."""
+
+    def numel(self) -> _builtins.int:
+        return _builtins.int(_np.prod(self, dtype=_np.int64))
+
+    def __repr__(self) -> str:
+        return f"deepling.Size({list(self)})"
+
+
+def get_default_device() -> device:
+    return _cpu_device
+
+
+def set_default_device(dev: Any) -> None:
+    """Only the CPU exists: ``set_default_device('cpu')`` is accepted, any other device raises."""
+    _resolve_device(dev, "set_default_device")
 
 
 def get_default_dtype() -> Any:

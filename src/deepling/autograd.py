@@ -22,6 +22,7 @@ __all__ = [
     "set_grad_enabled",
     "is_grad_enabled",
     "inference_mode",
+    "Variable",
     "gradcheck",
     "GradcheckError",
     "unbroadcast",
@@ -143,6 +144,14 @@ class inference_mode:
 
 def is_inference_mode_enabled() -> bool:
     return False
+
+
+def Variable(data: Any, requires_grad: bool = False, volatile: bool = False) -> Any:  # noqa: N802  (PyTorch's name)
+    """PyTorch's pre-0.4 wrapper, kept there for old scripts: returns ``data`` itself (a Tensor),
+    made to require grad when asked."""
+    if requires_grad and not data.requires_grad:
+        data.requires_grad_(True)
+    return data
 
 
 def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
