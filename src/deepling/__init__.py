@@ -69,6 +69,36 @@ from deepling.devices import cpu_device as _cpu_device
 from deepling.devices import device
 from deepling.devices import resolve as _resolve_device
 from deepling.ops.activation import erf, log_softmax, softmax  # nn
+from deepling.ops.composite import (
+    addcdiv,
+    addcmul,
+    addmm,
+    aminmax,
+    diag,
+    fix,
+    fliplr,
+    flipud,
+    frac,
+    ger,
+    index_add,
+    index_copy,
+    index_fill,
+    isneginf,
+    isposinf,
+    lerp,
+    log2,
+    log10,
+    mv,
+    outer,
+    repeat_interleave,
+    signbit,
+    split_with_sizes,
+    take,
+    tan,
+    trace,
+    trunc,
+    unique,
+)
 from deepling.ops.elementwise import (
     abs,
     add,
@@ -255,9 +285,7 @@ for _name in (
     "masked_select", "select", "movedim", "moveaxis", "swapdims", "swapaxes", "tile", "ravel", "t",
     "clamp_min", "clamp_max", "absolute", "negative", "positive", "multiply", "divide", "true_divide",
     "subtract", "greater", "greater_equal", "less", "less_equal", "not_equal", "all", "any", "numel",
-    "addcmul", "addcdiv", "lerp", "addmm", "mv", "outer", "ger", "trace", "diag", "repeat_interleave", "take",
-    "index_add", "index_copy", "index_fill", "trunc", "fix", "frac", "log2", "log10", "tan", "fliplr", "flipud",
-    "aminmax", "unique", "signbit", "isposinf", "isneginf", "sgn", "conj", "is_nonzero", "split_with_sizes",
+    "sgn", "conj", "is_nonzero",
 ):
     if _name not in globals() or _name == "numel":
         globals()[_name] = _method_function(_name)

@@ -875,155 +875,6 @@ class Tensor:
 
         return multinomial(self, num_samples, replacement, generator=generator)
 
-    # composites of the ops above (their gradients follow from the parts)
-    def addcmul(self, tensor1: Any, tensor2: Any, value: Any = 1) -> Tensor:
-        """self + value * tensor1 * tensor2"""
-        return _E.add(self, _E.mul(tensor1, tensor2) * value)
-
-    def addcdiv(self, tensor1: Any, tensor2: Any, value: Any = 1) -> Tensor:
-        """self + value * tensor1 / tensor2"""
-        return _E.add(self, _E.div(tensor1, tensor2) * value)
-
-    def lerp(self, end: Any, weight: Any) -> Tensor:
-        """self + weight * (end - self)"""
-        return _E.add(self, _E.mul(_E.sub(end, self), weight))
-
-    def addmm(self, mat1: Tensor, mat2: Tensor, *, beta: Any = 1, alpha: Any = 1) -> Tensor:
-        """beta * self + alpha * (mat1 @ mat2)"""
-        return _E.add(self * beta if beta != 1 else self, _M.mm(mat1, mat2) * alpha if alpha != 1 else _M.mm(mat1, mat2))
-
-    def mv(self, vec: Tensor) -> Tensor:
-        if self.ndim != 2 or vec.ndim != 1:
-            raise ValueError(f"mv: expected a matrix and a vector, got shapes {self.shape} and {vec.shape}")
-        return _M.matmul(self, vec)
-
-    def outer(self, vec2: Tensor) -> Tensor:
-        if self.ndim != 1 or vec2.ndim != 1:
-            raise ValueError(f"outer: expected two vectors, got shapes {self.shape} and {vec2.shape}")
-        return _E.mul(_S.unsqueeze(self, 1), _S.unsqueeze(vec2, 0))
-
-    ger = outer
-
-    def trace(self) -> Tensor:
-        if self.ndim != 2:
-            raise ValueError(f"trace: expected a matrix, got shape {self.shape}")
-        n = np.arange(min(self.shape))
-        return _R.sum(_S.getitem(self, (n, n)))
-
-    def diag(self, diagonal: int = 0) -> Tensor:
-        """A vector's diagonal matrix, or a matrix's diagonal (``diagonal`` > 0 above the main one)."""
-        if self.ndim == 1:
-            n = self.shape[0] + abs(diagonal)
-            rows = np.arange(self.shape[0]) + max(-diagonal, 0)
-            out = Tensor._wrap(np.zeros((n, n), dtype=self.dtype))
-            return _S.setitem_out_of_place(out, (rows, rows + diagonal), self)
-        if self.ndim != 2:
-            raise ValueError(f"diag: expected a vector or a matrix, got shape {self.shape}")
-        k = np.arange(max(0, min(self.shape[0] + min(diagonal, 0), self.shape[1] - max(diagonal, 0))))
-        return _S.getitem(self, (k + max(-diagonal, 0), k + max(diagonal, 0)))
-
-    def repeat_interleave(self, repeats: Any, dim: int | None = None, *, output_size: Any = None) -> Tensor:
-        """Each element (or slice along ``dim``) repeated ``repeats`` times in place."""
-        x = _S.reshape(self, (-1,)) if dim is None else self
-        axis = 0 if dim is None else dim % max(x.ndim, 1)
-        reps = repeats.array if isinstance(repeats, Tensor) else repeats
-        index = np.repeat(np.arange(x.shape[axis]), reps)
-        return _S.index_select(x, axis, Tensor._wrap(index))
-
-    def take(self, index: Any) -> Tensor:
-        """Entries of the flattened tensor at ``index`` (the result has the index's shape)."""
-        idx = index.array if isinstance(index, Tensor) else np.asarray(index)
-        flat = _S.reshape(self, (-1,))
-        return _S.reshape(_S.index_select(flat, 0, Tensor._wrap(np.where(idx < 0, idx + flat.shape[0], idx).reshape(-1))), idx.shape)
-
-    def _along(self, dim: int, index: Any, like: Tensor | None) -> Tensor:
-        """``index`` (1-D, along ``dim``) expanded to the shape of ``like`` for scatter/scatter_add."""
-        idx = index.array if isinstance(index, Tensor) else np.asarray(index)
-        axis = dim % max(self.ndim, 1)
-        shape = list(self.shape if like is None else like.shape)
-        shape[axis] = idx.size
-        view = [1] * len(shape)
-        view[axis] = idx.size
-        return Tensor._wrap(np.broadcast_to(idx.reshape(view), shape))
-
-    def index_add(self, dim: int, index: Tensor, source: Tensor, *, alpha: Any = 1) -> Tensor:
-        """out = self, then out[..., index[i], ...] += alpha * source[..., i, ...] along ``dim``."""
-        return _S.scatter_add(self, dim, self._along(dim, index, source), source * alpha if alpha != 1 else source)
-
-    def index_add_(self, dim: int, index: Tensor, source: Tensor, *, alpha: Any = 1) -> Tensor:
-        return self._replace(Tensor.index_add, dim, index, source, alpha=alpha)
-
-    def index_copy(self, dim: int, index: Tensor, source: Tensor) -> Tensor:
-        return _S.scatter(self, dim, self._along(dim, index, source), source)
-
-    def index_copy_(self, dim: int, index: Tensor, source: Tensor) -> Tensor:
-        return self._replace(Tensor.index_copy, dim, index, source)
-
-    def index_fill(self, dim: int, index: Tensor, value: Any) -> Tensor:
-        return _S.scatter(self, dim, self._along(dim, index, None), value=value)
-
-    def index_fill_(self, dim: int, index: Tensor, value: Any) -> Tensor:
-        return self._replace(Tensor.index_fill, dim, index, value)
-
-    def trunc(self) -> Tensor:
-        """Round towards zero (zero gradient, as floor)."""
-        return _E.mul(_E.sign(self), _E.floor(_E.abs(self)))
-
-    fix = trunc
-
-    def frac(self) -> Tensor:
-        return _E.sub(self, self.trunc())
-
-    def log2(self) -> Tensor:
-        return _E.log(self) * (1 / np.log(2.0))
-
-    def log10(self) -> Tensor:
-        return _E.log(self) * (1 / np.log(10.0))
-
-    def tan(self) -> Tensor:
-        return _E.div(_E.sin(self), _E.cos(self))
-
-    def fliplr(self) -> Tensor:
-        return _S.flip(self, 1)
-
-    def flipud(self) -> Tensor:
-        return _S.flip(self, 0)
-
-    def sum_to_size(self, *size: Any) -> Tensor:
-        """Sum over the dims broadcast from ``size`` (the reverse of ``expand``)."""
-        size = _size(size)
-        lead = self.ndim - len(size)
-        dims = tuple(range(lead)) + tuple(lead + i for i, s in enumerate(size) if s == 1 and self.shape[lead + i] != 1)
-        out = _R.sum(self, dims, keepdim=True) if dims else self
-        return _S.reshape(out, size)
-
-    def split_with_sizes(self, split_sizes: Any, dim: int = 0) -> tuple[Tensor, ...]:
-        return _S.split(self, list(split_sizes), dim)
-
-    def aminmax(self, *, dim: Any = None, keepdim: bool = False) -> Any:
-        from deepling.ops.shape import MinMaxResult
-
-        return MinMaxResult(_R.amin(self, dim, keepdim), _R.amax(self, dim, keepdim))
-
-    def unique(self, sorted: bool = True, return_inverse: bool = False, return_counts: bool = False, dim: Any = None) -> Any:
-        """The distinct values (sorted), optionally with each element's position in them and counts."""
-        values, inverse, counts = np.unique(self.array, return_inverse=True, return_counts=True, axis=dim)
-        out = [Tensor._wrap(values)]
-        if return_inverse:
-            out.append(Tensor._wrap(inverse.reshape(self.shape if dim is None else -1).astype(np.int64)))
-        if return_counts:
-            out.append(Tensor._wrap(counts.astype(np.int64)))
-        return out[0] if len(out) == 1 else tuple(out)
-
-    def signbit(self) -> Tensor:
-        return Tensor._wrap(np.signbit(self.array))
-
-    def isposinf(self) -> Tensor:
-        return Tensor._wrap(np.isposinf(self.array))
-
-    def isneginf(self) -> Tensor:
-        return Tensor._wrap(np.isneginf(self.array))
-
     def random_(self, low: int = 0, high: Any = None, *, generator: Any = None) -> Tensor:
         """Integers uniform in [low, high) (``random_(high)`` means [0, high))."""
         if high is None:
@@ -1374,7 +1225,12 @@ def _size(args: tuple) -> tuple[int, ...]:
 from deepling import autograd as _autograd  # noqa: E402
 from deepling import devices as _device  # noqa: E402
 from deepling import random as _random  # noqa: E402
+from deepling.ops import composite as _C  # noqa: E402, I001  (binds methods onto Tensor)
 from deepling.ops import elementwise as _E  # noqa: E402
 from deepling.ops import matmul as _M  # noqa: E402
 from deepling.ops import reduce as _R  # noqa: E402
 from deepling.ops import shape as _S  # noqa: E402
+
+for _name in _C.__all__:  # addcmul, lerp, outer, index_add_, ...: written once, as functions of the input
+    setattr(Tensor, _name, getattr(_C, _name))
+del _name
