@@ -541,7 +541,7 @@ def main(argv: list[str] | None = None) -> int:
     set_num_threads(threads)
     torch.set_num_threads(threads)
     info = machine_info(threads)
-    info.update(torch=torch.__version__, tune_malloc=a.tune_malloc, repeat=a.repeat, clock=a.clock, settle_s=_settle,
+    info.update(torch=torch.__version__, tune_malloc=a.tune_malloc or dl.runtime.malloc_tuned_at_import, repeat=a.repeat, clock=a.clock, settle_s=_settle,
                 command="python -m benchmarks " + " ".join(sys.argv[1:] if argv is None else argv))
     print(f"BLAS {info['blas']}; sgemm {info['sgemm_gflops']:.1f} GFLOP/s; load {info['load_avg']:.1f}", flush=True)
     rows = []

@@ -37,6 +37,23 @@ def test_tune_malloc_reports_whether_it_applied():
     assert float(a.sum()) == 1024 * 1024
 
 
+@pytest.mark.parametrize("env, expected", [(None, True), ("0", False)])
+def test_import_tunes_malloc_by_default_unless_disabled(env, expected):
+    import os
+    import platform
+    import subprocess
+    import sys
+
+    environ = {k: v for k, v in os.environ.items() if k != "DEEPLING_TUNE_MALLOC"}
+    if env is not None:
+        environ["DEEPLING_TUNE_MALLOC"] = env
+    out = subprocess.run([sys.executable, "-c", "import deepling.runtime as r; print(r.malloc_tuned_at_import)"],
+                         capture_output=True, text=True, env=environ, timeout=120)
+    assert out.returncode == 0, out.stderr
+    glibc = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
+    assert out.stdout.strip() == str(expected and glibc)
+
+
 def test_leaf_grads_never_alias_each_other_or_the_seed():
     # Add hands the same array to both inputs; each leaf must end up with its own gradient.
     a = dl.tensor(np.ones(3, dtype=np.float32), requires_grad=True)
