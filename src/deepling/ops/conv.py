@@ -103,7 +103,7 @@ def _correlate(x: np.ndarray, w: np.ndarray, pads: tuple[int, int, int, int]) ->
 class Conv2d(Function):
     """x (N, C, H, W), w (O, C/G, kh, kw), b (O,) -> (N, O, Ho, Wo)."""
 
-    def forward(self, x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, *,
+    def forward(self, x: np.ndarray, w: np.ndarray, b: np.ndarray | None, *,
                 stride: tuple[int, int], pads: tuple[int, int, int, int], dilation: tuple[int, int],
                 groups: int) -> np.ndarray:
         n, c, h, wd = x.shape
@@ -161,8 +161,6 @@ class Conv2d(Function):
             if g2 is None:
                 g2 = grad.transpose(1, 0, 2, 3).reshape(g, og, n * ho * wo)
             gw = _gemm(g2, self.cols.transpose(0, 2, 1)).reshape(self.wshape)
-        if len(need) == 2:
-            return gx, gw
         if not need[2]:
             return gx, gw, None
         # The bias gradient sums g over (N, Ho, Wo): the last axis of g2 when it was built.
@@ -241,8 +239,7 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: An
     if min(s) < 1 or min(d) < 1:
         raise ValueError(f"conv2d: stride {s} and dilation {d} must be positive")
     pads = _conv_pads("conv2d", padding, k, d, s)
-    args = (x, weight) if bias is None else (x, weight, bias)
-    out = Conv2d.apply(*args, stride=s, pads=pads, dilation=d, groups=groups)
+    out = Conv2d.apply(x, weight, bias, stride=s, pads=pads, dilation=d, groups=groups)
     return out.squeeze(0) if unbatched else out
 
 
@@ -268,7 +265,7 @@ def conv1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: An
 class ConvTranspose2d(Function):
     """x (N, Cin, H, W), w (Cin, Cout/G, kh, kw), b (Cout,) -> (N, Cout, Ho, Wo): the adjoint of conv2d."""
 
-    def forward(self, x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, *,
+    def forward(self, x: np.ndarray, w: np.ndarray, b: np.ndarray | None, *,
                 stride: tuple[int, int], padding: tuple[int, int], dilation: tuple[int, int],
                 out_size: tuple[int, int], groups: int) -> np.ndarray:
         n, cin, h, wd = x.shape
@@ -311,8 +308,6 @@ class ConvTranspose2d(Function):
             gx = np.ascontiguousarray(gx)
         if need[1]:
             gw = _gemm(self.x2, gcols.transpose(0, 2, 1)).reshape(self.wshape)
-        if len(need) == 2:
-            return gx, gw
         return gx, gw, (grad.sum(axis=(0, 2, 3)) if need[2] else None)
 
 
@@ -340,8 +335,7 @@ def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, 
     )
     if min(out_size) <= 0:
         raise ValueError(f"conv_transpose2d: input of shape {x.shape} gives a non-positive output size {out_size}")
-    args = (x, weight) if bias is None else (x, weight, bias)
-    out = ConvTranspose2d.apply(*args, stride=s, padding=p, dilation=d, out_size=out_size, groups=groups)
+    out = ConvTranspose2d.apply(x, weight, bias, stride=s, padding=p, dilation=d, out_size=out_size, groups=groups)
     return out.squeeze(0) if unbatched else out
 
 

@@ -389,9 +389,7 @@ class _BCE(Function):
     dl/dx = w (x - y) / max(x (1 - x), 1e-12); dl/dy = w (log(1 - x) - log x); dl/dw = l / w.
     """
 
-    def forward(self, x: np.ndarray, y: np.ndarray, *rest: Any) -> np.ndarray:
-        *w, reduction = rest
-        w = w[0] if w else None
+    def forward(self, x: np.ndarray, y: np.ndarray, w: np.ndarray | None, reduction: str) -> np.ndarray:
         with np.errstate(divide="ignore"):
             logx = np.maximum(np.log(x), -100)
             log1mx = np.maximum(np.log1p(-x), -100)
@@ -407,8 +405,6 @@ class _BCE(Function):
         x, y = self.x, self.y
         gx = gw * (x - y) / np.maximum(x * (1 - x), 1e-12) if need[0] else None
         gy = gw * (self.logs[1] - self.logs[0]) if need[1] else None
-        if self.w is None:
-            return gx, gy
         return gx, gy, (gs * self.raw if need[2] else None)
 
 
@@ -421,10 +417,10 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = 
     x, y = _pair(_float_input("binary_cross_entropy", input), target)
     if x.array.size and (x.array.min() < 0 or x.array.max() > 1):
         raise ValueError("binary_cross_entropy: all elements of input should be between 0 and 1")
-    if weight is None:
-        return _BCE.apply(x, y, reduction)
-    _check_broadcast("binary_cross_entropy", "weight", weight, x.shape)
-    return _BCE.apply(x, y, cast(weight, x.dtype), reduction)
+    if weight is not None:
+        _check_broadcast("binary_cross_entropy", "weight", weight, x.shape)
+        weight = cast(weight, x.dtype)
+    return _BCE.apply(x, y, weight, reduction)
 
 
 def _check_broadcast(name: str, what: str, t: Tensor, shape: tuple[int, ...]) -> None:
@@ -441,10 +437,8 @@ class _BCEWithLogits(Function):
     dl/dy = w (-x + (p - 1) softplus(-x)); dl/dw = l / w; dl/dp = w y softplus(-x).
     """
 
-    def forward(self, x: np.ndarray, y: np.ndarray, *rest: Any) -> np.ndarray:
-        *tensors, has_w, has_p, reduction = rest
-        w = tensors[0] if has_w else None
-        p = tensors[-1] if has_p else None
+    def forward(self, x: np.ndarray, y: np.ndarray, w: np.ndarray | None, p: np.ndarray | None,
+                reduction: str) -> np.ndarray:
         sp = np.log1p(np.exp(-np.abs(x))) + np.maximum(-x, 0)  # softplus(-x), no overflow
         lw = 1 if p is None else 1 + (p - 1) * y
         raw = (1 - y) * x + lw * sp
@@ -458,16 +452,11 @@ class _BCEWithLogits(Function):
         gw = gs if self.w is None else gs * self.w
         need = self.needs_input_grad
         x, y, p = self.x, self.y, self.p
-        grads = [None, None]
-        if need[0]:
-            grads[0] = gw * ((1 - y) - self.lw * _sigmoid(-x))
-        if need[1]:
-            grads[1] = gw * (-x if p is None else -x + (p - 1) * self.sp)
-        if self.w is not None:
-            grads.append(gs * self.raw if need[len(grads)] else None)
-        if p is not None:
-            grads.append(gw * y * self.sp if need[len(grads)] else None)
-        return tuple(grads)
+        gx = gw * ((1 - y) - self.lw * _sigmoid(-x)) if need[0] else None
+        gy = gw * (-x if p is None else -x + (p - 1) * self.sp) if need[1] else None
+        gwt = gs * self.raw if need[2] else None
+        gp = gw * y * self.sp if need[3] else None
+        return gx, gy, gwt, gp
 
 
 def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Tensor | None = None,
@@ -481,12 +470,13 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Tens
     if target.shape != input.shape:
         raise ValueError(f"{name}: target of shape {target.shape} must have the input's shape {input.shape}")
     x, y = _pair(_float_input(name, input), target)
-    extra = []
-    for what, t in (("weight", weight), ("pos_weight", pos_weight)):
-        if t is not None:
-            _check_broadcast(name, what, t, x.shape)
-            extra.append(cast(t, x.dtype))
-    return _BCEWithLogits.apply(x, y, *extra, weight is not None, pos_weight is not None, reduction)
+    if weight is not None:
+        _check_broadcast(name, "weight", weight, x.shape)
+        weight = cast(weight, x.dtype)
+    if pos_weight is not None:
+        _check_broadcast(name, "pos_weight", pos_weight, x.shape)
+        pos_weight = cast(pos_weight, x.dtype)
+    return _BCEWithLogits.apply(x, y, weight, pos_weight, reduction)
 
 
 # ---------------------------------------------------------------------------- divergences / similarity

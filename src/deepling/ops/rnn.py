@@ -56,7 +56,6 @@ class RecurrentSequence(Function):
     """
 
     def forward(self, x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, mode: str, reverse: bool) -> np.ndarray:
-        self.present = tuple(a is not None for a in (x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr))
         T, B, _ = x.shape
         G = GATES[mode]
         H, P = w_ih.shape[0] // G, w_hh.shape[1]
@@ -217,11 +216,11 @@ class RecurrentSequence(Function):
                 dh = dxg[t] @ w_hh
 
         # Everything that does not feed back into the recurrence: one GEMM each, over all steps.
-        need = iter(self.needs_input_grad)
+        need = self.needs_input_grad
         flat_x, flat_h = dxg.reshape(T * B, G * H), dhg.reshape(T * B, G * H)
         h_prev = hs[prev_off : prev_off + T].reshape(T * B, P)
         ones = np.ones(T * B, dtype=dt)  # bias gradients as GEMVs: much faster than sum(axis=0)
-        db_x = ones @ flat_x if any(self.present[5:7]) else None
+        db_x = ones @ flat_x if need[5] or need[6] else None
         grads = {
             0: lambda: np.matmul(flat_x, self.w_ih).reshape(x.shape),
             1: lambda: dh,
@@ -232,7 +231,7 @@ class RecurrentSequence(Function):
             6: lambda: db_x if dhg is dxg else ones @ flat_h,
             7: lambda: dhs.reshape(T * B, P).T @ self.h_full.reshape(T * B, H),
         }
-        return tuple(grads[k]() if next(need) else None for k, here in enumerate(self.present) if here)
+        return tuple(grads[k]() if need[k] else None for k in range(8))
 
 
 def rnn_direction(
