@@ -12,6 +12,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from deepling.autograd import Function, no_grad
+from deepling.models.sampling import sample_next
 from deepling.nn.container import ModuleList
 from deepling.nn.dropout import Dropout
 from deepling.nn.linear import Linear
@@ -200,18 +201,7 @@ class GPT(Module):
             out = out[None]
         rng = _rng(generator)
         for _ in range(max_new_tokens):
-            logits = self(Tensor._wrap(out[:, -self.context:])).array[:, -1].astype(np.float64)
-            if temperature <= 0:
-                nxt = logits.argmax(axis=-1)
-            else:
-                logits /= temperature
-                if top_k is not None and top_k < logits.shape[-1]:
-                    kth = np.partition(logits, -top_k, axis=-1)[:, -top_k][:, None]
-                    logits[logits < kth] = -np.inf
-                probs = np.exp(logits - logits.max(axis=-1, keepdims=True))
-                cdf = np.cumsum(probs, axis=-1)
-                u = rng.random((out.shape[0], 1)) * cdf[:, -1:]
-                nxt = np.minimum((cdf < u).sum(axis=-1), logits.shape[-1] - 1)
+            nxt = sample_next(self(Tensor._wrap(out[:, -self.context:])).array[:, -1], temperature, top_k, rng)
             out = np.concatenate([out, nxt[:, None].astype(np.int64)], axis=1)
         self.train(was_training)
         return Tensor._wrap(out if batched else out[0])

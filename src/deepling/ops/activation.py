@@ -15,6 +15,7 @@ import numpy as np
 from numpy.polynomial import chebyshev as _cheb
 
 from deepling.autograd import Function
+from deepling.ops import kernels
 from deepling.ops.elementwise import _float_input, cast
 from deepling.ops.elementwise import relu as _relu
 from deepling.ops.shape import _axis
@@ -111,15 +112,6 @@ def erf(input: Tensor) -> Tensor:
     return Erf.apply(_float_input("erf", input))
 
 
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    """1 / (1 + e^-x) in x's dtype; e^-x overflows to inf for very negative x, giving the right 0."""
-    e = np.negative(x, out=np.empty_like(x))  # out=: stays an array even for 0-d input
-    with np.errstate(over="ignore"):
-        np.exp(e, out=e)
-    e += 1
-    return np.reciprocal(e, out=e)
-
-
 # ---------------------------------------------------------------------------- in place
 def _run(name: str, x: Any, inplace: bool, apply: Any, *args: Any) -> Tensor:
     """Apply an activation; with ``inplace=True`` write the result into ``x`` and return ``x``.
@@ -192,11 +184,8 @@ class Softmax(Function):
         if x.ndim == 0:
             self.out = np.ones_like(x)
             return self.out
-        with np.errstate(invalid="ignore"):  # an all -inf row (fully masked) gives nan, as in PyTorch
-            e = np.exp(x - x.max(axis=axis, keepdims=True))
-            e /= e.sum(axis=axis, keepdims=True)
-        self.out = e
-        return e
+        self.out = kernels.softmax(x, axis)  # an all -inf row (fully masked) gives nan, as in PyTorch
+        return self.out
 
     def backward(self, g: np.ndarray) -> np.ndarray:
         y = self.out
@@ -213,11 +202,8 @@ class LogSoftmax(Function):
         if x.ndim == 0:
             self.out = np.zeros_like(x)
             return self.out
-        with np.errstate(invalid="ignore", divide="ignore"):
-            shifted = x - x.max(axis=axis, keepdims=True)
-            shifted -= np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
-        self.out = shifted
-        return shifted
+        self.out = kernels.log_softmax(x, axis)
+        return self.out
 
     def backward(self, g: np.ndarray) -> np.ndarray:
         if self.out.ndim == 0:
@@ -284,7 +270,7 @@ class Silu(Function):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         self.x = x
-        self.s = _sigmoid(x)
+        self.s = kernels.sigmoid(x)
         return x * self.s
 
     def backward(self, g: np.ndarray) -> np.ndarray:
@@ -356,7 +342,7 @@ class Softplus(Function):
     def forward(self, x: np.ndarray, beta: float, threshold: float) -> np.ndarray:
         bx = x * beta
         self.bx, self.threshold = bx, threshold
-        out = np.log1p(np.exp(-np.abs(bx))) + np.maximum(bx, 0)
+        out = kernels.softplus(bx)
         if beta != 1.0:
             out /= beta
         self.linear = bx > threshold
@@ -365,7 +351,7 @@ class Softplus(Function):
         return out
 
     def backward(self, g: np.ndarray) -> np.ndarray:
-        d = _sigmoid(self.bx)
+        d = kernels.sigmoid(self.bx)
         if self.linear.any():
             d[self.linear] = 1
         return g * d
@@ -377,14 +363,14 @@ def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tenso
 
 
 class LogSigmoid(Function):
-    """log sigma(x) = min(x, 0) - log(1 + e^-|x|); dx = sigma(-x)."""
+    """log sigma(x) = -softplus(-x); dx = sigma(-x)."""
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        self.x = x
-        return np.minimum(x, 0) - np.log1p(np.exp(-np.abs(x)))
+        self.neg = -x
+        return -kernels.softplus(self.neg)
 
     def backward(self, g: np.ndarray) -> np.ndarray:
-        return g * _sigmoid(-self.x)
+        return g * kernels.sigmoid(self.neg)
 
 
 def logsigmoid(input: Tensor) -> Tensor:
@@ -413,12 +399,12 @@ class Mish(Function):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         self.x = x
-        self.t = np.tanh(np.log1p(np.exp(-np.abs(x))) + np.maximum(x, 0))
+        self.t = np.tanh(kernels.softplus(x))
         return x * self.t
 
     def backward(self, g: np.ndarray) -> np.ndarray:
         x, t = self.x, self.t
-        return g * (t + x * _sigmoid(x) * (1 - t * t))
+        return g * (t + x * kernels.sigmoid(x) * (1 - t * t))
 
 
 def mish(input: Tensor, inplace: bool = False) -> Tensor:

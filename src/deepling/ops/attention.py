@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from deepling.autograd import Function
+from deepling.ops import kernels
 from deepling.random import _rng
 from deepling.tensor import Tensor
 
@@ -34,14 +35,7 @@ def _softmax_masked(s: np.ndarray, mask: np.ndarray | None, is_causal: bool) -> 
         s = np.where(_causal(s.shape[-2], s.shape[-1]), s, -np.inf)
     if mask is not None:
         s = np.where(mask, s, -np.inf) if mask.dtype == np.bool_ else s + mask
-    m = s.max(axis=-1, keepdims=True)
-    m[~np.isfinite(m)] = 0  # all -inf: shift by 0 so exp gives 0 rather than NaN
-    s -= m
-    p = np.exp(s, out=s)
-    denom = p.sum(axis=-1, keepdims=True)
-    denom[denom == 0] = 1
-    p /= denom
-    return p
+    return kernels.softmax(s, -1, out=s, masked_rows_zero=True)
 
 
 def attention_forward(q: np.ndarray, k: np.ndarray, v: np.ndarray, mask: np.ndarray | None, scale: float,

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from deepling.autograd import Function
-from deepling.ops.activation import _sigmoid
+from deepling.ops import kernels
 from deepling.ops.elementwise import _float_input, _pair, cast
 from deepling.ops.shape import _axis
 from deepling.tensor import Tensor
@@ -264,8 +264,7 @@ class _CrossEntropyIndex(_ClassLoss):
                 reduction: str, eps: float) -> np.ndarray:
         xl = _class_last(x)
         n = xl.shape[-1]
-        logp = xl - xl.max(axis=-1, keepdims=True)
-        logp -= np.log(np.exp(logp).sum(axis=-1, keepdims=True))
+        logp = kernels.log_softmax(xl, -1)
         safe, w_rows = _pick_weights(t, weight, ignore_index, n, "cross_entropy", x.dtype)
         rows = -w_rows * np.take_along_axis(logp, safe[..., None], axis=-1)[..., 0]
         if eps > 0:
@@ -300,8 +299,7 @@ class _CrossEntropyProbs(_ClassLoss):
     def forward(self, x: np.ndarray, q: np.ndarray, weight: np.ndarray | None, reduction: str, eps: float) -> np.ndarray:
         xl = _class_last(x)
         n = xl.shape[-1]
-        logp = xl - xl.max(axis=-1, keepdims=True)
-        logp -= np.log(np.exp(logp).sum(axis=-1, keepdims=True))
+        logp = kernels.log_softmax(xl, -1)
         ql = _class_last(q)
         qs = ql * (1 - eps) + eps / n if eps > 0 else ql
         wq = qs if weight is None else qs * weight
@@ -439,7 +437,7 @@ class _BCEWithLogits(Function):
 
     def forward(self, x: np.ndarray, y: np.ndarray, w: np.ndarray | None, p: np.ndarray | None,
                 reduction: str) -> np.ndarray:
-        sp = np.log1p(np.exp(-np.abs(x))) + np.maximum(-x, 0)  # softplus(-x), no overflow
+        sp = kernels.softplus(-x)
         lw = 1 if p is None else 1 + (p - 1) * y
         raw = (1 - y) * x + lw * sp
         loss = raw if w is None else raw * w
@@ -452,7 +450,7 @@ class _BCEWithLogits(Function):
         gw = gs if self.w is None else gs * self.w
         need = self.needs_input_grad
         x, y, p = self.x, self.y, self.p
-        gx = gw * ((1 - y) - self.lw * _sigmoid(-x)) if need[0] else None
+        gx = gw * ((1 - y) - self.lw * kernels.sigmoid(-x)) if need[0] else None
         gy = gw * (-x if p is None else -x + (p - 1) * self.sp) if need[1] else None
         gwt = gs * self.raw if need[2] else None
         gp = gw * y * self.sp if need[3] else None

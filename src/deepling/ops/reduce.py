@@ -10,6 +10,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from deepling.autograd import Function
+from deepling.ops import kernels
 from deepling.ops.elementwise import _float_input, cast
 from deepling.tensor import Tensor, _as_dtype
 
@@ -274,9 +275,7 @@ class LogSumExp(Function):
 
     def forward(self, x: np.ndarray, axes: tuple[int, ...], keepdim: bool) -> np.ndarray:
         self.x, self.axes, self.keepdim = x, axes, keepdim
-        m = np.max(x, axis=axes, keepdims=True)
-        m = np.where(np.isfinite(m), m, 0)
-        self.out = np.log(np.exp(x - m).sum(axis=axes, keepdims=True)) + m
+        self.out = kernels.logsumexp(x, axes)
         return self.out if keepdim else np.asarray(self.out.squeeze(axes) if axes else self.out)
 
     def backward(self, g: np.ndarray) -> np.ndarray:

@@ -19,19 +19,12 @@ from __future__ import annotations
 import numpy as np
 
 from deepling.autograd import Function
+from deepling.ops import kernels
 from deepling.tensor import Tensor
 
 __all__ = ["rnn_direction", "GATES"]
 
 GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "GRU": 3, "LSTM": 4}
-
-
-def _sigmoid_(a: np.ndarray) -> None:
-    """sigmoid in place, as (1 + tanh(a / 2)) / 2: no overflow for large |a|, no temporaries."""
-    a *= 0.5
-    np.tanh(a, out=a)
-    a += 1
-    a *= 0.5
 
 
 def _dsigmoid(s: np.ndarray) -> np.ndarray:
@@ -118,7 +111,7 @@ class RecurrentSequence(Function):
                 a, h = gates[t], hs[t + prev_off]
                 np.matmul(h, w_hh_t, out=rec)
                 a[:, : 2 * H] += rec[:, : 2 * H]
-                _sigmoid_(a[:, : 2 * H])
+                kernels.sigmoid(a[:, : 2 * H], out=a[:, : 2 * H])
                 r, z, n = a[:, :H], a[:, H : 2 * H], a[:, 2 * H :]
                 if b_hh is None:
                     hn[t] = rec[:, 2 * H :]
