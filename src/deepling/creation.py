@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from deepling.random import Generator, _rng
+from deepling.random import Generator, numpy_rng
 from deepling.tensor import Tensor, _as_dtype, _size, _to_array, default_dtype
 
 __all__ = [
@@ -91,13 +91,13 @@ def eye(n: int, m: int | None = None, dtype: Any = None, requires_grad: bool = F
 def rand(*size: Any, generator: Generator | None = None, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:
     """Uniform samples on [0, 1)."""
     dt = _dt(dtype)
-    return _make(_rng(generator).random(_size(size), dtype=np.float64 if dt == np.float64 else np.float32).astype(dt, copy=False), requires_grad)
+    return _make(numpy_rng(generator).random(_size(size), dtype=np.float64 if dt == np.float64 else np.float32).astype(dt, copy=False), requires_grad)
 
 
 def randn(*size: Any, generator: Generator | None = None, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:
     """Standard normal samples."""
     dt = _dt(dtype)
-    rng = _rng(generator)
+    rng = numpy_rng(generator)
     out = rng.standard_normal(_size(size), dtype=np.float64 if dt == np.float64 else np.float32)
     return _make(out.astype(dt, copy=False), requires_grad)
 
@@ -111,30 +111,30 @@ def randint(low: int, high: Any = None, size: Any = None, generator: Generator |
             raise TypeError("randint: missing the 'size' argument")
     if high is None:
         low, high = 0, low
-    return Tensor._wrap(_rng(generator).integers(low, high, _size((size,))).astype(_dt(dtype, np.int64)))
+    return Tensor._wrap(numpy_rng(generator).integers(low, high, _size((size,))).astype(_dt(dtype, np.int64)))
 
 
 def randperm(n: int, generator: Generator | None = None, dtype: Any = None, device: Any = None) -> Tensor:
-    return Tensor._wrap(_rng(generator).permutation(n).astype(_dt(dtype, np.int64)))
+    return Tensor._wrap(numpy_rng(generator).permutation(n).astype(_dt(dtype, np.int64)))
 
 
 def normal(mean: Any, std: Any = 1.0, size: Any = None, generator: Generator | None = None) -> Tensor:
     m = mean.array if isinstance(mean, Tensor) else mean
     s = std.array if isinstance(std, Tensor) else std
     shape = np.broadcast_shapes(np.shape(m), np.shape(s)) if size is None else _size((size,))
-    return Tensor._wrap(_rng(generator).normal(m, s, shape).astype(default_dtype))
+    return Tensor._wrap(numpy_rng(generator).normal(m, s, shape).astype(default_dtype))
 
 
 def bernoulli(p: Tensor, generator: Generator | None = None) -> Tensor:
     """0/1 samples with probabilities ``p`` (same dtype as ``p``)."""
-    return Tensor._wrap((_rng(generator).random(p.shape) < p.array).astype(p.dtype))
+    return Tensor._wrap((numpy_rng(generator).random(p.shape) < p.array).astype(p.dtype))
 
 
 def multinomial(probs: Tensor, num_samples: int, replacement: bool = False, generator: Generator | None = None) -> Tensor:
     """Sample category indices from each row of (unnormalized) ``probs``: (C,) or (N, C)."""
     p = np.asarray(probs.array, dtype=np.float64)
     rows = p.reshape(-1, p.shape[-1])
-    rng = _rng(generator)
+    rng = numpy_rng(generator)
     out = np.empty((rows.shape[0], num_samples), dtype=np.int64)
     for i, row in enumerate(rows):  # one draw per distribution (a few rows when sampling text)
         total = row.sum()

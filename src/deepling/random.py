@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Generator", "manual_seed", "seed", "get_rng_state", "set_rng_state", "default_generator"]
+__all__ = ["Generator", "manual_seed", "seed", "get_rng_state", "set_rng_state", "default_generator", "numpy_rng"]
 
 
 class Generator:
@@ -50,5 +50,7 @@ def set_rng_state(state: dict[str, Any]) -> None:
     default_generator.set_state(state)
 
 
-def _rng(generator: Generator | None = None) -> np.random.Generator:
+def numpy_rng(generator: Generator | None = None) -> np.random.Generator:
+    """The NumPy generator behind ``generator``, or behind the global one when None: every random
+    draw in deepling (init, dropout, shuffling, sampling) goes through it."""
     return (generator or default_generator).rng

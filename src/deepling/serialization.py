@@ -32,6 +32,21 @@ class SerializationError(ValueError):
     """A file that is not a readable deepling checkpoint (foreign, truncated or corrupted)."""
 
 
+def is_array_like(value: Any) -> bool:
+    """True for what ``as_numpy`` reads: a deepling Tensor, an ndarray, or another framework's tensor."""
+    return isinstance(value, (Tensor, np.ndarray)) or (hasattr(value, "detach") and hasattr(value, "numpy"))
+
+
+def as_numpy(value: Any) -> np.ndarray:
+    """A state value (of a state_dict) as an ndarray: deepling tensors, arrays, or another
+    framework's CPU tensors (e.g. torch's, read through ``detach().cpu().numpy()``, no import needed)."""
+    if isinstance(value, Tensor):
+        return value.array
+    if hasattr(value, "detach"):
+        return value.detach().cpu().numpy()
+    return np.asarray(value)
+
+
 def _encode_key(k: Any) -> list:
     if isinstance(k, bool) or k is None or isinstance(k, int | float | str):
         return [type(k).__name__ if k is not None else "none", k]

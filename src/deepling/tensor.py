@@ -497,16 +497,16 @@ class Tensor:
         return self.fill_(0)
 
     def uniform_(self, a: float = 0.0, b: float = 1.0, generator: Any = None) -> Tensor:
-        return self._overwrite(_random._rng(generator).uniform(a, b, self.array.shape))
+        return self._overwrite(_random.numpy_rng(generator).uniform(a, b, self.array.shape))
 
     def normal_(self, mean: float = 0.0, std: float = 1.0, generator: Any = None) -> Tensor:
-        return self._overwrite(_random._rng(generator).normal(mean, std, self.array.shape))
+        return self._overwrite(_random.numpy_rng(generator).normal(mean, std, self.array.shape))
 
     def bernoulli_(self, p: float = 0.5, generator: Any = None) -> Tensor:
-        return self._overwrite(_random._rng(generator).random(self.array.shape) < p)
+        return self._overwrite(_random.numpy_rng(generator).random(self.array.shape) < p)
 
     def exponential_(self, lambd: float = 1.0, generator: Any = None) -> Tensor:
-        return self._overwrite(_random._rng(generator).exponential(1.0 / lambd, self.array.shape))
+        return self._overwrite(_random.numpy_rng(generator).exponential(1.0 / lambd, self.array.shape))
 
     # ----------------------------------------------------------------- elementwise
     def add(self, other: Any, alpha: Any = 1) -> Tensor:

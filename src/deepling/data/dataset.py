@@ -12,7 +12,7 @@ from typing import Any, Callable, Generic, Sequence, TypeVar
 
 import numpy as np
 
-from deepling.random import Generator, _rng
+from deepling.random import Generator, numpy_rng
 from deepling.tensor import Tensor
 
 __all__ = ["Dataset", "TensorDataset", "Subset", "ConcatDataset", "random_split", "ImageLabelDataset"]
@@ -140,7 +140,7 @@ def random_split(dataset: Dataset, lengths: Sequence[int | float], generator: Ge
         lengths = counts
     if sum(lengths) != n:
         raise ValueError(f"random_split: sum of input lengths ({sum(lengths)}) does not equal the length of the dataset ({n})")
-    perm = _rng(generator).permutation(n)
+    perm = numpy_rng(generator).permutation(n)
     out, start = [], 0
     for length in lengths:
         out.append(Subset(dataset, perm[start : start + int(length)].tolist()))

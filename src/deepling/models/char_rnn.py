@@ -17,7 +17,7 @@ from deepling.nn.linear import Linear
 from deepling.nn.module import Module
 from deepling.nn.rnn import GRU, LSTM, RNN
 from deepling.nn.sparse import Embedding
-from deepling.random import Generator, _rng
+from deepling.random import Generator, numpy_rng
 from deepling.tensor import Tensor
 
 __all__ = ["CharRNN"]
@@ -70,7 +70,7 @@ class CharRNN(Module):
             raise ValueError(f"CharRNN.generate: temperature must be >= 0, got {temperature}")
         was_training = self.training
         self.eval()
-        rng = _rng(generator)
+        rng = numpy_rng(generator)
         out = [ids]
         logits, state = self.forward_with_state(Tensor._wrap(ids))
         last = logits.array[:, -1]

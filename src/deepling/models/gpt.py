@@ -21,7 +21,7 @@ from deepling.nn.normalization import LayerNorm
 from deepling.nn.sparse import Embedding
 from deepling.nn.transformer import LearnedPositionalEmbedding
 from deepling.ops.attention import attention_weights, packed_self_attention
-from deepling.random import _rng
+from deepling.random import numpy_rng
 from deepling.tensor import Tensor
 
 __all__ = ["GPT", "CausalSelfAttention", "plot_attention"]
@@ -199,7 +199,7 @@ class GPT(Module):
         batched = out.ndim == 2
         if not batched:
             out = out[None]
-        rng = _rng(generator)
+        rng = numpy_rng(generator)
         for _ in range(max_new_tokens):
             nxt = sample_next(self(Tensor._wrap(out[:, -self.context:])).array[:, -1], temperature, top_k, rng)
             out = np.concatenate([out, nxt[:, None].astype(np.int64)], axis=1)

@@ -21,7 +21,7 @@ from deepling.nn.module import Module
 from deepling.nn.parameter import Parameter
 from deepling.ops import kernels
 from deepling.ops.matmul import linear
-from deepling.random import _rng
+from deepling.random import numpy_rng
 from deepling.tensor import Tensor
 
 __all__ = ["RBM"]
@@ -72,7 +72,7 @@ class RBM(Module):
 
     @staticmethod
     def _bernoulli(p: np.ndarray) -> np.ndarray:
-        return (_rng().random(p.shape) < p).astype(p.dtype)
+        return (numpy_rng().random(p.shape) < p).astype(p.dtype)
 
     def sample_h(self, v: Tensor | np.ndarray) -> tuple[Tensor, Tensor]:
         """``(p(h=1|v), h ~ p(h|v))``, both ``(N, H)``."""
@@ -147,7 +147,7 @@ class RBM(Module):
         inputs are binarized at 0.5 first."""
         a = _array(v, "pseudo_likelihood", self.n_visible)
         a = (a > 0.5).astype(self.weight.dtype)
-        idx = _rng().integers(0, self.n_visible, size=a.shape[0])
+        idx = numpy_rng().integers(0, self.n_visible, size=a.shape[0])
         flipped = a.copy()
         rows = np.arange(a.shape[0])
         flipped[rows, idx] = 1 - flipped[rows, idx]

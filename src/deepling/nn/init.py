@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from deepling.autograd import no_grad
-from deepling.random import _rng
+from deepling.random import numpy_rng
 from deepling.tensor import Tensor
 
 __all__ = [
@@ -90,7 +90,7 @@ def trunc_normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float 
     that fall outside (each round redraws only those, so a round costs what is left)."""
     if not a < b:
         raise ValueError(f"trunc_normal_: need a < b, got a={a}, b={b}")
-    rng = _rng(generator)
+    rng = numpy_rng(generator)
     values = rng.normal(mean, std, tensor.shape)
     for _ in range(1000):
         bad = (values < a) | (values > b)
@@ -187,7 +187,7 @@ def orthogonal_(tensor: Tensor, gain: float = 1, generator: Any = None) -> Tenso
         return tensor
     rows = tensor.shape[0]
     cols = tensor.numel() // rows
-    flat = _rng(generator).normal(0.0, 1.0, (rows, cols))
+    flat = numpy_rng(generator).normal(0.0, 1.0, (rows, cols))
     if rows < cols:
         flat = flat.T
     q, r = np.linalg.qr(flat)

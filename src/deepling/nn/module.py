@@ -9,6 +9,7 @@ import numpy as np
 
 from deepling.autograd import no_grad
 from deepling.nn.parameter import Parameter
+from deepling.serialization import as_numpy
 from deepling.tensor import Tensor, _as_dtype
 
 __all__ = ["Module", "IncompatibleKeys"]
@@ -25,15 +26,6 @@ class _HookHandle:
 
     def remove(self) -> None:
         self.hooks.pop(self.key, None)
-
-
-def _as_numpy(value: Any) -> np.ndarray:
-    """State-dict values may be deepling tensors, arrays, or another framework's CPU tensors."""
-    if isinstance(value, Tensor):
-        return value.array
-    if hasattr(value, "detach"):  # e.g. a torch.Tensor: read its values, no import needed
-        value = value.detach().cpu().numpy()
-    return np.asarray(value)
 
 
 class Module:
@@ -256,7 +248,7 @@ class Module:
         for key, target in own.items():
             if key not in state_dict:
                 continue
-            value = _as_numpy(state_dict[key])
+            value = as_numpy(state_dict[key])
             if value.shape != target.shape:
                 errors.append(
                     f"size mismatch for {key}: copying a param with shape {value.shape} from checkpoint, "
@@ -272,7 +264,7 @@ class Module:
         with no_grad():
             for key, target in own.items():
                 if key in state_dict:
-                    value = _as_numpy(state_dict[key])
+                    value = as_numpy(state_dict[key])
                     if target.array.flags.writeable:
                         # Copy into the existing array, as PyTorch does, so views of a parameter
                         # (and optimizer references to it) stay attached.

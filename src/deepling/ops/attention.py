@@ -14,7 +14,7 @@ import numpy as np
 
 from deepling.autograd import Function
 from deepling.ops import kernels
-from deepling.random import _rng
+from deepling.random import numpy_rng
 from deepling.tensor import Tensor
 
 __all__ = ["scaled_dot_product_attention", "attention_weights", "packed_self_attention",
@@ -51,7 +51,7 @@ def attention_forward(q: np.ndarray, k: np.ndarray, v: np.ndarray, mask: np.ndar
     keep = None
     pd = p
     if dropout_p > 0:
-        keep = _rng().random(p.shape, dtype=np.float32) >= dropout_p
+        keep = numpy_rng().random(p.shape, dtype=np.float32) >= dropout_p
         pd = p * (keep * p.dtype.type(1.0 / (1.0 - dropout_p)))
     out = np.matmul(pd, v)
     return out, {"q": q, "k": k, "v": v, "p": p, "pd": pd, "keep": keep, "scale": scale, "dropout_p": dropout_p}

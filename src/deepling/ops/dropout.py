@@ -12,7 +12,7 @@ import warnings
 import numpy as np
 
 from deepling.autograd import Function
-from deepling.random import _rng
+from deepling.random import numpy_rng
 from deepling.tensor import Tensor
 
 __all__ = ["dropout", "dropout1d", "dropout2d", "dropout3d", "feature_dropout", "alpha_dropout", "feature_alpha_dropout"]
@@ -44,7 +44,7 @@ def _check_p(name: str, p: float) -> float:
 
 def _keep_mask(shape: tuple[int, ...], p: float, dtype: np.dtype) -> np.ndarray:
     """Bernoulli(1 - p) draws as 0/1 in ``dtype``."""
-    return (_rng().random(shape, dtype=np.float32) >= p).astype(dtype)
+    return (numpy_rng().random(shape, dtype=np.float32) >= p).astype(dtype)
 
 
 def _apply(x: Tensor, mask: np.ndarray, shift: np.ndarray | None, inplace: bool) -> Tensor:

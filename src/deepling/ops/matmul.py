@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from deepling.autograd import Function
-from deepling.ops.elementwise import _pair
+from deepling.ops.promotion import binary_operands
 from deepling.tensor import Tensor
 
 __all__ = ["matmul", "mm", "bmm", "dot", "linear"]
@@ -61,7 +61,7 @@ def _check(name: str, a: Tensor, b: Tensor) -> None:
 
 def matmul(a: Any, b: Any) -> Tensor:
     """Matrix product with broadcasting: (n,k)@(k,m), (..,n,k)@(..,k,m), and 1-D vectors."""
-    a, b = _pair(a, b)
+    a, b = binary_operands(a, b)
     _check("matmul", a, b)
     try:
         return MatMul.apply(a, b)

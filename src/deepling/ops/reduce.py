@@ -11,7 +11,8 @@ import numpy as np
 
 from deepling.autograd import Function
 from deepling.ops import kernels
-from deepling.ops.elementwise import _float_input, cast
+from deepling.ops.arguments import float_input
+from deepling.ops.promotion import cast
 from deepling.tensor import Tensor, _as_dtype
 
 __all__ = [
@@ -109,7 +110,7 @@ def mean(x: Tensor, dim: Any = None, keepdim: bool = False, dtype: Any = None) -
 
 def var(x: Tensor, dim: Any = None, unbiased: Any = None, keepdim: bool = False, *, correction: Any = None) -> Tensor:
     """Variance over ``dim`` with ``correction`` (default 1: the unbiased estimate)."""
-    x = _float_input("var", x)
+    x = float_input("var", x)
     return Var.apply(x, _dims("var", x.ndim, dim), _correction(unbiased, correction), keepdim)
 
 
@@ -130,7 +131,7 @@ class Std(Var):
 
 def std(x: Tensor, dim: Any = None, unbiased: Any = None, keepdim: bool = False, *, correction: Any = None) -> Tensor:
     """Standard deviation: sqrt(var); gradient (x - mean) / ((N - correction) std)."""
-    x = _float_input("std", x)
+    x = float_input("std", x)
     return Std.apply(x, _dims("std", x.ndim, dim), _correction(unbiased, correction), keepdim)
 
 
@@ -284,7 +285,7 @@ class LogSumExp(Function):
 
 
 def logsumexp(x: Tensor, dim: Any, keepdim: bool = False) -> Tensor:
-    x = _float_input("logsumexp", x)
+    x = float_input("logsumexp", x)
     return LogSumExp.apply(x, _dims("logsumexp", x.ndim, dim), keepdim)
 
 
@@ -304,7 +305,7 @@ class Norm2(Function):
 
 def norm(x: Tensor, p: Any = "fro", dim: Any = None, keepdim: bool = False) -> Tensor:
     """Vector p-norm over ``dim`` (all elements when None): p in {'fro', 2, 1, inf, -inf, any float}."""
-    x = _float_input("norm", x)
+    x = float_input("norm", x)
     if p in ("fro", 2, 2.0):
         return Norm2.apply(x, _dims("norm", x.ndim, dim), keepdim)
     if p in (float("inf"), "inf"):
