@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from deepling.random import Generator, numpy_rng
-from deepling.tensor import Tensor, _as_dtype, _size, _to_array, default_dtype
+from deepling.tensor import Tensor, as_dtype, default_dtype, shape_args, to_array
 
 __all__ = [
     "tensor", "as_tensor", "from_numpy", "zeros", "ones", "full", "empty", "arange", "linspace",
@@ -21,7 +21,7 @@ __all__ = [
 
 
 def _dt(dtype: Any, default: Any = default_dtype) -> np.dtype:
-    return _as_dtype(default if dtype is None else dtype)
+    return as_dtype(default if dtype is None else dtype)
 
 
 def _make(array: np.ndarray, requires_grad: bool) -> Tensor:
@@ -33,7 +33,7 @@ def _make(array: np.ndarray, requires_grad: bool) -> Tensor:
 
 def tensor(data: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     """A new tensor holding a copy of ``data`` (float data becomes float32, integers int64)."""
-    return _make(_to_array(data, dtype), requires_grad)
+    return _make(to_array(data, dtype), requires_grad)
 
 
 def as_tensor(data: Any, dtype: Any = None, device: Any = None) -> Tensor:
@@ -41,7 +41,7 @@ def as_tensor(data: Any, dtype: Any = None, device: Any = None) -> Tensor:
     if isinstance(data, Tensor):
         return data if dtype is None else data.to(dtype)
     if isinstance(data, np.ndarray):
-        return Tensor._wrap(data if dtype is None else data.astype(_as_dtype(dtype), copy=False))
+        return Tensor._wrap(data if dtype is None else data.astype(as_dtype(dtype), copy=False))
     return tensor(data, dtype)
 
 
@@ -53,21 +53,21 @@ def from_numpy(array: np.ndarray) -> Tensor:
 
 
 def zeros(*size: Any, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:
-    return _make(np.zeros(_size(size), dtype=_dt(dtype)), requires_grad)
+    return _make(np.zeros(shape_args(size), dtype=_dt(dtype)), requires_grad)
 
 
 def ones(*size: Any, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:
-    return _make(np.ones(_size(size), dtype=_dt(dtype)), requires_grad)
+    return _make(np.ones(shape_args(size), dtype=_dt(dtype)), requires_grad)
 
 
 def empty(*size: Any, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:
-    return _make(np.empty(_size(size), dtype=_dt(dtype)), requires_grad)
+    return _make(np.empty(shape_args(size), dtype=_dt(dtype)), requires_grad)
 
 
 def full(size: Any, fill_value: Any, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:
     if dtype is None:
-        dtype = _to_array(fill_value).dtype
-    return _make(np.full(_size((size,)), fill_value, dtype=_as_dtype(dtype)), requires_grad)
+        dtype = to_array(fill_value).dtype
+    return _make(np.full(shape_args((size,)), fill_value, dtype=as_dtype(dtype)), requires_grad)
 
 
 def arange(start: Any, end: Any = None, step: Any = 1, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:
@@ -77,7 +77,7 @@ def arange(start: Any, end: Any = None, step: Any = 1, dtype: Any = None, requir
     if dtype is None:
         ints = all(isinstance(v, (int, np.integer)) for v in (start, end, step))
         dtype = np.int64 if ints else default_dtype
-    return _make(np.arange(start, end, step).astype(_as_dtype(dtype)), requires_grad)
+    return _make(np.arange(start, end, step).astype(as_dtype(dtype)), requires_grad)
 
 
 def linspace(start: float, end: float, steps: int, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:
@@ -91,14 +91,14 @@ def eye(n: int, m: int | None = None, dtype: Any = None, requires_grad: bool = F
 def rand(*size: Any, generator: Generator | None = None, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:
     """Uniform samples on [0, 1)."""
     dt = _dt(dtype)
-    return _make(numpy_rng(generator).random(_size(size), dtype=np.float64 if dt == np.float64 else np.float32).astype(dt, copy=False), requires_grad)
+    return _make(numpy_rng(generator).random(shape_args(size), dtype=np.float64 if dt == np.float64 else np.float32).astype(dt, copy=False), requires_grad)
 
 
 def randn(*size: Any, generator: Generator | None = None, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:
     """Standard normal samples."""
     dt = _dt(dtype)
     rng = numpy_rng(generator)
-    out = rng.standard_normal(_size(size), dtype=np.float64 if dt == np.float64 else np.float32)
+    out = rng.standard_normal(shape_args(size), dtype=np.float64 if dt == np.float64 else np.float32)
     return _make(out.astype(dt, copy=False), requires_grad)
 
 
@@ -111,7 +111,7 @@ def randint(low: int, high: Any = None, size: Any = None, generator: Generator |
             raise TypeError("randint: missing the 'size' argument")
     if high is None:
         low, high = 0, low
-    return Tensor._wrap(numpy_rng(generator).integers(low, high, _size((size,))).astype(_dt(dtype, np.int64)))
+    return Tensor._wrap(numpy_rng(generator).integers(low, high, shape_args((size,))).astype(_dt(dtype, np.int64)))
 
 
 def randperm(n: int, generator: Generator | None = None, dtype: Any = None, device: Any = None) -> Tensor:
@@ -121,7 +121,7 @@ def randperm(n: int, generator: Generator | None = None, dtype: Any = None, devi
 def normal(mean: Any, std: Any = 1.0, size: Any = None, generator: Generator | None = None) -> Tensor:
     m = mean.array if isinstance(mean, Tensor) else mean
     s = std.array if isinstance(std, Tensor) else std
-    shape = np.broadcast_shapes(np.shape(m), np.shape(s)) if size is None else _size((size,))
+    shape = np.broadcast_shapes(np.shape(m), np.shape(s)) if size is None else shape_args((size,))
     return Tensor._wrap(numpy_rng(generator).normal(m, s, shape).astype(default_dtype))
 
 

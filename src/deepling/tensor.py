@@ -28,7 +28,8 @@ _DTYPE_NAMES = {
 }
 
 
-def _as_dtype(dtype: Any) -> np.dtype:
+def as_dtype(dtype: Any) -> np.dtype:
+    """A NumPy dtype from a deepling/NumPy dtype, its name, or a Python type (float -> float32, as PyTorch)."""
     if isinstance(dtype, str) and dtype in _DTYPE_NAMES:
         return _DTYPE_NAMES[dtype]
     if dtype is float:
@@ -43,12 +44,12 @@ def _as_dtype(dtype: Any) -> np.dtype:
         raise TypeError(f"unknown dtype {dtype!r}") from None
 
 
-def _to_array(data: Any, dtype: Any = None) -> np.ndarray:
+def to_array(data: Any, dtype: Any = None) -> np.ndarray:
     """Convert user data to an ndarray with PyTorch's default dtypes (float32, int64, bool)."""
     if isinstance(data, Tensor):
         data = data.array
     if dtype is not None:
-        return np.array(data, dtype=_as_dtype(dtype))
+        return np.array(data, dtype=as_dtype(dtype))
     arr = np.array(data)
     kind = arr.dtype.kind
     if kind == "f":
@@ -75,7 +76,7 @@ class Tensor:
     __array_ufunc__ = None  # NumPy defers to our reflected operators: ndarray + Tensor -> Tensor
 
     def __init__(self, data: Any = None, requires_grad: bool = False, dtype: Any = None) -> None:
-        self.array: np.ndarray = _to_array([] if data is None else data, dtype)
+        self.array: np.ndarray = to_array([] if data is None else data, dtype)
         self.grad: Tensor | None = None
         self.requires_grad = False
         self._ctx = None
@@ -245,7 +246,7 @@ class Tensor:
                 dtype = a
         if dtype is None:
             return self
-        return _E.cast(self, _as_dtype(dtype))
+        return _E.cast(self, as_dtype(dtype))
 
     def type(self, dtype: Any = None) -> Any:
         if dtype is None:
@@ -286,13 +287,13 @@ class Tensor:
         return Tensor(data, dtype=self.dtype)
 
     def new_zeros(self, *size: Any) -> Tensor:
-        return Tensor._wrap(np.zeros(_size(size), dtype=self.dtype))
+        return Tensor._wrap(np.zeros(shape_args(size), dtype=self.dtype))
 
     def new_ones(self, *size: Any) -> Tensor:
-        return Tensor._wrap(np.ones(_size(size), dtype=self.dtype))
+        return Tensor._wrap(np.ones(shape_args(size), dtype=self.dtype))
 
     def new_full(self, size: Any, fill_value: Any) -> Tensor:
-        return Tensor._wrap(np.full(_size((size,)), fill_value, dtype=self.dtype))
+        return Tensor._wrap(np.full(shape_args((size,)), fill_value, dtype=self.dtype))
 
     # ----------------------------------------------------------------- repr
     def __repr__(self) -> str:
@@ -699,12 +700,12 @@ class Tensor:
 
     # ----------------------------------------------------------------- shape
     def reshape(self, *shape: Any) -> Tensor:
-        return _S.reshape(self, _size(shape))
+        return _S.reshape(self, shape_args(shape))
 
     def view(self, *shape: Any) -> Tensor:
         if len(shape) == 1 and not isinstance(shape[0], (int, tuple, list)):
             return self.to(shape[0])
-        return _S.reshape(self, _size(shape))
+        return _S.reshape(self, shape_args(shape))
 
     def view_as(self, other: Tensor) -> Tensor:
         return _S.reshape(self, other.shape)
@@ -730,7 +731,7 @@ class Tensor:
         return self.T
 
     def permute(self, *dims: Any) -> Tensor:
-        return _S.permute(self, _size(dims))
+        return _S.permute(self, shape_args(dims))
 
     def squeeze(self, dim: Any = None) -> Tensor:
         return _S.squeeze(self, dim)
@@ -739,7 +740,7 @@ class Tensor:
         return _S.unsqueeze(self, dim)
 
     def expand(self, *sizes: Any) -> Tensor:
-        return _S.expand(self, _size(sizes))
+        return _S.expand(self, shape_args(sizes))
 
     def expand_as(self, other: Tensor) -> Tensor:
         return _S.expand(self, other.shape)
@@ -748,7 +749,7 @@ class Tensor:
         return _S.expand(self, tuple(shape))
 
     def repeat(self, *sizes: Any) -> Tensor:
-        return _S.repeat(self, _size(sizes))
+        return _S.repeat(self, shape_args(sizes))
 
     def split(self, split_size_or_sections: Any, dim: int = 0) -> tuple[Tensor, ...]:
         return _S.split(self, split_size_or_sections, dim)
@@ -778,7 +779,7 @@ class Tensor:
         return _S.flip(self, dims)
 
 
-def _size(args: tuple) -> tuple[int, ...]:
+def shape_args(args: tuple) -> tuple[int, ...]:
     """Accept both ``f(2, 3)`` and ``f((2, 3))`` as PyTorch does."""
     if len(args) == 1 and isinstance(args[0], (tuple, list)):
         args = tuple(args[0])

@@ -10,9 +10,9 @@ import numpy as np
 from deepling.autograd import no_grad
 from deepling.nn.parameter import Parameter
 from deepling.serialization import as_numpy
-from deepling.tensor import Tensor, _as_dtype
+from deepling.tensor import Tensor, as_dtype
 
-__all__ = ["Module", "IncompatibleKeys"]
+__all__ = ["Module", "IncompatibleKeys", "RemovableHandle"]
 
 
 class IncompatibleKeys(NamedTuple):
@@ -20,12 +20,29 @@ class IncompatibleKeys(NamedTuple):
     unexpected_keys: list[str]
 
 
-class _HookHandle:
-    def __init__(self, hooks: dict, key: int) -> None:
-        self.hooks, self.key = hooks, key
+class RemovableHandle:
+    """What ``register_*_hook`` returns, as PyTorch's ``torch.utils.hooks.RemovableHandle``.
+
+    Its ``id`` comes from a counter that only increases, so a key is never reused: registering
+    the same hook twice gives two entries, and removing one handle leaves the other. ``remove()``
+    (idempotent) unregisters the hook; used as a context manager, it removes it on exit.
+    """
+
+    next_id = 0
+
+    def __init__(self, hooks_dict: dict) -> None:
+        self.hooks_dict = hooks_dict
+        self.id = RemovableHandle.next_id
+        RemovableHandle.next_id += 1
 
     def remove(self) -> None:
-        self.hooks.pop(self.key, None)
+        self.hooks_dict.pop(self.id, None)
+
+    def __enter__(self) -> RemovableHandle:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.remove()
 
 
 class Module:
@@ -62,16 +79,17 @@ class Module:
                 out = res
         return out
 
-    def register_forward_hook(self, hook: Callable) -> _HookHandle:
+    def register_forward_hook(self, hook: Callable) -> RemovableHandle:
         """``hook(module, inputs, output)`` runs after ``forward``; a non-None return replaces the output."""
-        key = id(hook) ^ len(self._forward_hooks)
-        self._forward_hooks[key] = hook
-        return _HookHandle(self._forward_hooks, key)
+        handle = RemovableHandle(self._forward_hooks)
+        self._forward_hooks[handle.id] = hook
+        return handle
 
-    def register_forward_pre_hook(self, hook: Callable) -> _HookHandle:
-        key = id(hook) ^ len(self._forward_pre_hooks)
-        self._forward_pre_hooks[key] = hook
-        return _HookHandle(self._forward_pre_hooks, key)
+    def register_forward_pre_hook(self, hook: Callable) -> RemovableHandle:
+        """``hook(module, inputs)`` runs before ``forward``; a non-None return replaces the inputs."""
+        handle = RemovableHandle(self._forward_pre_hooks)
+        self._forward_pre_hooks[handle.id] = hook
+        return handle
 
     # ------------------------------------------------------------------ registration
     def __setattr__(self, name: str, value: Any) -> None:
@@ -314,7 +332,7 @@ class Module:
             dtype = a
         if dtype is None:
             return self
-        dt = _as_dtype(dtype)
+        dt = as_dtype(dtype)
         for t in list(self.parameters()) + list(self.buffers()):
             if t.dtype.kind == "f":
                 t.array = t.array.astype(dt)

@@ -19,7 +19,7 @@ from deepling.ops import kernels
 from deepling.ops.arguments import float_input, normalize_axis
 from deepling.ops.elementwise import relu as _relu
 from deepling.ops.promotion import cast
-from deepling.tensor import Tensor, _as_dtype
+from deepling.tensor import Tensor, as_dtype
 
 __all__ = [
     "softmax", "log_softmax", "softmin", "gelu", "silu", "elu", "selu", "celu", "leaky_relu",
@@ -172,7 +172,7 @@ def _softmax_dim(name: str, ndim: int, dim: int | None) -> int:
 def _prepare(name: str, x: Tensor, dtype: Any) -> Tensor:
     x = float_input(name, x)
     if dtype is not None:
-        x = cast(x, _as_dtype(dtype))
+        x = cast(x, as_dtype(dtype))
     return x
 
 

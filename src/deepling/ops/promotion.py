@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from deepling.autograd import Function
-from deepling.tensor import Tensor, _to_array, default_dtype
+from deepling.tensor import Tensor, default_dtype, to_array
 
 __all__ = ["kind_rank", "Cast", "cast", "scalar_dtype", "promote", "operand", "binary_operands"]
 
@@ -55,7 +55,7 @@ def operand(value: Any, like: Tensor) -> Tensor:
     if isinstance(value, Tensor):
         return value
     if isinstance(value, np.ndarray):
-        return Tensor._wrap(_to_array(value))
+        return Tensor._wrap(to_array(value))
     if isinstance(value, (list, tuple)):
         return Tensor(value)
     return Tensor._wrap(np.asarray(value, dtype=scalar_dtype(value, like.array.dtype)))

@@ -13,7 +13,7 @@ from deepling.autograd import Function
 from deepling.ops import kernels
 from deepling.ops.arguments import float_input
 from deepling.ops.promotion import cast
-from deepling.tensor import Tensor, _as_dtype
+from deepling.tensor import Tensor, as_dtype
 
 __all__ = [
     "sum", "mean", "var", "std", "var_mean", "max", "min", "amax", "amin", "argmax", "argmin",
@@ -94,7 +94,7 @@ def _correction(unbiased: Any, correction: Any) -> float:
 def sum(x: Tensor, dim: Any = None, keepdim: bool = False, dtype: Any = None) -> Tensor:
     """Sum over ``dim``; bool and integer tensors sum to int64, as in PyTorch."""
     if dtype is not None:
-        x = cast(x, _as_dtype(dtype))
+        x = cast(x, as_dtype(dtype))
     elif x.array.dtype.kind in "biu":
         x = cast(x, np.dtype(np.int64))
     return Sum.apply(x, _dims("sum", x.ndim, dim), keepdim)
@@ -102,7 +102,7 @@ def sum(x: Tensor, dim: Any = None, keepdim: bool = False, dtype: Any = None) ->
 
 def mean(x: Tensor, dim: Any = None, keepdim: bool = False, dtype: Any = None) -> Tensor:
     if dtype is not None:
-        x = cast(x, _as_dtype(dtype))
+        x = cast(x, as_dtype(dtype))
     if x.array.dtype.kind not in "fc":
         raise TypeError(f"mean: expected a floating point tensor, got {x.dtype}; use .float() first")
     return Mean.apply(x, _dims("mean", x.ndim, dim), keepdim)
@@ -258,7 +258,7 @@ class Prod(Function):
 def prod(x: Tensor, dim: Any = None, keepdim: bool = False, dtype: Any = None) -> Tensor:
     """Product of all elements, or along the one ``dim``; integer and bool tensors give int64."""
     if dtype is not None:
-        x = cast(x, _as_dtype(dtype))
+        x = cast(x, as_dtype(dtype))
     elif x.array.dtype.kind in "biu":
         x = cast(x, np.dtype(np.int64))
     if dim is None:
