@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 import torch
-from threadpoolctl import threadpool_limits
 
 import deepling as dl
 from deepling import optim
@@ -14,13 +13,6 @@ from deepling.nn import functional as F
 from deepling.nn.utils import clip_grad_norm_
 
 TEXT = "To be, or not to be, that is the question:\nWhether 'tis nobler in the mind to suffer\n"
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_blas_thread():
-    # Tiny per-step GEMMs: a 2-thread BLAS on a shared 2-core machine only adds synchronisation.
-    with threadpool_limits(limits=1, user_api="blas"):
-        yield
 
 
 def test_corpus_vocabulary_and_roundtrip(tmp_path):

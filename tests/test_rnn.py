@@ -4,21 +4,12 @@ float64 gradchecks, and small "learns" tasks."""
 import numpy as np
 import pytest
 import torch
-from threadpoolctl import threadpool_limits
 
 import deepling as dl
 from deepling.autograd import gradcheck
 from oracle import check_grad, check_op
 
 LAYERS = ["RNN", "GRU", "LSTM"]
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_blas_thread():
-    # Per-step GEMMs are tiny: a 2-thread BLAS on a loaded 2-core machine spends 30x longer
-    # synchronising its threads than computing.
-    with threadpool_limits(limits=1, user_api="blas"):
-        yield
 
 
 def _pair(name, *args, **kw):
