@@ -127,29 +127,23 @@ class PowScalar(Function):
 
 
 class Maximum(Function):
-    """Elementwise max; at ties the gradient is split evenly, as in PyTorch."""
+    """Elementwise max; at ties the gradient is split evenly, as in PyTorch (``Minimum`` likewise)."""
+
+    pick, wins = staticmethod(np.maximum), staticmethod(np.greater)
 
     def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         self.a, self.b = a, b
-        return np.maximum(a, b)
+        return self.pick(a, b)
 
     def backward(self, g: np.ndarray) -> tuple:
         tie = (self.a == self.b).astype(g.dtype) * 0.5
-        ga = g * ((self.a > self.b) + tie) if self.needs_input_grad[0] else None
-        gb = g * ((self.b > self.a) + tie) if self.needs_input_grad[1] else None
+        ga = g * (self.wins(self.a, self.b) + tie) if self.needs_input_grad[0] else None
+        gb = g * (self.wins(self.b, self.a) + tie) if self.needs_input_grad[1] else None
         return ga, gb
 
 
-class Minimum(Function):
-    def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        self.a, self.b = a, b
-        return np.minimum(a, b)
-
-    def backward(self, g: np.ndarray) -> tuple:
-        tie = (self.a == self.b).astype(g.dtype) * 0.5
-        ga = g * ((self.a < self.b) + tie) if self.needs_input_grad[0] else None
-        gb = g * ((self.b < self.a) + tie) if self.needs_input_grad[1] else None
-        return ga, gb
+class Minimum(Maximum):
+    pick, wins = staticmethod(np.minimum), staticmethod(np.less)
 
 
 def add(a: Any, b: Any, alpha: Any = 1) -> Tensor:

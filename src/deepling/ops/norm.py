@@ -200,10 +200,17 @@ class LayerNorm(Function):
         return (dx, dw, db)
 
 
-def _normalized_shape(normalized_shape: int | Sequence[int]) -> tuple[int, ...]:
-    if isinstance(normalized_shape, (int, np.integer)):
-        return (int(normalized_shape),)
-    return tuple(int(s) for s in normalized_shape)
+def _normalized_shape(name: str, input: Any, normalized_shape: int | Sequence[int]) -> tuple[int, ...]:
+    """``normalized_shape`` as a tuple, checked to be the trailing dims of a float tensor ``input``."""
+    _check_input(name, input)
+    shape = (int(normalized_shape),) if isinstance(normalized_shape, (int, np.integer)) else tuple(int(s) for s in normalized_shape)
+    k = len(shape)
+    if k == 0 or input.ndim < k or tuple(input.shape[input.ndim - k:]) != shape:
+        raise ValueError(
+            f"{name}: given normalized_shape={list(shape)}, expected input with shape [*, "
+            f"{', '.join(map(str, shape))}], but got input of size {input.shape}"
+        )
+    return shape
 
 
 def layer_norm(
@@ -219,14 +226,8 @@ def layer_norm(
     ``weight`` and ``bias`` have shape ``normalized_shape``.
     """
     name = "layer_norm"
-    _check_input(name, input)
-    shape = _normalized_shape(normalized_shape)
+    shape = _normalized_shape(name, input, normalized_shape)
     k = len(shape)
-    if k == 0 or input.ndim < k or tuple(input.shape[input.ndim - k:]) != shape:
-        raise ValueError(
-            f"layer_norm: given normalized_shape={list(shape)}, expected input with shape [*, "
-            f"{', '.join(map(str, shape))}], but got input of size {input.shape}"
-        )
     _check_param(name, "weight", weight, shape, input)
     _check_param(name, "bias", bias, shape, input)
     return LayerNorm.apply(input, weight, bias, k, input.dtype.type(eps))
@@ -385,14 +386,8 @@ def rms_norm(
     ``eps`` defaults to the machine epsilon of the input's dtype, as in PyTorch.
     """
     name = "rms_norm"
-    _check_input(name, input)
-    shape = _normalized_shape(normalized_shape)
+    shape = _normalized_shape(name, input, normalized_shape)
     k = len(shape)
-    if k == 0 or input.ndim < k or tuple(input.shape[input.ndim - k:]) != shape:
-        raise ValueError(
-            f"rms_norm: given normalized_shape={list(shape)}, expected input with shape [*, "
-            f"{', '.join(map(str, shape))}], but got input of size {input.shape}"
-        )
     _check_param(name, "weight", weight, shape, input)
     eps = float(np.finfo(input.dtype).eps) if eps is None else eps
     return RMSNorm.apply(input, weight, k, input.dtype.type(eps))
