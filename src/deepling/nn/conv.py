@@ -49,7 +49,7 @@ class _ConvNd(Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        init._default_layer_init(self.weight, self.bias)
+        init.default_layer_init(self.weight, self.bias)
 
     def _pad_input(self, x: Tensor) -> tuple[Tensor, Any]:
         """Non-zero padding modes pad explicitly, then convolve with no padding (as PyTorch does)."""

@@ -197,7 +197,7 @@ def orthogonal_(tensor: Tensor, gain: float = 1, generator: Any = None) -> Tenso
     return _fill(tensor, gain * q.reshape(tensor.shape))
 
 
-def _default_layer_init(weight: Tensor, bias: Tensor | None) -> None:
+def default_layer_init(weight: Tensor, bias: Tensor | None) -> None:
     """PyTorch's default for Linear and Conv: kaiming_uniform(a=sqrt(5)) on the weight, which is
     U(-1/sqrt(fan_in), 1/sqrt(fan_in)), and the same bound for the bias."""
     kaiming_uniform_(weight, a=math.sqrt(5))
