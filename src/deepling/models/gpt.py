@@ -20,6 +20,7 @@ from deepling.nn.module import Module
 from deepling.nn.normalization import LayerNorm
 from deepling.nn.sparse import Embedding
 from deepling.nn.transformer import LearnedPositionalEmbedding
+from deepling.ops import kernels
 from deepling.ops.attention import attention_weights, packed_self_attention
 from deepling.random import numpy_rng
 from deepling.tensor import Tensor
@@ -56,8 +57,6 @@ class CausalSelfAttention(Module):
         return self.resid_dropout(self.proj(y))
 
 
-_K = np.sqrt(2 / np.pi)  # tanh-GELU constants (GPT-2's GELU)
-_C = 0.044715
 
 
 class _GeluMLP(Function):
@@ -72,16 +71,7 @@ class _GeluMLP(Function):
         x2 = x.reshape(-1, x.shape[-1])
         h = x2 @ w1.T
         h += b1
-        dt = h.dtype.type
-        t = h * h
-        t *= dt(_C)
-        t += 1
-        t *= h
-        t *= dt(_K)
-        np.tanh(t, out=t)
-        a = t + 1
-        a *= h
-        a *= dt(0.5)
+        a, t = kernels.gelu_tanh(h)
         out = a @ w2.T
         out += b2
         if self.needs_input_grad:
@@ -90,23 +80,10 @@ class _GeluMLP(Function):
 
     def backward(self, g: np.ndarray) -> tuple:
         g2 = g.reshape(-1, g.shape[-1])
-        h, t, dt = self.h, self.t, self.h.dtype.type
         dw2 = g2.T @ self.a
         db2 = g2.sum(axis=0)
         da = g2 @ self.w2
-        # GELU'(h), reusing two temporaries.
-        inner = h * h
-        inner *= dt(3 * _C)
-        inner += 1
-        inner *= dt(_K)
-        inner *= h
-        t2 = t * t
-        np.subtract(1, t2, out=t2)
-        t2 *= inner
-        t2 += t
-        t2 += 1
-        t2 *= dt(0.5)
-        da *= t2
+        da *= kernels.gelu_tanh_grad(self.h, self.t)
         dw1 = da.T @ self.x2
         db1 = da.sum(axis=0)
         dx = (da @ self.w1).reshape(g.shape[:-1] + (self.w1.shape[1],))

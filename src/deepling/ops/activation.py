@@ -244,17 +244,17 @@ class Gelu(Function):
     def forward(self, x: np.ndarray, approximate: str) -> np.ndarray:
         self.x, self.approximate = x, approximate
         if approximate == "tanh":
-            self.th = np.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x * x * x))
-            return 0.5 * x * (1 + self.th)
+            out, self.th = kernels.gelu_tanh(x)
+            return out
         self.cdf = 0.5 * (1 + _erf(x * _INV_SQRT_2))
         return x * self.cdf
 
     def backward(self, g: np.ndarray) -> np.ndarray:
         x = self.x
         if self.approximate == "tanh":
-            th = self.th
-            dinner = _SQRT_2_OVER_PI * (1 + 3 * 0.044715 * x * x)
-            return g * (0.5 * (1 + th) + 0.5 * x * (1 - th * th) * dinner)
+            d = kernels.gelu_tanh_grad(x, self.th)
+            d *= g
+            return d
         return g * (self.cdf + x * _INV_SQRT_2PI * np.exp(-0.5 * x * x))
 
 

@@ -1,4 +1,4 @@
-"""The numerical kernels, once: stable sigmoid, softplus, softmax, log-softmax, logsumexp on arrays.
+"""The numerical kernels, once: stable sigmoid, softplus, softmax, log-softmax, logsumexp, tanh-GELU.
 
 NumPy arrays in, NumPy arrays out, no autograd: the ops (``elementwise``, ``activation``, ``loss``,
 ``reduce``, ``attention``, ``rnn``) and the models (RBM, samplers) call these, so that a fix made
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["sigmoid", "softplus", "softmax", "log_softmax", "logsumexp"]
+__all__ = ["sigmoid", "softplus", "softmax", "log_softmax", "logsumexp", "gelu_tanh", "gelu_tanh_grad"]
 
 
 def sigmoid(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
@@ -62,3 +62,42 @@ def logsumexp(x: np.ndarray, axis: int | tuple[int, ...]) -> np.ndarray:
     m = np.max(x, axis=axis, keepdims=True)
     m = np.where(np.isfinite(m), m, 0)
     return np.log(np.exp(x - m).sum(axis=axis, keepdims=True)) + m
+
+
+_GELU_K = np.sqrt(2 / np.pi)  # tanh-GELU constants (GPT-2's GELU)
+_GELU_C = 0.044715
+
+
+def gelu_tanh(h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """GELU(h) ~ h/2 (1 + t), t = tanh(k (h + c h^3)), k = sqrt(2/pi), c = 0.044715; returns (GELU, t).
+
+    In place on two temporaries: the activations of a wide hidden layer dominate the memory traffic.
+    """
+    dt = h.dtype.type
+    t = np.multiply(h, h, out=np.empty_like(h))  # out=: arrays even for 0-d h, so in place works
+    t *= dt(_GELU_C)
+    t += 1
+    t *= h
+    t *= dt(_GELU_K)
+    np.tanh(t, out=t)
+    a = np.add(t, 1, out=np.empty_like(t))
+    a *= h
+    a *= dt(0.5)
+    return a, t
+
+
+def gelu_tanh_grad(h: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """d GELU / dh = (1 + t)/2 + h/2 (1 - t^2) k (1 + 3 c h^2), with t from ``gelu_tanh``."""
+    dt = h.dtype.type
+    inner = np.multiply(h, h, out=np.empty_like(h))
+    inner *= dt(3 * _GELU_C)
+    inner += 1
+    inner *= dt(_GELU_K)
+    inner *= h
+    d = np.multiply(t, t, out=np.empty_like(t))
+    np.subtract(1, d, out=d)
+    d *= inner
+    d += t
+    d += 1
+    d *= dt(0.5)
+    return d
