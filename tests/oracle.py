@@ -70,6 +70,23 @@ def compare(name: str, got: Any, want: Any, atol: float, rtol: float) -> None:
         np.testing.assert_allclose(got, want, atol=atol, rtol=rtol, err_msg=name, equal_nan=True)
 
 
+def _backward_projection(d_flat: list[Any], t_flat: list[Any], seed: int) -> bool:
+    """Back-propagate sum(w * output) over the outputs that carry a gradient, with the same random
+    w in both frameworks; False when no output does."""
+    rng = np.random.default_rng(seed)
+    t_loss, d_loss = 0, 0
+    for d, t in zip(d_flat, t_flat):
+        if isinstance(t, torch.Tensor) and t.requires_grad:
+            w = rng.standard_normal(t.shape).astype(_to_numpy(t).dtype)
+            t_loss = t_loss + (t * torch.tensor(w)).sum()
+            d_loss = d_loss + (d * dl.tensor(w, dtype=w.dtype)).sum()
+    if not isinstance(t_loss, torch.Tensor):
+        return False
+    t_loss.backward()
+    d_loss.backward()
+    return True
+
+
 def check_op(
     fn: Callable[..., Any],
     shapes: Sequence[Any],
@@ -99,17 +116,8 @@ def check_op(
         compare(f"output {i}", d, t, atol, rtol)
     if not grad or not any(float_in):
         return t_out, d_out
-    rng = np.random.default_rng(seed + 1)
-    t_loss, d_loss = 0, 0
-    for d, t in zip(d_flat, t_flat):
-        if isinstance(t, torch.Tensor) and t.requires_grad:
-            w = rng.standard_normal(t.shape).astype(_to_numpy(t).dtype)
-            t_loss = t_loss + (t * torch.tensor(w)).sum()
-            d_loss = d_loss + (d * dl.tensor(w, dtype=w.dtype)).sum()
-    if not isinstance(t_loss, torch.Tensor):
+    if not _backward_projection(d_flat, t_flat, seed + 1):
         return t_out, d_out
-    t_loss.backward()
-    d_loss.backward()
     for i, (d, t) in enumerate(zip(d_in, t_in)):
         if t.grad is None:
             assert d.grad is None or not np.any(d.grad.array), f"input {i}: deepling has a gradient, torch has none"
@@ -192,17 +200,8 @@ def check_module(
                 assert d is None, f"{mode}: output {i} is None in torch, not in deepling"
                 continue
             compare(f"{mode}: output {i}", d, t, atol, rtol)
-        rng = np.random.default_rng(seed + 1)
-        t_loss, d_loss = 0, 0
-        for d, t in zip(d_flat, t_flat):
-            if isinstance(t, torch.Tensor) and t.requires_grad:
-                w = rng.standard_normal(t.shape).astype(_to_numpy(t).dtype)
-                t_loss = t_loss + (t * torch.tensor(w)).sum()
-                d_loss = d_loss + (d * dl.tensor(w, dtype=w.dtype)).sum()
-        if not isinstance(t_loss, torch.Tensor):
+        if not _backward_projection(d_flat, t_flat, seed + 1):
             continue
-        t_loss.backward()
-        d_loss.backward()
         for i, (d, t) in enumerate(zip(d_in, t_in)):
             if t.grad is not None:
                 assert d.grad is not None, f"{mode}: input {i}: torch has a gradient, deepling has none"
