@@ -1,7 +1,7 @@
 """Reverse-mode automatic differentiation: Function, the graph walk, grad modes, gradcheck.
 
 Every differentiable op is a ``Function`` subclass whose ``forward`` computes the output from
-NumPy arrays and whose ``backward`` maps the output gradient to one gradient per tensor input.
+NumPy arrays and whose ``backward`` maps the output gradient to one gradient per input (by position).
 ``Function.apply`` records the op in the graph only when grad mode is on and some input requires
 grad; otherwise an op costs its NumPy call and nothing more.
 """
@@ -174,13 +174,20 @@ class Function:
     """One differentiable op: ``forward`` and ``backward`` side by side.
 
     Subclasses implement ``forward(self, *args)`` on NumPy arrays (tensor arguments arrive as
-    their ``.array``; other arguments pass through) and ``backward(self, grad)`` returning one
-    gradient (ndarray or None) per tensor argument, in order. Gradients may have the broadcast
-    shape: the engine reduces them to each input's shape. ``backward`` must not modify ``grad``
-    in place. ``self.needs_input_grad`` tells which inputs want a gradient.
+    their ``.array``; other arguments pass through) and ``backward(self, grad)`` returning the
+    gradients (ndarray or None) of the inputs. Gradients may have the broadcast shape: the engine
+    reduces them to each input's shape. ``backward`` must not modify ``grad`` in place.
+
+    Positions, not types, match a gradient to its input (PyTorch's rule for autograd.Function):
+    every positional argument of ``apply`` has a slot, and ``backward`` returns gradient i for
+    positional argument i, None for a non-tensor argument; trailing slots may be left out.
+    ``self.needs_input_grad`` has one entry per positional argument (False for a non-tensor).
+    An optional tensor (a bias, a weight, a mask...) is therefore always passed positionally,
+    as None when absent, and its gradient goes in its slot (None when absent): a missing input
+    can never move a gradient to another input. Keyword arguments have no slot (no gradient).
     """
 
-    parents: tuple[Tensor, ...] = ()
+    parents: tuple[Tensor | None, ...] = ()
     needs_input_grad: tuple[bool, ...] = ()
 
     def forward(self, *args: Any, **kwargs: Any) -> np.ndarray:
@@ -200,11 +207,12 @@ class Function:
                 if a.requires_grad:
                     record = True
             else:
+                parents.append(None)  # a slot, so that gradients keep the arguments' positions
                 arrays.append(a)
         fn = cls()
         record = record and _grad_enabled
         if record:
-            fn.needs_input_grad = tuple([p.requires_grad for p in parents])
+            fn.needs_input_grad = tuple([p is not None and p.requires_grad for p in parents])
         result = Tensor._wrap(fn.forward(*arrays, **kwargs))
         if record:
             fn.parents = tuple(parents)
@@ -249,7 +257,7 @@ def _topo_order(root: Tensor) -> list[Tensor]:
             continue
         push((t, True))
         for p in ctx.parents:
-            if p.requires_grad and id(p) not in visited:
+            if p is not None and p.requires_grad and id(p) not in visited:
                 push((p, False))
     return order
 
