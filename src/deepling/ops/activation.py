@@ -255,6 +255,8 @@ class Gelu(Function):
     exact: dx = Phi(x) + x phi(x); tanh: y = x/2 (1 + tanh(k (x + 0.044715 x^3))), k = sqrt(2/pi).
     """
 
+    # At +-inf some products are inf * 0 = NaN, as in PyTorch, which computes them without a warning.
+    @np.errstate(invalid="ignore", over="ignore")
     def forward(self, x: np.ndarray, approximate: str) -> np.ndarray:
         self.x, self.approximate = x, approximate
         if approximate == "tanh":
@@ -263,6 +265,7 @@ class Gelu(Function):
         self.cdf = 0.5 * (1 + _erf(x * _INV_SQRT_2))
         return x * self.cdf
 
+    @np.errstate(invalid="ignore", over="ignore")
     def backward(self, g: np.ndarray) -> np.ndarray:
         x = self.x
         if self.approximate == "tanh":
@@ -356,7 +359,7 @@ class Softplus(Function):
     def forward(self, x: np.ndarray, beta: float, threshold: float) -> np.ndarray:
         bx = x * beta
         self.bx, self.threshold = bx, threshold
-        out = np.log1p(np.exp(-np.abs(bx))) + np.maximum(bx, 0)
+        out = np.asarray(np.log1p(np.exp(-np.abs(bx))) + np.maximum(bx, 0))  # 0-d: an array, not a scalar
         if beta != 1.0:
             out /= beta
         self.linear = bx > threshold
@@ -462,6 +465,7 @@ def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:
 class Hardswish(Function):
     """x relu6(x + 3) / 6; dx = 0 below -3, 1 above 3, x/3 + 1/2 between."""
 
+    @np.errstate(invalid="ignore")  # -inf * 0 = NaN, as PyTorch's (silent) kernel gives
     def forward(self, x: np.ndarray) -> np.ndarray:
         self.x = x
         return x * np.clip(x + 3, 0, 6) / 6

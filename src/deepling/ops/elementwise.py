@@ -218,10 +218,16 @@ class Maximum(Function):
         return np.maximum(a, b)
 
     def backward(self, g: np.ndarray) -> tuple:
-        tie = (self.a == self.b).astype(g.dtype) * 0.5
-        ga = g * ((self.a > self.b) + tie) if self.needs_input_grad[0] else None
-        gb = g * ((self.b > self.a) + tie) if self.needs_input_grad[1] else None
-        return ga, gb
+        return _select_grads(self, g, self.a < self.b, self.a > self.b)
+
+
+def _select_grads(fn: Function, g: np.ndarray, a_loses: np.ndarray, b_loses: np.ndarray) -> tuple:
+    """PyTorch's rule for maximum/minimum: the loser gets 0, a tie halves, and a NaN (which loses no
+    comparison) passes the whole gradient to both sides."""
+    tie = (fn.a == fn.b).astype(g.dtype) * 0.5
+    ga = g * (1 - a_loses - tie) if fn.needs_input_grad[0] else None
+    gb = g * (1 - b_loses - tie) if fn.needs_input_grad[1] else None
+    return ga, gb
 
 
 class Minimum(Function):
@@ -230,10 +236,7 @@ class Minimum(Function):
         return np.minimum(a, b)
 
     def backward(self, g: np.ndarray) -> tuple:
-        tie = (self.a == self.b).astype(g.dtype) * 0.5
-        ga = g * ((self.a < self.b) + tie) if self.needs_input_grad[0] else None
-        gb = g * ((self.b < self.a) + tie) if self.needs_input_grad[1] else None
-        return ga, gb
+        return _select_grads(self, g, self.a > self.b, self.a < self.b)
 
 
 def add(a: Any, b: Any, alpha: Any = 1) -> Tensor:
@@ -402,14 +405,14 @@ class Sigmoid(Function):
 
 
 class Relu(Function):
-    """max(0, x); the gradient at 0 is taken as 0."""
+    """max(0, x); the gradient at 0 is taken as 0 and passes through NaN, as in PyTorch."""
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         self.out = np.maximum(x, 0)
         return self.out
 
     def backward(self, g: np.ndarray) -> np.ndarray:
-        return g * (self.out > 0)
+        return g * np.logical_not(self.out <= 0)
 
 
 class Clamp(Function):

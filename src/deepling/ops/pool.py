@@ -77,6 +77,12 @@ class MaxPool2d(Function):
         for _, _, sl in _offsets(k, s, d, out):
             y = xp[sl].copy() if y is None else np.maximum(y, xp[sl], out=y)
         self.xp, self.y, self.geom, self.shape = xp, y, (k, s, p, d, out), x.shape
+        self.last_nan = None
+        if xp.dtype.kind == "f" and np.isnan(y).any():
+            # PyTorch's kernel takes a NaN whenever it meets one: a window's last NaN wins.
+            self.last_nan = np.full(y.shape, -1, dtype=np.int64)
+            for n, (_, _, sl) in enumerate(_offsets(k, s, d, out)):
+                self.last_nan[np.isnan(xp[sl])] = n
         if want_indices:
             self.indices = self._indices()
         return y
@@ -88,6 +94,8 @@ class MaxPool2d(Function):
         taken = None
         for n, (i, j, sl) in enumerate(offsets):
             m = np.equal(self.xp[sl], self.y)
+            if self.last_nan is not None:
+                m |= self.last_nan == n  # NaN windows: no element equals the NaN maximum
             if taken is None:
                 taken = m.copy()
             else:
@@ -303,11 +311,17 @@ class _AdaptiveMax(Function):
         n, c, h, w = x.shape
         windows = x[:, :, ih[:, None, :, None], iw[None, :, None, :]]  # (N, C, oh, ow, kh, kw)
         oh, ow, kh, kw = windows.shape[2:]
-        arg = windows.reshape(n, c, oh, ow, kh * kw).argmax(axis=-1)
+        flat = windows.reshape(n, c, oh, ow, kh * kw)
+        arg = flat.argmax(axis=-1)
+        if flat.dtype.kind == "f":
+            nan = np.isnan(flat)
+            if nan.any():  # as PyTorch's kernel: the window's last NaN
+                last = kh * kw - 1 - nan[..., ::-1].argmax(axis=-1)
+                arg = np.where(nan.any(axis=-1), last, arg)
         a, b = np.divmod(arg, kw)
         self.indices = ih[np.arange(oh)[:, None], a] * w + iw[np.arange(ow), b]
         self.shape = x.shape
-        return np.take_along_axis(windows.reshape(n, c, oh, ow, kh * kw), arg[..., None], axis=-1)[..., 0]
+        return np.take_along_axis(flat, arg[..., None], axis=-1)[..., 0]
 
     def backward(self, g: np.ndarray) -> np.ndarray:
         return _scatter_planes(g, self.indices, self.shape)
