@@ -134,8 +134,8 @@ def _run(name: str, x: Any, inplace: bool, apply: Any, *args: Any) -> Tensor:
         raise TypeError(f"{name}: inplace=True needs a floating point Tensor, got {getattr(x, 'dtype', type(x).__name__)}")
     if x._check_inplace():  # raises for a leaf that requires grad
         return x._become(apply(x._snapshot(), *args))
-    np.copyto(x.array, apply(Tensor._wrap(x.array), *args).array)
-    return x
+    x._write(apply(Tensor._wrap(x.array), *args).array)
+    return x._bump()
 
 
 def relu(input: Tensor, inplace: bool = False) -> Tensor:

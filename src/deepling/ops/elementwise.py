@@ -150,7 +150,11 @@ class Sub(Function):
 
 class Mul(Function):
     def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        self.a, self.b = a, b
+        # Keep only what a gradient needs (as PyTorch saves): writing in place into an input that
+        # no gradient reads must not stop the backward.
+        need = self.needs_input_grad or (False, False)
+        self.a = a if need[1] else None
+        self.b = b if need[0] else None
         return a * b
 
     def backward(self, g: np.ndarray) -> tuple:
@@ -163,7 +167,9 @@ class Div(Function):
     def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         if a.dtype.kind in "biu":  # true division of integers gives float32, as in PyTorch
             a, b = a.astype(default_dtype), b.astype(default_dtype)
-        self.a, self.b = a, b
+        need = self.needs_input_grad or (False, False)
+        self.a = a if need[1] else None
+        self.b = b if need[0] or need[1] else None
         return a / b
 
     def backward(self, g: np.ndarray) -> tuple:

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from deepling.autograd import Function, is_grad_enabled
+from deepling.autograd import Function
 from deepling.ops.conv import _batched, _ntuple, _pad_array
 from deepling.tensor import Tensor
 
@@ -148,15 +148,7 @@ def max_pool2d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any
 
 def _apply(fn: Function, x: Tensor, *args: Any) -> Tensor:
     """``Function.apply`` on an instance we keep (to read side outputs such as the argmax indices)."""
-    record = is_grad_enabled() and x.requires_grad
-    if record:
-        fn.needs_input_grad = (True,)
-    result = Tensor._wrap(fn.forward(x.array, *args))
-    if record:
-        fn.parents = (x,)
-        result.requires_grad = True
-        result._ctx = fn
-    return result
+    return fn.run((x, *args), {})
 
 
 def max_pool1d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1,

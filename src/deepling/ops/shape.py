@@ -12,7 +12,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from deepling.autograd import Function, is_grad_enabled
+from deepling.autograd import Function, is_grad_enabled, link_view
 from deepling.ops.elementwise import _promote, cast
 from deepling.tensor import Tensor
 
@@ -297,7 +297,10 @@ def getitem(x: Tensor, index: Any) -> Tensor:
     if x.requires_grad and is_grad_enabled():
         return GetItem.apply(x, idx, advanced)
     out = x.array[idx]
-    return Tensor._wrap(out if isinstance(out, np.ndarray) else np.asarray(out))
+    result = Tensor._wrap(out if isinstance(out, np.ndarray) else np.asarray(out))
+    if not advanced and isinstance(out, np.ndarray):  # basic indexing: a view, as in PyTorch
+        link_view(result, x, GetItem, (x, idx, advanced), {})
+    return result
 
 
 class SetItem(Function):
@@ -318,6 +321,31 @@ class SetItem(Function):
         return gx, gv
 
 
+class CopySlices(Function):
+    """An in-place write into a view of ``base``, as a new graph node of the base (PyTorch's name).
+
+    ``view_fn`` maps the base to the view. The base's memory already holds the written values (the
+    caller wrote them through the view), so forward copies nothing. Backward: the base gets ``g``
+    outside the view's region and 0 inside; the written values get ``g`` inside the region.
+    """
+
+    def forward(self, base: np.ndarray, values: np.ndarray, view_fn: Any) -> np.ndarray:
+        self.view_fn = view_fn
+        return base
+
+    def _region(self, a: np.ndarray) -> np.ndarray:
+        return self.view_fn(Tensor._wrap(a)).array  # the same view ops, on a NumPy array
+
+    def backward(self, g: np.ndarray) -> tuple:
+        gb = gv = None
+        if self.needs_input_grad[0]:
+            gb = g.copy()
+            self._region(gb)[...] = 0
+        if self.needs_input_grad[1]:
+            gv = self._region(g).copy()
+        return gb, gv
+
+
 def setitem_out_of_place(x: Tensor, index: Any, value: Any) -> Tensor:
     idx, _ = _convert_index(index)
     if not isinstance(value, Tensor):
@@ -334,7 +362,8 @@ def setitem(x: Tensor, index: Any, value: Any) -> None:
         x._become(setitem_out_of_place(old, index, old if value is x else value))
         return
     idx, _ = _convert_index(index)
-    x.array[idx] = value.array if isinstance(value, Tensor) else value
+    x._write(value.array if isinstance(value, Tensor) else value, idx)
+    x._bump()
 
 
 class Gather(Function):
