@@ -183,7 +183,9 @@ class Function:
             fn.edges = tuple([p._ctx if p._ctx is not None else p for p in parents])
             result.requires_grad = True
             result._ctx = fn
-            _remember_versions(fn, parents, out, result)
+            # Versions now, checked in backward: a value the op saved must not be written before.
+            fn._versions = [p._vc[0] for p in parents]
+            fn._out = (result._vc, result._vc[0], _root_id(out))
             if _anomaly:
                 fn._trace = traceback.format_stack()[:-1]
         return result
@@ -227,44 +229,33 @@ def refresh_view(view: Tensor, force: bool = False) -> None:
     view._view_v = view._vc[0]
 
 
-def _array_roots(values: Any) -> set[int]:
-    """ids of the memory owners of the arrays a Function kept (attributes, one level into tuples)."""
-    roots = set()
-    for v in values:
-        if isinstance(v, (tuple, list)):
-            for w in v:
-                if isinstance(w, np.ndarray):
-                    roots.add(id(w if w.base is None else w.base))
-        elif isinstance(v, np.ndarray):
-            roots.add(id(v if v.base is None else v.base))
-    return roots
+def _root_id(a: np.ndarray) -> int:
+    return id(a if a.base is None else a.base)
 
 
-def _remember_versions(fn: Function, parents: list[Tensor], out: np.ndarray, result: Tensor) -> None:
-    """The versions of the inputs (and output) whose memory ``fn`` saved for its backward: if any
-    is written in place before the backward, the backward raises instead of using changed values."""
-    saved = _array_roots(fn.__dict__.values())
-    if not saved:
-        fn._in_checks, fn._out_check = (), None
-        return
-    checks = []
-    for i, p in enumerate(parents):
-        a = p.array
-        if id(a if a.base is None else a.base) in saved:
-            checks.append((i, p._vc, p._vc[0]))
-    fn._in_checks = checks
-    fn._out_check = (result._vc, result._vc[0]) if id(out if out.base is None else out.base) in saved else None
+def _saves(ctx: Function, root: int) -> bool:
+    """Whether ``ctx`` kept an array over the memory whose owner has id ``root`` (attributes, and
+    one level into tuples): what its backward will read."""
+    for v in ctx.__dict__.values():
+        if type(v) is np.ndarray:
+            if _root_id(v) == root:
+                return True
+        elif type(v) is tuple:
+            if any(type(w) is np.ndarray and _root_id(w) == root for w in v):
+                return True
+    return False
 
 
 def _check_versions(ctx: Function) -> None:
+    """Raise if an input or the output whose memory ``ctx`` saved was written in place since the
+    op ran (compared only when a counter moved, so the usual cost is a few integer compares)."""
     name = type(ctx).__name__
-    for i, vc, v in getattr(ctx, "_in_checks", ()):
-        if vc[0] != v:
-            p = ctx.parents[i]
-            _raise_modified(f"input {i} of {name}", p.shape, p.dtype, vc[0], v)
-    out = getattr(ctx, "_out_check", None)
-    if out is not None and out[0][0] != out[1]:
-        _raise_modified(f"the output of {name}", None, None, out[0][0], out[1])
+    for i, (p, v) in enumerate(zip(ctx.parents, ctx._versions)):
+        if p._vc[0] != v and _saves(ctx, _root_id(p.array)):
+            _raise_modified(f"input {i} of {name}", p.shape, p.dtype, p._vc[0], v)
+    vc, v, root = ctx._out
+    if vc[0] != v and _saves(ctx, root):
+        _raise_modified(f"the output of {name}", None, None, vc[0], v)
 
 
 def _raise_modified(what: str, shape: Any, dtype: Any, found: int, expected: int) -> None:

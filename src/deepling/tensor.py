@@ -492,8 +492,8 @@ class Tensor:
         self._write(result.array)
         self._bump()
         ctx = result._ctx
-        if ctx is not None and getattr(ctx, "_out_check", None) is not None:
-            ctx._out_check = (self._vc, self._vc[0])  # the node's saved output is now this memory
+        if ctx is not None and hasattr(ctx, "_out"):
+            ctx._out = (self._vc, self._vc[0], ctx._out[2])  # the node's output is now this tensor
         if base is None:
             self._ctx = ctx
             self.requires_grad = result.requires_grad
