@@ -264,3 +264,11 @@ def test_l1_penalty_is_sum_of_absolute_weights():
     assert dm[0].bias.grad is None
     with pytest.raises(ValueError, match="no parameters"):
         dl.nn.l1_penalty(dl.nn.ReLU())
+
+
+@pytest.mark.parametrize("bad", [[1, 2], "ab", 3, None])
+def test_load_state_dict_of_a_non_mapping_is_a_type_error_as_in_torch(bad):
+    with pytest.raises(TypeError, match="dict-like"):
+        torch.nn.Linear(2, 2).load_state_dict(bad)
+    with pytest.raises(TypeError, match="expected state_dict to be dict-like, got"):
+        dl.nn.Linear(2, 2).load_state_dict(bad)
