@@ -95,3 +95,24 @@ def test_downloads_are_https_only():
 
 def test_history_of_the_trained_run_is_json(trained):
     assert json.loads((trained / "history.json").read_text())["epochs"] == [1]
+
+
+def test_ctrl_c_in_the_first_epoch_says_no_checkpoint_and_draws_nothing(tmp_path, capsys, monkeypatch):
+    import sys
+
+    fit_module = sys.modules["deepling.train.fit"]
+    real_fit = fit_module.fit
+
+    def interrupted_fit(*args, **kwargs):
+        class Stop(fit_module.Callback):
+            def on_batch_end(self, trainer, batch, loss):
+                raise KeyboardInterrupt
+
+        kwargs["callbacks"] = list(kwargs.get("callbacks", ())) + [Stop()]
+        return real_fit(*args, **kwargs)
+
+    monkeypatch.setattr(fit_module, "fit", interrupted_fit)
+    code, out, err = _run(["train", "--epochs", "2", "--out", str(tmp_path / "r"), "--no-progress"], capsys)
+    assert code == 130
+    assert "no checkpoint exists" in err and "Number of columns" not in err and "Traceback" not in err
+    assert not (tmp_path / "r" / "curves.png").exists()

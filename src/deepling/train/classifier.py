@@ -50,7 +50,9 @@ def _write_outputs(out: Path, history: Any, cm: np.ndarray, classes: list, title
     written = []
     history.save_json(out / "history.json")
     written.append("history.json")
-    if plots:
+    if plots and len(history) == 0:
+        print("note: no curves: no epoch was completed", file=sys.stderr)
+    elif plots:
         try:
             from deepling import viz
 
