@@ -22,6 +22,8 @@ __all__ = [
     "enable_grad",
     "set_grad_enabled",
     "is_grad_enabled",
+    "inference_mode",
+    "Variable",
     "gradcheck",
     "GradcheckError",
     "unbroadcast",
@@ -109,6 +111,54 @@ class set_grad_enabled:
                 return func(*args, **kwargs)
 
         return wrapper
+
+
+class inference_mode:
+    """``inference_mode(mode=True)``: as ``no_grad`` (deepling has no separate inference tensors).
+
+    A context manager or a decorator, bare (``@inference_mode``) or called (``@inference_mode()``);
+    ``inference_mode(False)`` changes nothing.
+    """
+
+    def __new__(cls, mode: Any = True) -> Any:
+        if callable(mode):
+            return cls(True)(mode)  # used bare as a decorator
+        return super().__new__(cls)
+
+    def __init__(self, mode: bool = True) -> None:
+        self._enabled = bool(mode)
+
+    def __enter__(self) -> None:
+        global _grad_enabled
+        self._prev = _grad_enabled
+        if self._enabled:
+            _grad_enabled = False
+
+    def __exit__(self, *exc: object) -> None:
+        global _grad_enabled
+        _grad_enabled = self._prev
+
+    def __call__(self, func: Callable) -> Callable:
+        enabled = self._enabled
+
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with inference_mode(enabled):
+                return func(*args, **kwargs)
+
+        return wrapper
+
+
+def is_inference_mode_enabled() -> bool:
+    return False
+
+
+def Variable(data: Any, requires_grad: bool = False, volatile: bool = False) -> Any:  # noqa: N802  (PyTorch's name)
+    """PyTorch's pre-0.4 wrapper, kept there for old scripts: returns ``data`` itself (a Tensor),
+    made to require grad when asked."""
+    if requires_grad and not data.requires_grad:
+        data.requires_grad_(True)
+    return data
 
 
 def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:

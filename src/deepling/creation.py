@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from deepling.devices import resolve
 from deepling.random import Generator, _rng
 from deepling.tensor import Tensor, _as_dtype, _size, _to_array, default_dtype
 
@@ -17,6 +18,8 @@ __all__ = [
     "tensor", "as_tensor", "from_numpy", "zeros", "ones", "full", "empty", "arange", "linspace",
     "eye", "rand", "randn", "randint", "randperm", "zeros_like", "ones_like", "full_like",
     "empty_like", "rand_like", "randn_like", "randint_like", "normal", "bernoulli", "multinomial",
+    "FloatTensor", "DoubleTensor", "HalfTensor", "LongTensor", "IntTensor", "ShortTensor", "CharTensor",
+    "ByteTensor", "BoolTensor",
 ]
 
 
@@ -24,7 +27,8 @@ def _dt(dtype: Any, default: Any = default_dtype) -> np.dtype:
     return _as_dtype(default if dtype is None else dtype)
 
 
-def _make(array: np.ndarray, requires_grad: bool) -> Tensor:
+def _make(array: np.ndarray, requires_grad: bool = False, device: Any = None) -> Tensor:
+    resolve(device, "creating a tensor")  # the only device is the CPU: anything else raises DeviceError
     t = Tensor._wrap(array)
     if requires_grad:
         t.requires_grad_(True)
@@ -33,11 +37,12 @@ def _make(array: np.ndarray, requires_grad: bool) -> Tensor:
 
 def tensor(data: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     """A new tensor holding a copy of ``data`` (float data becomes float32, integers int64)."""
-    return _make(_to_array(data, dtype), requires_grad)
+    return _make(_to_array(data, dtype), requires_grad, device)
 
 
 def as_tensor(data: Any, dtype: Any = None, device: Any = None) -> Tensor:
     """A tensor sharing memory with ``data`` when it is already an ndarray of the right dtype."""
+    resolve(device, "as_tensor")
     if isinstance(data, Tensor):
         return data if dtype is None else data.to(dtype)
     if isinstance(data, np.ndarray):
@@ -53,21 +58,21 @@ def from_numpy(array: np.ndarray) -> Tensor:
 
 
 def zeros(*size: Any, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:
-    return _make(np.zeros(_size(size), dtype=_dt(dtype)), requires_grad)
+    return _make(np.zeros(_size(size), dtype=_dt(dtype)), requires_grad, device)
 
 
 def ones(*size: Any, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:
-    return _make(np.ones(_size(size), dtype=_dt(dtype)), requires_grad)
+    return _make(np.ones(_size(size), dtype=_dt(dtype)), requires_grad, device)
 
 
 def empty(*size: Any, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:
-    return _make(np.empty(_size(size), dtype=_dt(dtype)), requires_grad)
+    return _make(np.empty(_size(size), dtype=_dt(dtype)), requires_grad, device)
 
 
 def full(size: Any, fill_value: Any, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:
     if dtype is None:
         dtype = _to_array(fill_value).dtype
-    return _make(np.full(_size((size,)), fill_value, dtype=_as_dtype(dtype)), requires_grad)
+    return _make(np.full(_size((size,)), fill_value, dtype=_as_dtype(dtype)), requires_grad, device)
 
 
 def arange(start: Any, end: Any = None, step: Any = 1, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:
@@ -77,21 +82,21 @@ def arange(start: Any, end: Any = None, step: Any = 1, dtype: Any = None, requir
     if dtype is None:
         ints = all(isinstance(v, (int, np.integer)) for v in (start, end, step))
         dtype = np.int64 if ints else default_dtype
-    return _make(np.arange(start, end, step).astype(_as_dtype(dtype)), requires_grad)
+    return _make(np.arange(start, end, step).astype(_as_dtype(dtype)), requires_grad, device)
 
 
 def linspace(start: float, end: float, steps: int, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:
-    return _make(np.linspace(start, end, steps).astype(_dt(dtype)), requires_grad)
+    return _make(np.linspace(start, end, steps).astype(_dt(dtype)), requires_grad, device)
 
 
 def eye(n: int, m: int | None = None, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:
-    return _make(np.eye(n, m, dtype=_dt(dtype)), requires_grad)
+    return _make(np.eye(n, m, dtype=_dt(dtype)), requires_grad, device)
 
 
 def rand(*size: Any, generator: Generator | None = None, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:
     """Uniform samples on [0, 1)."""
     dt = _dt(dtype)
-    return _make(_rng(generator).random(_size(size), dtype=np.float64 if dt == np.float64 else np.float32).astype(dt, copy=False), requires_grad)
+    return _make(_rng(generator).random(_size(size), dtype=np.float64 if dt == np.float64 else np.float32).astype(dt, copy=False), requires_grad, device)
 
 
 def randn(*size: Any, generator: Generator | None = None, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:
@@ -99,7 +104,7 @@ def randn(*size: Any, generator: Generator | None = None, dtype: Any = None, req
     dt = _dt(dtype)
     rng = _rng(generator)
     out = rng.standard_normal(_size(size), dtype=np.float64 if dt == np.float64 else np.float32)
-    return _make(out.astype(dt, copy=False), requires_grad)
+    return _make(out.astype(dt, copy=False), requires_grad, device)
 
 
 def randint(low: int, high: Any = None, size: Any = None, generator: Generator | None = None, dtype: Any = None, device: Any = None) -> Tensor:
@@ -111,11 +116,11 @@ def randint(low: int, high: Any = None, size: Any = None, generator: Generator |
             raise TypeError("randint: missing the 'size' argument")
     if high is None:
         low, high = 0, low
-    return Tensor._wrap(_rng(generator).integers(low, high, _size((size,))).astype(_dt(dtype, np.int64)))
+    return _make(_rng(generator).integers(low, high, _size((size,))).astype(_dt(dtype, np.int64)), device=device)
 
 
 def randperm(n: int, generator: Generator | None = None, dtype: Any = None, device: Any = None) -> Tensor:
-    return Tensor._wrap(_rng(generator).permutation(n).astype(_dt(dtype, np.int64)))
+    return _make(_rng(generator).permutation(n).astype(_dt(dtype, np.int64)), device=device)
 
 
 def normal(mean: Any, std: Any = 1.0, size: Any = None, generator: Generator | None = None) -> Tensor:
@@ -144,29 +149,66 @@ def multinomial(probs: Tensor, num_samples: int, replacement: bool = False, gene
     return Tensor._wrap(out.reshape(p.shape[:-1] + (num_samples,)))
 
 
-def zeros_like(x: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    return _make(np.zeros(x.shape, dtype=_dt(dtype, x.dtype)), requires_grad)
+def zeros_like(x: Tensor, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:
+    return _make(np.zeros(x.shape, dtype=_dt(dtype, x.dtype)), requires_grad, device)
 
 
-def ones_like(x: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    return _make(np.ones(x.shape, dtype=_dt(dtype, x.dtype)), requires_grad)
+def ones_like(x: Tensor, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:
+    return _make(np.ones(x.shape, dtype=_dt(dtype, x.dtype)), requires_grad, device)
 
 
-def full_like(x: Tensor, fill_value: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    return _make(np.full(x.shape, fill_value, dtype=_dt(dtype, x.dtype)), requires_grad)
+def full_like(x: Tensor, fill_value: Any, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:
+    return _make(np.full(x.shape, fill_value, dtype=_dt(dtype, x.dtype)), requires_grad, device)
 
 
-def empty_like(x: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    return _make(np.empty(x.shape, dtype=_dt(dtype, x.dtype)), requires_grad)
+def empty_like(x: Tensor, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:
+    return _make(np.empty(x.shape, dtype=_dt(dtype, x.dtype)), requires_grad, device)
 
 
-def rand_like(x: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    return rand(x.shape, dtype=_dt(dtype, x.dtype), requires_grad=requires_grad)
+def rand_like(x: Tensor, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:
+    return rand(x.shape, dtype=_dt(dtype, x.dtype), requires_grad=requires_grad, device=device)
 
 
-def randn_like(x: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    return randn(x.shape, dtype=_dt(dtype, x.dtype), requires_grad=requires_grad)
+def randn_like(x: Tensor, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:
+    return randn(x.shape, dtype=_dt(dtype, x.dtype), requires_grad=requires_grad, device=device)
 
 
-def randint_like(x: Tensor, low: int, high: Any = None, dtype: Any = None) -> Tensor:
-    return randint(low, high, x.shape, dtype=_dt(dtype, x.dtype))
+def randint_like(x: Tensor, low: int, high: Any = None, dtype: Any = None, device: Any = None) -> Tensor:
+    return randint(low, high, x.shape, dtype=_dt(dtype, x.dtype), device=device)
+
+
+# ---------------------------------------------------------------------------- legacy tensor types
+class _TensorType(type):
+    """``deepling.FloatTensor`` and friends: PyTorch's legacy typed constructors.
+
+    ``LongTensor([1, 2])`` copies data into int64, ``FloatTensor(2, 3)`` makes a zero tensor of that
+    shape; ``isinstance(t, deepling.FloatTensor)`` checks the dtype and ``t.type(deepling.FloatTensor)``
+    casts to it.
+    """
+
+    dtype: np.dtype
+
+    def __call__(cls, *args: Any) -> Tensor:
+        return Tensor(*args, dtype=cls.dtype)
+
+    def __instancecheck__(cls, obj: Any) -> bool:
+        return isinstance(obj, Tensor) and obj.dtype == cls.dtype
+
+    def __repr__(cls) -> str:
+        return f"<class 'deepling.{cls.__name__}'>"
+
+
+def _tensor_type(name: str, dtype: np.dtype) -> Any:
+    return _TensorType(name, (), {"dtype": dtype, "__module__": "deepling"})
+
+
+FloatTensor = _tensor_type("FloatTensor", np.dtype(np.float32))
+DoubleTensor = _tensor_type("DoubleTensor", np.dtype(np.float64))
+HalfTensor = _tensor_type("HalfTensor", np.dtype(np.float16))
+LongTensor = _tensor_type("LongTensor", np.dtype(np.int64))
+IntTensor = _tensor_type("IntTensor", np.dtype(np.int32))
+ShortTensor = _tensor_type("ShortTensor", np.dtype(np.int16))
+CharTensor = _tensor_type("CharTensor", np.dtype(np.int8))
+ByteTensor = _tensor_type("ByteTensor", np.dtype(np.uint8))
+BoolTensor = _tensor_type("BoolTensor", np.dtype(np.bool_))
+TENSOR_TYPES = (FloatTensor, DoubleTensor, HalfTensor, LongTensor, IntTensor, ShortTensor, CharTensor, ByteTensor, BoolTensor)

@@ -10,6 +10,7 @@ from typing import Any, Callable, Iterator, NamedTuple
 import numpy as np
 
 from deepling.autograd import no_grad
+from deepling.devices import resolve, to_args
 from deepling.nn.parameter import Parameter
 from deepling.tensor import Tensor, _as_dtype
 
@@ -316,14 +317,11 @@ class Module:
         return self
 
     def to(self, *args: Any, **kwargs: Any) -> Module:
-        """``to(dtype)`` casts floating point parameters and buffers in place; devices other than cpu raise."""
-        dtype = kwargs.get("dtype")
-        for a in args:
-            if isinstance(a, str) and a.split(":")[0] == "cpu":
-                continue
-            if isinstance(a, str) and a not in ("float32", "float64", "float", "double"):
-                raise RuntimeError(f"to: deepling runs on the CPU only (got device {a!r})")
-            dtype = a
+        """``to(device, dtype)`` / ``to(dtype)``: casts floating point parameters and buffers in place.
+
+        A device deepling does not have (anything but the CPU) raises ``DeviceError``.
+        """
+        _, dtype, _ = to_args("to", args, kwargs)
         if dtype is None:
             return self
         dt = _as_dtype(dtype)
@@ -341,6 +339,11 @@ class Module:
         return self.to(np.float64)
 
     def cpu(self) -> Module:
+        return self
+
+    def cuda(self, device: Any = None) -> Module:
+        """Always raises ``DeviceError``: deepling has no CUDA."""
+        resolve("cuda", "cuda")
         return self
 
     # ------------------------------------------------------------------ repr

@@ -63,7 +63,7 @@ def _operand(value: Any, like: Tensor) -> Tensor:
     if isinstance(value, np.ndarray):
         return Tensor._wrap(_to_array(value))
     if isinstance(value, (list, tuple)):
-        return Tensor(value)
+        return Tensor._wrap(_to_array(value))
     return Tensor._wrap(np.asarray(value, dtype=_scalar_dtype(value, like.array.dtype)))
 
 
