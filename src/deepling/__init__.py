@@ -196,7 +196,7 @@ from deepling.runtime import get_num_threads, set_num_threads, tune_malloc
 from deepling.serialization import load, save
 from deepling.tensor import (  # noqa: I001  (tensor first: the ops import it)
     Tensor,
-    _as_dtype,
+    as_dtype,
     bfloat16,
     bool_,
     complex64,
@@ -263,12 +263,12 @@ def is_floating_point(x: Tensor) -> _builtins.bool:
 
 def finfo(dtype: Any = None) -> Any:
     """Machine limits of a float dtype (``eps``, ``max``, ``tiny``, ...), as ``torch.finfo``."""
-    return _np.finfo(_as_dtype(default_dtype if dtype is None else dtype))
+    return _np.finfo(as_dtype(default_dtype if dtype is None else dtype))
 
 
 def iinfo(dtype: Any) -> Any:
     """Limits of an integer dtype (``min``, ``max``, ``bits``), as ``torch.iinfo``."""
-    return _np.iinfo(_as_dtype(dtype))
+    return _np.iinfo(as_dtype(dtype))
 
 
 def _method_function(name: str) -> Any:

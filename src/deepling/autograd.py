@@ -1,7 +1,7 @@
 """Reverse-mode automatic differentiation: Function, the graph walk, grad modes, gradcheck.
 
 Every differentiable op is a ``Function`` subclass whose ``forward`` computes the output from
-NumPy arrays and whose ``backward`` maps the output gradient to one gradient per tensor input.
+NumPy arrays and whose ``backward`` maps the output gradient to one gradient per input (by position).
 ``Function.apply`` records the op in the graph only when grad mode is on and some input requires
 grad; otherwise an op costs its NumPy call and nothing more.
 """
@@ -181,13 +181,20 @@ class Function:
     """One differentiable op: ``forward`` and ``backward`` side by side.
 
     Subclasses implement ``forward(self, *args)`` on NumPy arrays (tensor arguments arrive as
-    their ``.array``; other arguments pass through) and ``backward(self, grad)`` returning one
-    gradient (ndarray or None) per tensor argument, in order. Gradients may have the broadcast
-    shape: the engine reduces them to each input's shape. ``backward`` must not modify ``grad``
-    in place. ``self.needs_input_grad`` tells which inputs want a gradient.
+    their ``.array``; other arguments pass through) and ``backward(self, grad)`` returning the
+    gradients (ndarray or None) of the inputs. Gradients may have the broadcast shape: the engine
+    reduces them to each input's shape. ``backward`` must not modify ``grad`` in place.
+
+    Positions, not types, match a gradient to its input (PyTorch's rule for autograd.Function):
+    every positional argument of ``apply`` has a slot, and ``backward`` returns gradient i for
+    positional argument i, None for a non-tensor argument; trailing slots may be left out.
+    ``self.needs_input_grad`` has one entry per positional argument (False for a non-tensor).
+    An optional tensor (a bias, a weight, a mask...) is therefore always passed positionally,
+    as None when absent, and its gradient goes in its slot (None when absent): a missing input
+    can never move a gradient to another input. Keyword arguments have no slot (no gradient).
     """
 
-    parents: tuple[Tensor, ...] = ()
+    parents: tuple[Tensor | None, ...] = ()
     needs_input_grad: tuple[bool, ...] = ()
 
     def forward(self, *args: Any, **kwargs: Any) -> np.ndarray:
@@ -214,14 +221,17 @@ class Function:
                 if a.requires_grad:
                     record = True
             else:
+                parents.append(None)  # a slot, so that gradients keep the arguments' positions
                 arrays.append(a)
         record = record and _grad_enabled
         if record:
-            fn.needs_input_grad = tuple([p.requires_grad for p in parents])
+            fn.needs_input_grad = tuple([p is not None and p.requires_grad for p in parents])
         out = fn.forward(*arrays, **kwargs)
         result = Tensor._wrap(out)
         base = result.array.base
         for p in parents:  # a view of an input's memory shares its version counter and remembers its base
+            if p is None:
+                continue
             a = p.array
             if out is a or (base is not None and (base is a or base is a.base)):
                 link_view(result, p, cls, args, kwargs)
@@ -230,11 +240,11 @@ class Function:
             fn.parents = tuple(parents)
             # Edges point at the inputs' nodes as they are now: an in-place op later gives a tensor
             # a new node, and what was computed from its old value must still flow into the old one.
-            fn.edges = tuple([p._ctx if p._ctx is not None else p for p in parents])
+            fn.edges = tuple([p if p is None or p._ctx is None else p._ctx for p in parents])
             result.requires_grad = True
             result._ctx = fn
             # Versions now, checked in backward: a value the op saved must not be written before.
-            fn._versions = [p._vc[0] for p in parents]
+            fn._versions = [0 if p is None else p._vc[0] for p in parents]
             fn._out = (result._vc, result._vc[0], _root_id(out))
             if _anomaly:
                 fn._trace = traceback.format_stack()[:-1]
@@ -301,7 +311,7 @@ def _check_versions(ctx: Function) -> None:
     op ran (compared only when a counter moved, so the usual cost is a few integer compares)."""
     name = type(ctx).__name__
     for i, (p, v) in enumerate(zip(ctx.parents, ctx._versions)):
-        if p._vc[0] != v and _saves(ctx, _root_id(p.array)):
+        if p is not None and p._vc[0] != v and _saves(ctx, _root_id(p.array)):
             _raise_modified(f"input {i} of {name}", p.shape, p.dtype, p._vc[0], v)
     vc, v, root = ctx._out
     if vc[0] != v and _saves(ctx, root):

@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 
 from deepling.devices import resolve
-from deepling.random import Generator, _rng
-from deepling.tensor import Tensor, _as_dtype, _size, _to_array, default_dtype
+from deepling.random import Generator, numpy_rng
+from deepling.tensor import Tensor, as_dtype, default_dtype, shape_args, to_array
 
 __all__ = [
     "tensor", "as_tensor", "from_numpy", "zeros", "ones", "full", "empty", "arange", "linspace",
@@ -24,7 +24,7 @@ __all__ = [
 
 
 def _dt(dtype: Any, default: Any = default_dtype) -> np.dtype:
-    return _as_dtype(default if dtype is None else dtype)
+    return as_dtype(default if dtype is None else dtype)
 
 
 def _make(array: np.ndarray, requires_grad: bool = False, device: Any = None) -> Tensor:
@@ -37,7 +37,7 @@ def _make(array: np.ndarray, requires_grad: bool = False, device: Any = None) ->
 
 def tensor(data: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     """A new tensor holding a copy of ``data`` (float data becomes float32, integers int64)."""
-    return _make(_to_array(data, dtype), requires_grad, device)
+    return _make(to_array(data, dtype), requires_grad, device)
 
 
 def as_tensor(data: Any, dtype: Any = None, device: Any = None) -> Tensor:
@@ -46,7 +46,7 @@ def as_tensor(data: Any, dtype: Any = None, device: Any = None) -> Tensor:
     if isinstance(data, Tensor):
         return data if dtype is None else data.to(dtype)
     if isinstance(data, np.ndarray):
-        return Tensor._wrap(data if dtype is None else data.astype(_as_dtype(dtype), copy=False))
+        return Tensor._wrap(data if dtype is None else data.astype(as_dtype(dtype), copy=False))
     return tensor(data, dtype)
 
 
@@ -58,21 +58,21 @@ def from_numpy(array: np.ndarray) -> Tensor:
 
 
 def zeros(*size: Any, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:
-    return _make(np.zeros(_size(size), dtype=_dt(dtype)), requires_grad, device)
+    return _make(np.zeros(shape_args(size), dtype=_dt(dtype)), requires_grad, device)
 
 
 def ones(*size: Any, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:
-    return _make(np.ones(_size(size), dtype=_dt(dtype)), requires_grad, device)
+    return _make(np.ones(shape_args(size), dtype=_dt(dtype)), requires_grad, device)
 
 
 def empty(*size: Any, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:
-    return _make(np.empty(_size(size), dtype=_dt(dtype)), requires_grad, device)
+    return _make(np.empty(shape_args(size), dtype=_dt(dtype)), requires_grad, device)
 
 
 def full(size: Any, fill_value: Any, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:
     if dtype is None:
-        dtype = _to_array(fill_value).dtype
-    return _make(np.full(_size((size,)), fill_value, dtype=_as_dtype(dtype)), requires_grad, device)
+        dtype = to_array(fill_value).dtype
+    return _make(np.full(shape_args((size,)), fill_value, dtype=as_dtype(dtype)), requires_grad, device)
 
 
 def arange(start: Any, end: Any = None, step: Any = 1, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:
@@ -82,7 +82,7 @@ def arange(start: Any, end: Any = None, step: Any = 1, dtype: Any = None, requir
     if dtype is None:
         ints = all(isinstance(v, (int, np.integer)) for v in (start, end, step))
         dtype = np.int64 if ints else default_dtype
-    return _make(np.arange(start, end, step).astype(_as_dtype(dtype)), requires_grad, device)
+    return _make(np.arange(start, end, step).astype(as_dtype(dtype)), requires_grad, device)
 
 
 def linspace(start: float, end: float, steps: int, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:
@@ -96,14 +96,14 @@ def eye(n: int, m: int | None = None, dtype: Any = None, requires_grad: bool = F
 def rand(*size: Any, generator: Generator | None = None, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:
     """Uniform samples on [0, 1)."""
     dt = _dt(dtype)
-    return _make(_rng(generator).random(_size(size), dtype=np.float64 if dt == np.float64 else np.float32).astype(dt, copy=False), requires_grad, device)
+    return _make(numpy_rng(generator).random(shape_args(size), dtype=np.float64 if dt == np.float64 else np.float32).astype(dt, copy=False), requires_grad, device)
 
 
 def randn(*size: Any, generator: Generator | None = None, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:
     """Standard normal samples."""
     dt = _dt(dtype)
-    rng = _rng(generator)
-    out = rng.standard_normal(_size(size), dtype=np.float64 if dt == np.float64 else np.float32)
+    rng = numpy_rng(generator)
+    out = rng.standard_normal(shape_args(size), dtype=np.float64 if dt == np.float64 else np.float32)
     return _make(out.astype(dt, copy=False), requires_grad, device)
 
 
@@ -116,30 +116,30 @@ def randint(low: int, high: Any = None, size: Any = None, generator: Generator |
             raise TypeError("randint: missing the 'size' argument")
     if high is None:
         low, high = 0, low
-    return _make(_rng(generator).integers(low, high, _size((size,))).astype(_dt(dtype, np.int64)), device=device)
+    return _make(numpy_rng(generator).integers(low, high, shape_args((size,))).astype(_dt(dtype, np.int64)), device=device)
 
 
 def randperm(n: int, generator: Generator | None = None, dtype: Any = None, device: Any = None) -> Tensor:
-    return _make(_rng(generator).permutation(n).astype(_dt(dtype, np.int64)), device=device)
+    return _make(numpy_rng(generator).permutation(n).astype(_dt(dtype, np.int64)), device=device)
 
 
 def normal(mean: Any, std: Any = 1.0, size: Any = None, generator: Generator | None = None) -> Tensor:
     m = mean.array if isinstance(mean, Tensor) else mean
     s = std.array if isinstance(std, Tensor) else std
-    shape = np.broadcast_shapes(np.shape(m), np.shape(s)) if size is None else _size((size,))
-    return Tensor._wrap(_rng(generator).normal(m, s, shape).astype(default_dtype))
+    shape = np.broadcast_shapes(np.shape(m), np.shape(s)) if size is None else shape_args((size,))
+    return Tensor._wrap(numpy_rng(generator).normal(m, s, shape).astype(default_dtype))
 
 
 def bernoulli(p: Tensor, generator: Generator | None = None) -> Tensor:
     """0/1 samples with probabilities ``p`` (same dtype as ``p``)."""
-    return Tensor._wrap((_rng(generator).random(p.shape) < p.array).astype(p.dtype))
+    return Tensor._wrap((numpy_rng(generator).random(p.shape) < p.array).astype(p.dtype))
 
 
 def multinomial(probs: Tensor, num_samples: int, replacement: bool = False, generator: Generator | None = None) -> Tensor:
     """Sample category indices from each row of (unnormalized) ``probs``: (C,) or (N, C)."""
     p = np.asarray(probs.array, dtype=np.float64)
     rows = p.reshape(-1, p.shape[-1])
-    rng = _rng(generator)
+    rng = numpy_rng(generator)
     out = np.empty((rows.shape[0], num_samples), dtype=np.int64)
     for i, row in enumerate(rows):  # one draw per distribution (a few rows when sampling text)
         total = row.sum()

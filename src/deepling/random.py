@@ -56,5 +56,7 @@ def set_rng_state(state: dict[str, Any]) -> None:
     default_generator.set_state(state)
 
 
-def _rng(generator: Generator | None = None) -> np.random.Generator:
+def numpy_rng(generator: Generator | None = None) -> np.random.Generator:
+    """The NumPy generator behind ``generator``, or behind the global one when None: every random
+    draw in deepling (init, dropout, shuffling, sampling) goes through it."""
     return (generator or default_generator).rng

@@ -61,7 +61,7 @@ _DTYPE_NAMES = {
 }
 
 
-def _as_dtype(dtype: Any) -> np.dtype:
+def as_dtype(dtype: Any) -> np.dtype:
     """The NumPy dtype for a deepling/NumPy dtype, a PyTorch dtype name or a Python type."""
     if isinstance(dtype, str) and dtype in _DTYPE_NAMES:
         dtype = _DTYPE_NAMES[dtype]
@@ -136,11 +136,11 @@ def _infer_dtype(data: Any) -> np.dtype | None:
     return out
 
 
-def _to_array(data: Any, dtype: Any = None) -> np.ndarray:
+def to_array(data: Any, dtype: Any = None) -> np.ndarray:
     """A new ndarray holding ``data``, with PyTorch's dtype inference (``_infer_dtype``)."""
     if isinstance(data, Tensor):
         data = data.array
-    dt = _as_dtype(dtype) if dtype is not None else (_infer_dtype(data) or default_dtype)
+    dt = as_dtype(dtype) if dtype is not None else (_infer_dtype(data) or default_dtype)
     if dt.kind in "OUSV" or (isinstance(data, np.ndarray) and data.dtype.kind in "OUSV" and dtype is None):
         raise TypeError(f"tensor: cannot make a tensor from data of dtype {dt}")
     try:
@@ -168,14 +168,14 @@ class Tensor:
     __array_ufunc__ = None  # NumPy defers to our reflected operators: ndarray + Tensor -> Tensor
 
     def __init__(self, data: Any = None, *sizes: int, requires_grad: bool = False, dtype: Any = None) -> None:
-        dt = default_dtype if dtype is None else _as_dtype(dtype)
+        dt = default_dtype if dtype is None else as_dtype(dtype)
         is_int = isinstance(data, (int, np.integer)) and not isinstance(data, (bool, np.bool_))
         if sizes and not (is_int and all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) for s in sizes)):
             raise TypeError(f"Tensor: expected Tensor(data) or Tensor(*sizes) with int sizes, got {(data,) + sizes!r}")
         if is_int:
-            self.array = np.zeros(_size((data,) + sizes), dtype=dt)
+            self.array = np.zeros(shape_args((data,) + sizes), dtype=dt)
         else:
-            self.array = _to_array([] if data is None else data, dt)
+            self.array = to_array([] if data is None else data, dt)
         self.grad: Tensor | None = None
         self.requires_grad = False
         self._ctx = None
@@ -401,7 +401,7 @@ class Tensor:
         and means nothing on the CPU; a device deepling does not have raises ``DeviceError``.
         """
         _, dtype, copy = _device.to_args("to", args, kwargs)
-        out = self if dtype is None else _E.cast(self, _as_dtype(dtype))
+        out = self if dtype is None else _E.cast(self, as_dtype(dtype))
         return _E.clone(out) if copy and out is self else out
 
     def type(self, dtype: Any = None) -> Any:
@@ -470,16 +470,16 @@ class Tensor:
         return Tensor(data, dtype=self.dtype)
 
     def new_zeros(self, *size: Any) -> Tensor:
-        return Tensor._wrap(np.zeros(_size(size), dtype=self.dtype))
+        return Tensor._wrap(np.zeros(shape_args(size), dtype=self.dtype))
 
     def new_ones(self, *size: Any) -> Tensor:
-        return Tensor._wrap(np.ones(_size(size), dtype=self.dtype))
+        return Tensor._wrap(np.ones(shape_args(size), dtype=self.dtype))
 
     def new_full(self, size: Any, fill_value: Any) -> Tensor:
-        return Tensor._wrap(np.full(_size((size,)), fill_value, dtype=self.dtype))
+        return Tensor._wrap(np.full(shape_args((size,)), fill_value, dtype=self.dtype))
 
     def new_empty(self, *size: Any) -> Tensor:
-        return Tensor._wrap(np.empty(_size(size), dtype=self.dtype))
+        return Tensor._wrap(np.empty(shape_args(size), dtype=self.dtype))
 
     # ----------------------------------------------------------------- repr
     def __repr__(self) -> str:
@@ -758,16 +758,16 @@ class Tensor:
         return self.fill_(0)
 
     def uniform_(self, a: float = 0.0, b: float = 1.0, generator: Any = None) -> Tensor:
-        return self._overwrite(_random._rng(generator).uniform(a, b, self.array.shape))
+        return self._overwrite(_random.numpy_rng(generator).uniform(a, b, self.array.shape))
 
     def normal_(self, mean: float = 0.0, std: float = 1.0, generator: Any = None) -> Tensor:
-        return self._overwrite(_random._rng(generator).normal(mean, std, self.array.shape))
+        return self._overwrite(_random.numpy_rng(generator).normal(mean, std, self.array.shape))
 
     def bernoulli_(self, p: float = 0.5, generator: Any = None) -> Tensor:
-        return self._overwrite(_random._rng(generator).random(self.array.shape) < p)
+        return self._overwrite(_random.numpy_rng(generator).random(self.array.shape) < p)
 
     def exponential_(self, lambd: float = 1.0, generator: Any = None) -> Tensor:
-        return self._overwrite(_random._rng(generator).exponential(1.0 / lambd, self.array.shape))
+        return self._overwrite(_random.numpy_rng(generator).exponential(1.0 / lambd, self.array.shape))
 
     # ----------------------------------------------------------------- elementwise
     def add(self, other: Any, alpha: Any = 1) -> Tensor:
@@ -947,7 +947,7 @@ class Tensor:
             if low == 0:
                 raise ValueError("random_: deepling needs an upper bound (random_(high) or random_(low, high))")
             low, high = 0, low
-        return self._overwrite(_random._rng(generator).integers(low, high, self.array.shape))
+        return self._overwrite(_random.numpy_rng(generator).integers(low, high, self.array.shape))
 
     def new(self, *args: Any) -> Tensor:
         """Legacy: ``x.new(2, 3)`` (zeros) or ``x.new(data)``, in this tensor's dtype."""
@@ -1092,12 +1092,12 @@ class Tensor:
 
     # ----------------------------------------------------------------- shape
     def reshape(self, *shape: Any) -> Tensor:
-        return _S.reshape(self, _size(shape))
+        return _S.reshape(self, shape_args(shape))
 
     def view(self, *shape: Any) -> Tensor:
         if len(shape) == 1 and not isinstance(shape[0], (int, tuple, list)):
             return self.to(shape[0])
-        return _S.reshape(self, _size(shape))
+        return _S.reshape(self, shape_args(shape))
 
     def view_as(self, other: Tensor) -> Tensor:
         return _S.reshape(self, other.shape)
@@ -1123,7 +1123,7 @@ class Tensor:
         return self.T
 
     def permute(self, *dims: Any) -> Tensor:
-        return _S.permute(self, _size(dims))
+        return _S.permute(self, shape_args(dims))
 
     def squeeze(self, dim: Any = None) -> Tensor:
         return _S.squeeze(self, dim)
@@ -1132,7 +1132,7 @@ class Tensor:
         return _S.unsqueeze(self, dim)
 
     def expand(self, *sizes: Any) -> Tensor:
-        return _S.expand(self, _size(sizes))
+        return _S.expand(self, shape_args(sizes))
 
     def expand_as(self, other: Tensor) -> Tensor:
         return _S.expand(self, other.shape)
@@ -1141,7 +1141,7 @@ class Tensor:
         return _S.expand(self, tuple(shape))
 
     def repeat(self, *sizes: Any) -> Tensor:
-        return _S.repeat(self, _size(sizes))
+        return _S.repeat(self, shape_args(sizes))
 
     def split(self, split_size_or_sections: Any, dim: int = 0) -> tuple[Tensor, ...]:
         return _S.split(self, split_size_or_sections, dim)
@@ -1223,7 +1223,7 @@ class Tensor:
     moveaxis = movedim
 
     def tile(self, *dims: Any) -> Tensor:
-        reps = _size(dims)
+        reps = shape_args(dims)
         return _S.repeat(self, (1,) * (self.ndim - len(reps)) + reps)
 
     def ravel(self) -> Tensor:
@@ -1280,7 +1280,7 @@ for _name in (
 del _name
 
 
-def _size(args: tuple) -> tuple[int, ...]:
+def shape_args(args: tuple) -> tuple[int, ...]:
     """Accept both ``f(2, 3)`` and ``f((2, 3))`` as PyTorch does."""
     if len(args) == 1 and isinstance(args[0], (tuple, list)):
         args = tuple(args[0])

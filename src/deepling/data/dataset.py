@@ -12,8 +12,8 @@ from typing import Any, Callable, Generic, Sequence, TypeVar
 
 import numpy as np
 
-from deepling.random import Generator, _rng
-from deepling.tensor import Tensor, _to_array
+from deepling.random import Generator, numpy_rng
+from deepling.tensor import Tensor, to_array
 
 __all__ = ["Dataset", "TensorDataset", "Subset", "ConcatDataset", "random_split", "ImageLabelDataset"]
 
@@ -70,7 +70,7 @@ def _sample_tensor(data: Any) -> Tensor:
         return Tensor._wrap(arr.astype(np.float32))
     if arr.dtype.kind in "iu" and arr.dtype != np.uint8:
         return Tensor._wrap(arr.astype(np.int64))
-    return Tensor._wrap(_to_array(arr))
+    return Tensor._wrap(to_array(arr))
 
 
 class TensorDataset(Dataset):
@@ -150,7 +150,7 @@ def random_split(dataset: Dataset, lengths: Sequence[int | float], generator: Ge
         lengths = counts
     if sum(lengths) != n:
         raise ValueError(f"random_split: sum of input lengths ({sum(lengths)}) does not equal the length of the dataset ({n})")
-    perm = _rng(generator).permutation(n)
+    perm = numpy_rng(generator).permutation(n)
     out, start = [], 0
     for length in lengths:
         out.append(Subset(dataset, perm[start : start + int(length)].tolist()))

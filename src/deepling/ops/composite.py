@@ -13,7 +13,7 @@ from deepling.ops import elementwise as _E
 from deepling.ops import matmul as _M
 from deepling.ops import reduce as _R
 from deepling.ops import shape as _S
-from deepling.tensor import Tensor, _size
+from deepling.tensor import Tensor, shape_args
 
 __all__ = [
     "addcmul",
@@ -190,7 +190,7 @@ def flipud(input: Tensor) -> Tensor:
 
 def sum_to_size(input: Tensor, *size: Any) -> Tensor:
     """Sum over the dims broadcast from ``size`` (the reverse of ``expand``)."""
-    size = _size(size)
+    size = shape_args(size)
     lead = input.ndim - len(size)
     dims = tuple(range(lead)) + tuple(lead + i for i, s in enumerate(size) if s == 1 and input.shape[lead + i] != 1)
     out = _R.sum(input, dims, keepdim=True) if dims else input

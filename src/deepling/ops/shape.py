@@ -13,7 +13,8 @@ from typing import Any, NamedTuple, Sequence
 import numpy as np
 
 from deepling.autograd import Function, is_grad_enabled, link_view
-from deepling.ops.elementwise import _promote, cast
+from deepling.ops.arguments import normalize_axis
+from deepling.ops.promotion import cast, promote
 from deepling.tensor import Tensor
 
 __all__ = [
@@ -22,12 +23,6 @@ __all__ = [
     "gather", "scatter_add", "index_select", "masked_fill", "tril", "triu", "flip", "one_hot",
     "narrow", "scatter", "take_along_dim", "roll", "topk", "sort", "argsort", "TopKResult",
 ]
-
-
-def _axis(name: str, dim: int, ndim: int) -> int:
-    if not -ndim <= dim < max(ndim, 1):
-        raise IndexError(f"{name}: dimension out of range (expected to be in range of [{-ndim}, {ndim - 1}], but got {dim})")
-    return dim % ndim if ndim else 0
 
 
 # ---------------------------------------------------------------------------- views
@@ -53,14 +48,14 @@ def reshape(x: Tensor, shape: Sequence[int]) -> Tensor:
 def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     if x.ndim == 0:
         return reshape(x, (1,))
-    s, e = _axis("flatten", start_dim, x.ndim), _axis("flatten", end_dim, x.ndim)
+    s, e = normalize_axis("flatten", start_dim, x.ndim), normalize_axis("flatten", end_dim, x.ndim)
     if s > e:
         raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
     return reshape(x, x.shape[:s] + (math.prod(x.shape[s : e + 1]),) + x.shape[e + 1 :])
 
 
 def unflatten(x: Tensor, dim: int, sizes: Sequence[int]) -> Tensor:
-    d = _axis("unflatten", dim, x.ndim)
+    d = normalize_axis("unflatten", dim, x.ndim)
     return reshape(x, x.shape[:d] + tuple(sizes) + x.shape[d + 1 :])
 
 
@@ -74,7 +69,7 @@ class Permute(Function):
 
 
 def permute(x: Tensor, dims: Sequence[int]) -> Tensor:
-    dims = tuple(_axis("permute", d, x.ndim) for d in dims)
+    dims = tuple(normalize_axis("permute", d, x.ndim) for d in dims)
     if sorted(dims) != list(range(x.ndim)):
         raise ValueError(f"permute: dims {dims} are not a permutation of the {x.ndim} dims of shape {x.shape}")
     return Permute.apply(x, dims)
@@ -84,7 +79,7 @@ def transpose(x: Tensor, dim0: int, dim1: int) -> Tensor:
     if x.ndim < 2 and dim0 in (0, -1) and dim1 in (0, -1):
         return x
     dims = list(range(x.ndim))
-    a, b = _axis("transpose", dim0, x.ndim), _axis("transpose", dim1, x.ndim)
+    a, b = normalize_axis("transpose", dim0, x.ndim), normalize_axis("transpose", dim1, x.ndim)
     dims[a], dims[b] = dims[b], dims[a]
     return Permute.apply(x, tuple(dims))
 
@@ -93,12 +88,12 @@ def squeeze(x: Tensor, dim: Any = None) -> Tensor:
     """Drop size-1 dims (all of them, or those in ``dim`` that have size 1)."""
     if dim is None:
         return reshape(x, tuple(s for s in x.shape if s != 1))
-    dims = {_axis("squeeze", d, x.ndim) for d in ((dim,) if isinstance(dim, int) else dim)}
+    dims = {normalize_axis("squeeze", d, x.ndim) for d in ((dim,) if isinstance(dim, int) else dim)}
     return reshape(x, tuple(s for i, s in enumerate(x.shape) if not (i in dims and s == 1)))
 
 
 def unsqueeze(x: Tensor, dim: int) -> Tensor:
-    d = _axis("unsqueeze", dim, x.ndim + 1)
+    d = normalize_axis("unsqueeze", dim, x.ndim + 1)
     return reshape(x, x.shape[:d] + (1,) + x.shape[d:])
 
 
@@ -152,7 +147,7 @@ class Flip(Function):
 
 def flip(x: Tensor, dims: Any) -> Tensor:
     dims = (dims,) if isinstance(dims, int) else tuple(dims)
-    return Flip.apply(x, tuple(_axis("flip", d, x.ndim) for d in dims))
+    return Flip.apply(x, tuple(normalize_axis("flip", d, x.ndim) for d in dims))
 
 
 # ---------------------------------------------------------------------------- join / split
@@ -170,7 +165,7 @@ def _same_dtype(tensors: Sequence[Tensor]) -> list[Tensor]:
     dt = tensors[0].dtype
     for t in tensors[1:]:
         if t.dtype != dt:
-            dt = _promote(Tensor._wrap(np.empty(1, dt)), t)
+            dt = promote(Tensor._wrap(np.empty(1, dt)), t)
     return [t if t.dtype == dt else cast(t, dt) for t in tensors]
 
 
@@ -188,7 +183,7 @@ def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     ref = tensors[0]
     if ref.ndim == 0:
         raise ValueError("cat: zero-dimensional tensors cannot be concatenated")
-    axis = _axis("cat", dim, ref.ndim)
+    axis = normalize_axis("cat", dim, ref.ndim)
     for t in tensors[1:]:
         if t.ndim != ref.ndim or any(a != b for i, (a, b) in enumerate(zip(t.shape, ref.shape)) if i != axis):
             raise ValueError(
@@ -218,12 +213,12 @@ def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     for t in tensors[1:]:
         if t.shape != ref.shape:
             raise ValueError(f"stack: expects each tensor to be equal size, but got {ref.shape} and {t.shape}")
-    return Stack.apply(*_same_dtype(tensors), axis=_axis("stack", dim, ref.ndim + 1))
+    return Stack.apply(*_same_dtype(tensors), axis=normalize_axis("stack", dim, ref.ndim + 1))
 
 
 def narrow(x: Tensor, dim: int, start: Any, length: int) -> Tensor:
     """``length`` elements of ``dim`` from ``start``; a negative start counts from the end."""
-    axis = _axis("narrow", dim, x.ndim)
+    axis = normalize_axis("narrow", dim, x.ndim)
     n, start, length = x.shape[axis], int(start), int(length)
     if not -n <= start <= n:
         raise IndexError(f"narrow: start out of range (expected to be in range of [{-n}, {n}], but got {start})")
@@ -238,7 +233,7 @@ def narrow(x: Tensor, dim: int, start: Any, length: int) -> Tensor:
 
 def split(x: Tensor, split_size_or_sections: Any, dim: int = 0) -> tuple[Tensor, ...]:
     """Pieces of ``split_size`` along ``dim`` (the last may be smaller), or of the listed sizes."""
-    axis = _axis("split", dim, x.ndim)
+    axis = normalize_axis("split", dim, x.ndim)
     n = x.shape[axis]
     if isinstance(split_size_or_sections, int):
         size = split_size_or_sections
@@ -257,12 +252,12 @@ def split(x: Tensor, split_size_or_sections: Any, dim: int = 0) -> tuple[Tensor,
 
 
 def chunk(x: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
-    n = x.shape[_axis("chunk", dim, x.ndim)]
+    n = x.shape[normalize_axis("chunk", dim, x.ndim)]
     return split(x, max(1, -(-n // chunks)), dim)
 
 
 def unbind(x: Tensor, dim: int = 0) -> tuple[Tensor, ...]:
-    axis = _axis("unbind", dim, x.ndim)
+    axis = normalize_axis("unbind", dim, x.ndim)
     return tuple(getitem(x, (slice(None),) * axis + (i,)) for i in range(x.shape[axis]))
 
 
@@ -503,7 +498,7 @@ def _check_index(name: str, x: Tensor, dim: int, index: Any, negative: bool = Fa
     idx = index.array if isinstance(index, Tensor) else np.asarray(index)
     if idx.dtype.kind not in "iu":
         raise TypeError(f"{name}: index must be an integer tensor (int64 or int32), got {idx.dtype}")
-    axis = _axis(name, dim, x.ndim)
+    axis = normalize_axis(name, dim, x.ndim)
     n = x.shape[axis] if x.ndim else 1
     if idx.size:
         lo, hi = int(idx.min()), int(idx.max())
@@ -635,7 +630,7 @@ def roll(x: Tensor, shifts: Any, dims: Any = None) -> Tensor:
     dims = (dims,) if isinstance(dims, (int, np.integer)) else tuple(dims)
     if len(dims) != len(shifts):
         raise ValueError(f"roll: shifts and dimensions must align (shifts: {len(shifts)}, dims: {len(dims)})")
-    return Roll.apply(x, shifts, tuple(_axis("roll", d, x.ndim) for d in dims))
+    return Roll.apply(x, shifts, tuple(normalize_axis("roll", d, x.ndim) for d in dims))
 
 
 class MinMaxResult(NamedTuple):
@@ -653,7 +648,7 @@ class TopKResult(NamedTuple):
 
 
 def _sorted_order(name: str, x: Tensor, dim: int, descending: bool) -> tuple[int, np.ndarray]:
-    axis = _axis(name, dim, x.ndim) if x.ndim else 0
+    axis = normalize_axis(name, dim, x.ndim) if x.ndim else 0
     a = x.array if x.ndim else x.array.reshape(1)
     if a.dtype == np.bool_:
         a = a.astype(np.int8)
@@ -673,7 +668,7 @@ def _select(x: Tensor, axis: int, order: np.ndarray) -> TopKResult:
 def topk(x: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> TopKResult:
     """The ``k`` largest (or smallest) entries along ``dim`` and their indices; the gradient goes
     to the selected entries. Among equal values, the lower index comes first."""
-    n = x.shape[_axis("topk", dim, x.ndim)] if x.ndim else 1
+    n = x.shape[normalize_axis("topk", dim, x.ndim)] if x.ndim else 1
     if not 0 <= int(k) <= n:
         raise ValueError(f"topk: k ({k}) out of range for dimension {dim} of size {n}")
     axis, order = _sorted_order("topk", x, dim, largest)
