@@ -53,7 +53,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return COMMANDS[args.command](args)
-    except (FileNotFoundError, RuntimeError, ValueError, ImportError) as err:
+    except (OSError, RuntimeError, ValueError, ImportError) as err:
         # data and checkpoint problems are user errors: one clear line, no traceback
         print(f"deepling {args.command}: error: {err}", file=sys.stderr)
         return 1

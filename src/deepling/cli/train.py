@@ -115,8 +115,11 @@ def _train_text(a: argparse.Namespace) -> int:
     from deepling.models import LANGUAGE_MODELS
     from deepling.train.language import train_language_model
 
-    if a.dataset != "text" or a.model not in LANGUAGE_MODELS:
-        raise ValueError(f"--model {a.model} needs --dataset text and a language model (one of {sorted(LANGUAGE_MODELS)})")
+    if a.model not in LANGUAGE_MODELS:
+        raise ValueError(f"--dataset text trains a language model: choose --model from {sorted(LANGUAGE_MODELS)} "
+                         f"({a.model} is an image classifier)")
+    if a.dataset != "text":
+        raise ValueError(f"--model {a.model} is a language model: train it with --dataset text --text FILE")
     if a.text is None:
         raise ValueError("--dataset text needs --text FILE")
     metrics = train_language_model(

@@ -27,8 +27,11 @@ __all__ = [
 def _reduce(loss: np.ndarray, reduction: str) -> np.ndarray:
     if reduction == "none":
         return loss
-    total = loss.sum() if reduction == "sum" else loss.mean()
-    return np.asarray(total, dtype=loss.dtype)
+    if reduction == "sum":
+        return np.asarray(loss.sum(), dtype=loss.dtype)
+    if loss.size == 0:  # the mean of an empty batch is NaN, silently, as in PyTorch
+        return np.asarray(np.nan, dtype=loss.dtype)
+    return np.asarray(loss.mean(), dtype=loss.dtype)
 
 
 def _spread(g: np.ndarray, reduction: str, shape: tuple[int, ...]) -> np.ndarray:
@@ -484,7 +487,8 @@ class _KLDiv(Function):
             self.logy = logy
         self.x, self.y, self.reduction, self.log_target, self.shape = x, y, reduction, log_target, loss.shape
         if reduction == "batchmean":
-            total = loss.sum() / (x.shape[0] if x.ndim else 1)
+            with np.errstate(invalid="ignore", divide="ignore"):  # an empty batch: 0/0 = NaN, as PyTorch
+                total = loss.sum() / (x.shape[0] if x.ndim else 1)
             return np.asarray(total, dtype=loss.dtype)
         return _reduce(loss, reduction)
 

@@ -142,6 +142,7 @@ class Optimizer:
                     f"{type(self).__name__}.step: gradient of shape {g.shape} does not match its parameter "
                     f"of shape {p.array.shape}"
                 )
+            p._vc[0] += 1  # the step writes into p: graphs that saved it can no longer back-propagate
             yield p, p.array, g
 
     def _buffer(self, like: np.ndarray, slot: int) -> np.ndarray:

@@ -50,6 +50,7 @@ class History:
         self.steps: list[int] = list(steps or [])
         self.global_step = int(global_step)
         self.interrupted = False
+        self.nonfinite = False  # training stopped on a NaN or infinite loss
 
     def append(self, epoch: int, logs: dict[str, float]) -> None:
         self.epochs.append(epoch)
@@ -220,6 +221,13 @@ class _FinishStep(KeyboardInterrupt):
     """Ctrl-C noticed between two steps: the state is consistent, so it can be checkpointed."""
 
 
+class _NonFinite(Exception):
+    """A NaN or infinite loss, seen before its update was applied."""
+
+    def __init__(self, value: float) -> None:
+        self.value = value
+
+
 class _DeferredCtrlC:
     """While active, the first Ctrl-C only sets ``requested`` (``fit`` finishes the step, saves, stops);
     a second one interrupts at once. Only in the main thread with Python's default SIGINT handler."""
@@ -265,7 +273,7 @@ def fit(model: Any, train_loader: Iterable, loss_fn: Callable | None = None, opt
         checkpoint: str | os.PathLike | None = None, resume: bool | str | os.PathLike = False, progress: bool = True,
         checkpoint_extra: dict | None = None, *, max_steps: int | None = None, step_fn: Callable | None = None,
         eval_every: int | None = None, checkpoint_every: int | None = None, clip_grad_norm: float | None = None,
-        scheduler_interval: str = "epoch", desc: str | None = None) -> History:
+        scheduler_interval: str = "epoch", desc: str | None = None, on_nonfinite: str = "stop") -> History:
     """Train ``model`` and return its ``History``.
 
     Args:
@@ -297,6 +305,9 @@ def fit(model: Any, train_loader: Iterable, loss_fn: Callable | None = None, opt
             otherwise the interrupted epoch is replayed from its starting RNG state up to the
             recorded batch.
         desc: a prefix for the progress bar and the log lines (e.g. ``'stage 1/3'``).
+        on_nonfinite: what a NaN or infinite loss does (checked before its update is applied, so
+            the weights and the last checkpoint stay good): ``'stop'`` (default) ends training with
+            a message and ``history.nonfinite`` set; ``'raise'`` raises ``FloatingPointError``.
     Ctrl-C stops training cleanly: ``fit`` finishes the current step, writes the checkpoint (if any)
     and returns the history so far with ``history.interrupted = True``. A second Ctrl-C, or a
     ``KeyboardInterrupt`` raised inside a step or callback, stops at once and keeps the last
@@ -311,6 +322,8 @@ def fit(model: Any, train_loader: Iterable, loss_fn: Callable | None = None, opt
     for name, v in (("epochs", epochs), ("max_steps", max_steps), ("eval_every", eval_every),
                     ("checkpoint_every", checkpoint_every)):
         _positive(name, v)
+    if on_nonfinite not in ("stop", "raise"):
+        raise ValueError(f"fit: on_nonfinite must be 'stop' or 'raise' (got {on_nonfinite!r})")
     if scheduler_interval not in ("epoch", "step"):
         raise ValueError(f"fit: scheduler_interval must be 'epoch' or 'step' (got {scheduler_interval!r})")
     plateau = type(scheduler).__name__ == "ReduceLROnPlateau"
@@ -461,6 +474,9 @@ def fit(model: Any, train_loader: Iterable, loss_fn: Callable | None = None, opt
                     else:
                         logs = _step_logs(step_fn(model, data))
                         loss = logs["loss"]
+                    lv = float(loss.item())
+                    if not np.isfinite(lv):
+                        raise _NonFinite(lv)
                     optimizer.zero_grad()
                     loss.backward()
                     if clip_params is not None:
@@ -472,7 +488,6 @@ def fit(model: Any, train_loader: Iterable, loss_fn: Callable | None = None, opt
                     batch += 1
                     trainer.step, trainer.batch = step, batch
                     stepped = True
-                    lv = float(loss.item())
                     if logs is None:
                         if fns is None:
                             fns = _metric_fns(metrics, y)
@@ -571,6 +586,18 @@ def fit(model: Any, train_loader: Iterable, loss_fn: Callable | None = None, opt
             where = f" (epoch {epoch + 1}, {len(history)} complete)" if total is not None else ""
             print(f"\ninterrupted at step {step}{where}; {_which_checkpoint(checkpoint, saved, total is not None)}",
                   file=sys.stderr)
+        except _NonFinite as bad:
+            if bar is not None:
+                bar.close()
+            history.nonfinite = True
+            history.global_step = step
+            message = (f"fit: the loss is {bad.value} at step {step + 1} (epoch {epoch + 1}); training stopped "
+                       f"before that update, so the weights are the last finite ones; "
+                       f"{_which_checkpoint(checkpoint, saved, total is not None)}. Lower the learning rate, "
+                       f"clip gradients (clip_grad_norm=) or look for the op with deepling.autograd.detect_anomaly()")
+            if on_nonfinite == "raise":
+                raise FloatingPointError(message) from None
+            print(f"\n{message}", file=sys.stderr)
     for cb in callbacks:
         cb.on_train_end(trainer)
     return history
