@@ -15,7 +15,7 @@ import numpy as np
 
 from deepling.autograd import Function
 from deepling.ops import kernels
-from deepling.ops.arguments import check_reduction, float_input, normalize_axis
+from deepling.ops.arguments import check_reduction, float_input, normalize_axis, tensor_input
 from deepling.ops.promotion import binary_operands, cast
 from deepling.tensor import Tensor
 
@@ -398,6 +398,8 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = 
                          reduce: Any = None, reduction: str = "mean") -> Tensor:
     """BCE of probabilities ``input`` in [0, 1] against ``target`` (same shape), optionally weighted."""
     reduction = check_reduction("binary_cross_entropy", reduction, size_average, reduce)
+    tensor_input("binary_cross_entropy", input)
+    tensor_input("binary_cross_entropy", target, "target")
     if target.shape != input.shape:
         raise ValueError(f"binary_cross_entropy: target of shape {target.shape} must have the input's shape {input.shape}")
     x, y = binary_operands(float_input("binary_cross_entropy", input), target)
@@ -453,6 +455,8 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Tens
     """
     reduction = check_reduction("binary_cross_entropy_with_logits", reduction, size_average, reduce)
     name = "binary_cross_entropy_with_logits"
+    tensor_input(name, input)
+    tensor_input(name, target, "target")
     if target.shape != input.shape:
         raise ValueError(f"{name}: target of shape {target.shape} must have the input's shape {input.shape}")
     x, y = binary_operands(float_input(name, input), target)

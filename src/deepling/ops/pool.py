@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from deepling.autograd import Function
-from deepling.ops.arguments import batched, ntuple
+from deepling.ops.arguments import batched, ntuple, tensor_input
 from deepling.ops.resample import pad_array
 from deepling.tensor import Tensor
 
@@ -240,6 +240,7 @@ def _adaptive_bounds(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _adaptive_size(name: str, x: Tensor, output_size: Any, dims: int) -> tuple[int, ...]:
+    tensor_input(name, x)
     if isinstance(output_size, (int, np.integer)) or output_size is None:
         output_size = (output_size,) * dims
     size = tuple(x.shape[-dims + i] if o is None else int(o) for i, o in enumerate(output_size))
@@ -272,6 +273,7 @@ def adaptive_avg_pool2d(input: Tensor, output_size: Any) -> Tensor:
 
     Window i spans rows [floor(i H / oh), ceil((i+1) H / oh)).
     """
+    tensor_input("adaptive_avg_pool2d", input)
     if input.ndim not in (3, 4):
         raise ValueError(f"adaptive_avg_pool2d: expected a 3-D or 4-D input, got shape {input.shape}")
     if input.dtype.kind != "f":

@@ -13,7 +13,7 @@ from typing import Any, NamedTuple, Sequence
 import numpy as np
 
 from deepling.autograd import Function, is_grad_enabled, link_view
-from deepling.ops.arguments import normalize_axis
+from deepling.ops.arguments import normalize_axis, tensor_input
 from deepling.ops.promotion import cast, promote
 from deepling.tensor import Tensor
 
@@ -46,6 +46,7 @@ def reshape(x: Tensor, shape: Sequence[int]) -> Tensor:
 
 
 def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    tensor_input("flatten", x)
     if x.ndim == 0:
         return reshape(x, (1,))
     s, e = normalize_axis("flatten", start_dim, x.ndim), normalize_axis("flatten", end_dim, x.ndim)
