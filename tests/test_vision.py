@@ -264,3 +264,19 @@ def test_png_writer_grey_and_rgba(tmp_path):
             np.testing.assert_array_equal(np.asarray(im), a)
     with pytest.raises(TypeError, match="uint8"):
         write_png(grey.astype(np.float32), tmp_path / "x.png")
+
+
+def test_random_crop_equals_a_window_of_the_padded_image():
+    """RandomCrop pastes onto a filled canvas instead of padding: the same result as np.pad then crop."""
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        h, w = (int(v) for v in rng.integers(1, 8, 2))
+        pad = tuple(int(v) for v in rng.integers(0, 4, 4))
+        th, tw = int(rng.integers(1, h + pad[1] + pad[3] + 1)), int(rng.integers(1, w + pad[0] + pad[2] + 1))
+        a = rng.integers(1, 255, (3, h, w)).astype(np.uint8)
+        seed = int(rng.integers(1 << 30))
+        ours = transforms.RandomCrop((th, tw), padding=pad, fill=7, generator=dl.Generator(seed))(dl.tensor(a)).array
+        g = dl.Generator(seed).rng
+        padded = np.pad(a, ((0, 0), (pad[1], pad[3]), (pad[0], pad[2])), constant_values=7)
+        i, j = int(g.integers(0, padded.shape[1] - th + 1)), int(g.integers(0, padded.shape[2] - tw + 1))
+        np.testing.assert_array_equal(ours, padded[:, i : i + th, j : j + tw])

@@ -155,18 +155,31 @@ class RandomCrop:
 
     def __call__(self, x: Any) -> Any:
         a, back = _planes(x, "RandomCrop")
-        if any(self.padding):
-            a = self._pad(a, *self.padding)
+        left, top, right, bottom = self.padding
         th, tw = self.size
-        if self.pad_if_needed and (a.shape[-2] < th or a.shape[-1] < tw):
-            dh, dw = max(th - a.shape[-2], 0), max(tw - a.shape[-1], 0)
-            a = self._pad(a, dw, dh, dw, dh)
-        h, w = a.shape[-2:]
+        h, w = a.shape[-2] + top + bottom, a.shape[-1] + left + right
+        if self.pad_if_needed and (h < th or w < tw) or (any(self.padding) and self.padding_mode != "constant"):
+            if any(self.padding):
+                a = self._pad(a, *self.padding)
+            if self.pad_if_needed and (a.shape[-2] < th or a.shape[-1] < tw):
+                dh, dw = max(th - a.shape[-2], 0), max(tw - a.shape[-1], 0)
+                a = self._pad(a, dw, dh, dw, dh)
+            left = top = 0
+            h, w = a.shape[-2:]
         if th > h or tw > w:
             raise ValueError(f"RandomCrop: crop size {self.size} is larger than the padded image {(h, w)}")
         rng = _rng(self.generator)
         i, j = int(rng.integers(0, h - th + 1)), int(rng.integers(0, w - tw + 1))
-        return back(a[..., i : i + th, j : j + tw])
+        if not (top or left or bottom or right) or (i >= top and j >= left and i + th <= top + a.shape[-2]
+                                                     and j + tw <= left + a.shape[-1]):
+            return back(a[..., i - top : i - top + th, j - left : j - left + tw])
+        # constant padding: copy the part of the window inside the image onto a filled canvas (no full pad)
+        out = np.full(a.shape[:-2] + (th, tw), self.fill, dtype=a.dtype)
+        r0, r1 = max(i - top, 0), min(i - top + th, a.shape[-2])
+        c0, c1 = max(j - left, 0), min(j - left + tw, a.shape[-1])
+        if r1 > r0 and c1 > c0:
+            out[..., r0 - (i - top) : r1 - (i - top), c0 - (j - left) : c1 - (j - left)] = a[..., r0:r1, c0:c1]
+        return back(out)
 
     def __repr__(self) -> str:
         return f"RandomCrop(size={self.size}, padding={self.padding})"
