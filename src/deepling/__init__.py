@@ -8,6 +8,7 @@ import builtins as _builtins
 from deepling import (
     autograd,
     data,
+    distributed,
     nn,  # noqa: E402
     optim,
     utils,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import sys
+import weakref
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -27,6 +28,58 @@ __all__ = [
 ]
 
 _grad_enabled = True
+
+# Hook points used by distributed data parallelism; both stay empty (and cost one truth test) otherwise.
+# id(leaf) -> (weak reference to the leaf, {handle id: hook}): hooks run after the leaf's .grad is accumulated.
+_post_accumulate_hooks: dict[int, tuple[Any, dict[int, Callable]]] = {}
+_final_callbacks: list[Callable[[], None]] = []  # run once when the current backward finishes
+
+
+def queue_callback(callback: Callable[[], None]) -> None:
+    """Run ``callback()`` once at the end of the backward pass in progress (PyTorch's
+    ``Variable._execution_engine.queue_callback``): DDP waits for its gradient all-reduces there."""
+    _final_callbacks.append(callback)
+
+
+class _PostAccumulateHandle:
+    """``remove()`` unregisters one post-accumulate-grad hook."""
+
+    _next_id = 0
+
+    def __init__(self, t: Tensor, hook: Callable[[Tensor], None]) -> None:
+        key = id(t)
+        entry = _post_accumulate_hooks.get(key)
+        if entry is None or entry[0]() is not t:
+            # The weak reference's callback drops the entry when the tensor dies (ids are reused).
+            ref = weakref.ref(t, lambda _r, key=key: _post_accumulate_hooks.pop(key, None)
+                              if _post_accumulate_hooks.get(key, (None,))[0] is _r else None)
+            entry = _post_accumulate_hooks[key] = (ref, {})
+        _PostAccumulateHandle._next_id += 1
+        self.key, self.id = key, _PostAccumulateHandle._next_id
+        entry[1][self.id] = hook
+
+    def remove(self) -> None:
+        entry = _post_accumulate_hooks.get(self.key)
+        if entry is not None:
+            entry[1].pop(self.id, None)
+            if not entry[1]:
+                del _post_accumulate_hooks[self.key]
+
+
+def register_post_accumulate_grad_hook(t: Tensor, hook: Callable[[Tensor], None]) -> _PostAccumulateHandle:
+    """Call ``hook(t)`` each time backward has accumulated a gradient into the leaf ``t.grad``."""
+    if t._ctx is not None:
+        raise RuntimeError("post accumulate grad hooks cannot be registered on non-leaf tensors")
+    if not t.requires_grad:
+        raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+    return _PostAccumulateHandle(t, hook)
+
+
+def _run_post_accumulate_hooks(t: Tensor) -> None:
+    entry = _post_accumulate_hooks.get(id(t))
+    if entry is not None and entry[0]() is t:
+        for hook in list(entry[1].values()):
+            hook(t)
 
 
 def is_grad_enabled() -> bool:
@@ -246,6 +299,8 @@ def backward(root: Tensor, gradient: Tensor | np.ndarray | None = None, retain_g
             else:
                 t.grad.array = t.grad.array + g
             if ctx is None:
+                if _post_accumulate_hooks:
+                    _run_post_accumulate_hooks(t)
                 continue
         if ctx._freed:
             raise RuntimeError(
@@ -271,6 +326,8 @@ def backward(root: Tensor, gradient: Tensor | np.ndarray | None = None, retain_g
         if not retain_graph:
             ctx._free()
         in_grads = pg = None  # drop this node's references, so the refcount test above sees only owners
+    while _final_callbacks:
+        _final_callbacks.pop(0)()
 
 
 class GradcheckError(RuntimeError):

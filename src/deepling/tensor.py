@@ -228,6 +228,11 @@ class Tensor:
         if self._ctx is not None:
             self._retains_grad = True
 
+    def register_post_accumulate_grad_hook(self, hook: Any) -> Any:
+        """Call ``hook(self)`` after each backward pass has accumulated into this leaf's ``.grad``;
+        ``.remove()`` on the returned handle unregisters it (DDP starts its all-reduces from here)."""
+        return _autograd.register_post_accumulate_grad_hook(self, hook)
+
     def backward(self, gradient: Any = None, retain_graph: bool = False) -> None:
         """Compute gradients of this tensor with respect to the leaves of its graph."""
         _autograd.backward(self, gradient, retain_graph)
