@@ -216,23 +216,32 @@ def _install_excepthook() -> None:
 def _wait(req: Any, what: str, g: _Group) -> None:
     """Poll a non-blocking MPI request until it completes or the group's timeout passes.
 
-    Spins on ``Test`` for the first millisecond (loopback collectives finish in microseconds),
-    then sleeps between polls, backing off to 1 ms so a long wait does not burn a core.
+    MPICH advances a non-blocking collective only inside MPI calls, so the first 20 ms poll
+    continuously, yielding the core between polls (``sched_yield``: the peer rank may need it);
+    a longer wait means a slow peer, and sleeps between polls, backing off to 1 ms, so that it
+    does not burn a core.
     """
     if req.Test():
         return
     start = time.perf_counter()
-    deadline = start + g.timeout
-    nap = 2e-5
-    while not req.Test():
-        now = time.perf_counter()
-        if now - start > 1e-3:
-            if now > deadline:
-                raise DistBackendError(
-                    f"{what} on rank {g.rank} of {g.size} timed out after {g.timeout:g} s: another rank never "
-                    "joined it (it died, hangs, or called a different collective)")
-            time.sleep(nap)
-            nap = min(nap * 2, 1e-3)
+    deadline, spin_until = start + g.timeout, start + 0.02
+    test, yield_ = req.Test, getattr(os, "sched_yield", lambda: None)
+    polls = 0
+    while not test():  # the spinning phase
+        polls += 1
+        yield_()
+        if not polls & 63 and time.perf_counter() > spin_until:
+            break
+    else:
+        return
+    nap = 5e-5
+    while not test():
+        if time.perf_counter() > deadline:
+            raise DistBackendError(
+                f"{what} on rank {g.rank} of {g.size} timed out after {g.timeout:g} s: another rank never "
+                "joined it (it died, hangs, or called a different collective)")
+        time.sleep(nap)
+        nap = min(nap * 2, 1e-3)
 
 
 class Work:
@@ -284,15 +293,17 @@ def _buffer(what: str, t: Tensor) -> tuple[np.ndarray, Any]:
     return buf, lambda: np.copyto(a, buf)
 
 
+_OPS: dict[str, str] = {ReduceOp.SUM: "SUM", ReduceOp.AVG: "SUM", ReduceOp.PRODUCT: "PROD",
+                        ReduceOp.MIN: "MIN", ReduceOp.MAX: "MAX"}
+
+
 def _mpi_op(what: str, op: Any, dtype: np.dtype) -> Any:
-    MPI = _MPI
-    table = {ReduceOp.SUM: MPI.SUM, ReduceOp.AVG: MPI.SUM, ReduceOp.PRODUCT: MPI.PROD,
-             ReduceOp.MIN: MPI.MIN, ReduceOp.MAX: MPI.MAX}
-    if op not in table:
+    name = _OPS.get(op)
+    if name is None:
         raise ValueError(f"{what}: unknown op {op!r}; use ReduceOp.SUM, AVG, PRODUCT, MIN or MAX")
     if op == ReduceOp.AVG and dtype.kind not in "fc":
         raise TypeError(f"{what}: ReduceOp.AVG needs a floating point tensor, got {dtype}")
-    return table[op]
+    return getattr(_MPI, name)
 
 
 def _then(*steps: Any) -> Any:
@@ -326,11 +337,18 @@ def all_reduce(tensor: Tensor, op: Any = ReduceOp.SUM, group: Any = None, async_
     g = _require()
     buf, back = _buffer("all_reduce", tensor)
     mop = _mpi_op("all_reduce", op, buf.dtype)
-    scale = None
-    if op == ReduceOp.AVG:
-        def scale() -> None:
+    req = g.comm.Iallreduce(_MPI.IN_PLACE, buf, op=mop)
+
+    def finish() -> None:
+        if op == ReduceOp.AVG:
             buf[...] /= g.size
-    return _run(g.comm.Iallreduce(_MPI.IN_PLACE, buf, op=mop), "all_reduce", g, async_op, _then(scale, back))
+        if back is not None:
+            back()
+    if async_op:
+        return Work(req, "all_reduce", g, finish)
+    _wait(req, "all_reduce", g)  # the common, blocking case without the Work object
+    finish()
+    return None
 
 
 def all_gather_into_tensor(output_tensor: Tensor, input_tensor: Tensor, group: Any = None,
