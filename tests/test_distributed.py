@@ -35,23 +35,36 @@ def _env() -> dict:
     return env
 
 
-def _mpiexec(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([find_mpiexec(), "-n", "2", sys.executable, str(CHECKS), *args], capture_output=True,
-                          text=True, timeout=timeout, env=_env())
+def _mpiexec(*args: str, timeout: float = 120, n: int = 2, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([find_mpiexec(), "-n", str(n), sys.executable, str(CHECKS), *args], capture_output=True,
+                          text=True, timeout=timeout, env=env or _env())
 
 
-@pytest.fixture(scope="module")
-def ranks() -> dict[int, dict]:
-    """Every check of distributed_checks.py, run once in one 2-rank job: {rank: results}."""
-    proc = _mpiexec("all")
+def _results(proc: subprocess.CompletedProcess, n: int) -> dict[int, dict]:
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = {}
     for line in proc.stdout.splitlines():
         if line.startswith("{"):
             d = json.loads(line)
             out[d["rank"]] = d["results"]
-    assert sorted(out) == [0, 1], proc.stdout[-2000:]
+    assert sorted(out) == list(range(n)), proc.stdout[-2000:]
     return out
+
+
+@pytest.fixture(scope="module")
+def ckpt_env(tmp_path_factory) -> dict:
+    env = _env()
+    env["DEEPLING_TEST_CKPT"] = str(tmp_path_factory.mktemp("dist") / "fit.ckpt")
+    return env
+
+
+@pytest.fixture(scope="module")
+def ranks(ckpt_env) -> dict[int, dict]:
+    """Every check of distributed_checks.py, run once in one 2-rank job: {rank: results}."""
+    proc = _mpiexec("all", env=ckpt_env)
+    res = _results(proc, 2)
+    res["stderr"] = proc.stderr
+    return res
 
 
 # ---------------------------------------------------------------------------- 2 ranks
@@ -95,6 +108,25 @@ def test_plain_batchnorm_uses_per_rank_statistics(ranks, opt):
     assert e0["diff"] < TOL, e0  # rank 0: parameters and buffers
     assert e0["identical_params"] and e1["identical_params"]
     assert e0["diff_vs_full_batch"] > 1e-3  # the difference from 1 x B is real, not rounding
+
+
+def _max_diff(a: list, b: list) -> float:
+    return max(float(np.max(np.abs(np.array(x) - np.array(y)))) for x, y in zip(a, b))
+
+
+def test_fit_two_ranks_equals_one_rank_and_resumes_on_another_count(ranks, ckpt_env):
+    """fit on 2 ranks (global batch 8 = 2 x 4) takes the steps of 1 rank (batch 8, the same sampler
+    order); its rank-0 checkpoint after epoch 1 resumes on 1 rank to the same end point."""
+    two = ranks[0]["fit"]["straight"]
+    assert ranks[0]["fit"]["rank0_wrote"]
+    assert _max_diff(two["params"], ranks[1]["fit"]["straight"]["params"]) == 0.0
+    assert ranks["stderr"].count("epoch 2/2  ") == 1  # only rank 0 reports
+    one = _results(_mpiexec("fit_resume", n=1, env=ckpt_env), 1)[0]["fit_resume"]
+    assert _max_diff(two["params"], one["straight"]["params"]) < 1e-6
+    assert _max_diff(two["params"], one["resumed"]["params"]) < 1e-6
+    for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
+        np.testing.assert_allclose(two["history"][key], one["straight"]["history"][key], rtol=1e-6)
+        np.testing.assert_allclose(two["history"][key], one["resumed"]["history"][key], rtol=1e-6)
 
 
 def test_a_raising_rank_ends_the_job_within_seconds():

@@ -41,6 +41,13 @@ def queue_callback(callback: Callable[[], None]) -> None:
     _final_callbacks.append(callback)
 
 
+def _drop_hooks(table: dict, key: int, ref: Any) -> None:
+    # Bound to the table itself: this may run while the interpreter shuts down and module globals are gone.
+    entry = table.get(key)
+    if entry is not None and entry[0] is ref:
+        del table[key]
+
+
 class _PostAccumulateHandle:
     """``remove()`` unregisters one post-accumulate-grad hook."""
 
@@ -51,8 +58,7 @@ class _PostAccumulateHandle:
         entry = _post_accumulate_hooks.get(key)
         if entry is None or entry[0]() is not t:
             # The weak reference's callback drops the entry when the tensor dies (ids are reused).
-            ref = weakref.ref(t, lambda _r, key=key: _post_accumulate_hooks.pop(key, None)
-                              if _post_accumulate_hooks.get(key, (None,))[0] is _r else None)
+            ref = weakref.ref(t, functools.partial(_drop_hooks, _post_accumulate_hooks, key))
             entry = _post_accumulate_hooks[key] = (ref, {})
         _PostAccumulateHandle._next_id += 1
         self.key, self.id = key, _PostAccumulateHandle._next_id

@@ -17,6 +17,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from deepling.autograd import no_grad
+from deepling.train import distributed as _ranks
 from deepling.train.callbacks import Callback
 from deepling.train.checkpoint import load_checkpoint, save_checkpoint
 from deepling.train.metrics import accuracy
@@ -95,8 +96,10 @@ def _metric_fns(metrics: Any, target: Any) -> dict[str, Callable[[Any, Any], flo
     return out
 
 
-def _run(model: Any, loader: Iterable, loss_fn: Callable | None, metrics: Any) -> dict[str, float]:
-    """Mean loss and metrics over ``loader`` (weighted by batch size), without gradients."""
+def _run(model: Any, loader: Iterable, loss_fn: Callable | None, metrics: Any, across_ranks: bool = False
+         ) -> dict[str, float]:
+    """Mean loss and metrics over ``loader`` (weighted by batch size), without gradients; with
+    ``across_ranks``, over the union of every rank's ``loader``."""
     sums: dict[str, float] = {}
     n, fns = 0, None
     with no_grad():
@@ -111,15 +114,19 @@ def _run(model: Any, loader: Iterable, loss_fn: Callable | None, metrics: Any) -
             for name, fn in fns.items():
                 sums[name] = sums.get(name, 0.0) + float(fn(out, y)) * b
             n += b
+    if across_ranks:
+        sums, n = _ranks.all_reduce_sums(sums, n)
     return {k: v / max(n, 1) for k, v in sums.items()}
 
 
-def evaluate(model: Any, loader: Iterable, loss_fn: Callable | None = None, metrics: Any = "auto") -> dict[str, float]:
-    """Loss (if ``loss_fn``) and metrics of ``model`` on ``loader`` in eval mode; restores the mode after."""
+def evaluate(model: Any, loader: Iterable, loss_fn: Callable | None = None, metrics: Any = "auto",
+             across_ranks: bool = False) -> dict[str, float]:
+    """Loss (if ``loss_fn``) and metrics of ``model`` on ``loader`` in eval mode; restores the mode after.
+    ``across_ranks``: each rank holds part of the data; every rank gets the global result."""
     was_training = model.training
     model.eval()
     try:
-        return _run(model, loader, loss_fn, metrics)
+        return _run(model, loader, loss_fn, metrics, across_ranks)
     finally:
         model.train(was_training)
 
@@ -163,18 +170,34 @@ def fit(model: Any, train_loader: Iterable, loss_fn: Callable, optimizer: Any, e
             the epoch it recorded, with identical results to an uninterrupted run.
     Ctrl-C stops training cleanly: the last completed epoch's checkpoint stays on disk and the
     history so far is returned with ``history.interrupted = True``.
+
+    On several ranks (an initialized ``deepling.distributed`` group), training is data-parallel:
+    see ``deepling.train.distributed`` (DDP, each rank a slice of every global batch, global logs,
+    rank 0 alone prints and writes checkpoints).
     """
     history = History()
-    trainer = Trainer(model, optimizer, history)
+    net = _ranks.unwrap_model(model)
+    trainer = Trainer(net, optimizer, history)
     generator = getattr(train_loader, "generator", None)
     start = 0
+    sampler_seed = None
     resume_path = checkpoint if resume is True else (resume or None)
     if resume_path is not None and (resume is not True or os.path.exists(resume_path)):
-        state = load_checkpoint(resume_path, model, optimizer, scheduler, generator=generator)
+        state = load_checkpoint(resume_path, net, optimizer, scheduler, generator=generator)
+        sampler_seed = state.get("sampler_seed")
         start = int(state["epoch"])
         history = trainer.history = History.from_dict(state.get("history", {}))
         for cb, cb_state in zip(callbacks, state.get("callbacks", [])):
             cb.load_state_dict(cb_state)
+    distributed = _ranks.is_active()
+    if distributed:
+        sampler_seed = _ranks.broadcast_seed(sampler_seed)
+        model = _ranks.wrap_model(model)
+        train_loader = _ranks.shard_train_loader(train_loader, sampler_seed)
+        val_loader = _ranks.shard_eval_loader(val_loader)
+        progress = progress and _ranks.is_main_process()
+        if sampler_seed is not None:
+            checkpoint_extra = {**(checkpoint_extra or {}), "sampler_seed": sampler_seed}
     for cb in callbacks:
         cb.on_train_begin(trainer)
     bar = None
@@ -184,6 +207,8 @@ def fit(model: Any, train_loader: Iterable, loss_fn: Callable, optimizer: Any, e
             for cb in callbacks:
                 cb.on_epoch_begin(trainer, epoch)
             model.train()
+            if hasattr(getattr(train_loader, "sampler", None), "set_epoch"):
+                train_loader.sampler.set_epoch(epoch)
             t0 = time.perf_counter()
             sums: dict[str, float] = {}
             n, fns = 0, None
@@ -209,9 +234,12 @@ def fit(model: Any, train_loader: Iterable, loss_fn: Callable, optimizer: Any, e
                     cb.on_batch_end(trainer, i, lv)
             bar.close()
             bar = None
+            if distributed:
+                sums, n = _ranks.all_reduce_sums(sums, n)
             logs = {k: v / max(n, 1) for k, v in sums.items()}
             if val_loader is not None:
-                logs.update({"val_" + k: v for k, v in evaluate(model, val_loader, loss_fn, metrics).items()})
+                val = evaluate(model, val_loader, loss_fn, metrics, across_ranks=distributed)
+                logs.update({"val_" + k: v for k, v in val.items()})
             lr = _current_lr(optimizer)
             if lr is not None:
                 logs["lr"] = lr
@@ -227,8 +255,8 @@ def fit(model: Any, train_loader: Iterable, loss_fn: Callable, optimizer: Any, e
             if progress:
                 shown = "  ".join(f"{k} {v:.4f}" for k, v in logs.items() if k not in ("lr", "time"))
                 tqdm.write(f"epoch {epoch + 1}/{epochs}  {shown}  ({logs['time']:.1f}s)", file=sys.stderr)
-            if checkpoint is not None:
-                save_checkpoint(checkpoint, model, optimizer, scheduler, epoch + 1, generator=generator,
+            if checkpoint is not None and _ranks.is_main_process():
+                save_checkpoint(checkpoint, net, optimizer, scheduler, epoch + 1, generator=generator,
                                 history=history.to_dict(), callbacks=[cb.state_dict() for cb in callbacks],
                                 **(checkpoint_extra or {}))
             if trainer.stop_training:
