@@ -1,6 +1,7 @@
 """Checks run inside ``mpiexec -n 2`` by tests/test_distributed.py (one job runs them all).
 
-Each rank prints one JSON line ``{"rank": r, "results": {...}}``; the test asserts on rank 0's
+Each rank writes ``{"rank": r, "results": {...}}`` as JSON to ``$DEEPLING_TEST_OUT/rank{r}.json``
+(or prints it); the test asserts on rank 0's
 (and, where it matters, every rank's) numbers. Usage: ``python distributed_checks.py CHECK...``
 or ``python distributed_checks.py all``; ``raise`` and ``stall`` are the failure scenarios.
 """
@@ -8,6 +9,7 @@ or ``python distributed_checks.py all``; ``raise`` and ``stall`` are the failure
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 
@@ -248,8 +250,6 @@ def _fit_run(epochs: int, checkpoint: str | None = None, resume: object = False)
 
 def check_fit() -> dict:
     """2 epochs straight, and 1 epoch with a checkpoint (resumed by a 1-rank job in the test)."""
-    import os
-
     ckpt = os.environ["DEEPLING_TEST_CKPT"]
     straight = _fit_run(2)
     _fit_run(1, checkpoint=ckpt)
@@ -257,8 +257,6 @@ def check_fit() -> dict:
 
 
 def check_fit_resume() -> dict:
-    import os
-
     ckpt = os.environ["DEEPLING_TEST_CKPT"]
     return {"resumed": _fit_run(2, checkpoint=ckpt + ".resumed", resume=ckpt), "straight": _fit_run(2)}
 
@@ -284,7 +282,13 @@ def main(argv: list[str]) -> None:
     dist.init_process_group("mpi")
     names = [n for n in CHECKS if n != "fit_resume"] if argv in ([], ["all"]) else argv
     results = {name: CHECKS[name]() for name in names}
-    print(json.dumps({"rank": dist.get_rank(), "results": results}), flush=True)
+    text = json.dumps({"rank": dist.get_rank(), "results": results})
+    out_dir = os.environ.get("DEEPLING_TEST_OUT")
+    if out_dir:  # one file per rank: the ranks' stdout lines may interleave
+        with open(os.path.join(out_dir, f"rank{dist.get_rank()}.json"), "w") as f:
+            f.write(text)
+    else:
+        print(text, flush=True)
     dist.destroy_process_group()
 
 

@@ -40,21 +40,21 @@ def _mpiexec(*args: str, timeout: float = 120, n: int = 2, env: dict | None = No
                           text=True, timeout=timeout, env=env or _env())
 
 
-def _results(proc: subprocess.CompletedProcess, n: int) -> dict[int, dict]:
+def _results(proc: subprocess.CompletedProcess, n: int, env: dict) -> dict[int, dict]:
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = {}
-    for line in proc.stdout.splitlines():
-        if line.startswith("{"):
-            d = json.loads(line)
-            out[d["rank"]] = d["results"]
-    assert sorted(out) == list(range(n)), proc.stdout[-2000:]
+    for r in range(n):
+        path = Path(env["DEEPLING_TEST_OUT"]) / f"rank{r}.json"
+        out[r] = json.loads(path.read_text())["results"]
+        path.unlink()
     return out
 
 
 @pytest.fixture(scope="module")
 def ckpt_env(tmp_path_factory) -> dict:
     env = _env()
-    env["DEEPLING_TEST_CKPT"] = str(tmp_path_factory.mktemp("dist") / "fit.ckpt")
+    d = tmp_path_factory.mktemp("dist")
+    env["DEEPLING_TEST_CKPT"], env["DEEPLING_TEST_OUT"] = str(d / "fit.ckpt"), str(d)
     return env
 
 
@@ -62,7 +62,7 @@ def ckpt_env(tmp_path_factory) -> dict:
 def ranks(ckpt_env) -> dict[int, dict]:
     """Every check of distributed_checks.py, run once in one 2-rank job: {rank: results}."""
     proc = _mpiexec("all", env=ckpt_env)
-    res = _results(proc, 2)
+    res = _results(proc, 2, ckpt_env)
     res["stderr"] = proc.stderr
     return res
 
@@ -121,7 +121,7 @@ def test_fit_two_ranks_equals_one_rank_and_resumes_on_another_count(ranks, ckpt_
     assert ranks[0]["fit"]["rank0_wrote"]
     assert _max_diff(two["params"], ranks[1]["fit"]["straight"]["params"]) == 0.0
     assert ranks["stderr"].count("epoch 2/2  ") == 1  # only rank 0 reports
-    one = _results(_mpiexec("fit_resume", n=1, env=ckpt_env), 1)[0]["fit_resume"]
+    one = _results(_mpiexec("fit_resume", n=1, env=ckpt_env), 1, ckpt_env)[0]["fit_resume"]
     assert _max_diff(two["params"], one["straight"]["params"]) < 1e-6
     assert _max_diff(two["params"], one["resumed"]["params"]) < 1e-6
     for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
@@ -153,14 +153,15 @@ def test_launcher_sets_torchrun_variables(tmp_path):
         "import os, deepling, deepling.distributed as dist\n"
         "dist.init_process_group('gloo')\n"
         "t = deepling.ones(1) * dist.get_rank(); dist.all_reduce(t)\n"
-        "print('R', os.environ['RANK'], os.environ['LOCAL_RANK'], os.environ['WORLD_SIZE'], dist.get_rank(), t.item())\n")
+        "line = ' '.join(map(str, [os.environ['RANK'], os.environ['LOCAL_RANK'], os.environ['WORLD_SIZE'], "
+        "dist.get_rank(), t.item()]))\n"
+        f"open(r'{tmp_path}' + f'/r{{dist.get_rank()}}', 'w').write(line)\n")
     env = _env()
     env.pop("OMP_NUM_THREADS")
     proc = subprocess.run([sys.executable, "-m", "deepling.distributed.run", "-n", "2", "--", str(script)],
                           capture_output=True, text=True, timeout=60, env=env)
     assert proc.returncode == 0, proc.stderr
-    lines = sorted(line for line in proc.stdout.splitlines() if line.startswith("R "))
-    assert lines == ["R 0 0 2 0 1.0", "R 1 1 2 1 1.0"]
+    assert (tmp_path / "r0").read_text() == "0 0 2 0 1.0" and (tmp_path / "r1").read_text() == "1 1 2 1 1.0"
 
 
 def test_launch_command_is_mpmd_with_one_section_per_rank():
@@ -268,3 +269,18 @@ def test_sampler_shuffle_is_seeded_by_seed_plus_epoch():
         DistributedSampler(range(4), 2, 2)
     with pytest.raises(RuntimeError, match="process group"):
         DistributedSampler(range(4))
+
+
+def test_cli_train_distributed_through_the_launcher(tmp_path):
+    """deepling run -n 2 -- python -m deepling train --distributed: rank 0 alone prints and writes."""
+    out = tmp_path / "run"
+    proc = subprocess.run([sys.executable, "-m", "deepling", "run", "-n", "2", "--", sys.executable, "-m", "deepling",
+                           "train", "--distributed", "--epochs", "1", "--out", str(out), "--no-plots", "--no-progress"],
+                          capture_output=True, text=True, timeout=120, env=_env())
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.count("on 2 ranks") == 1 and proc.stdout.count("test accuracy") == 1
+    assert sorted(p.name for p in out.iterdir()) == ["checkpoint.ckpt", "history.json", "metrics.json"]
+    acc = json.loads((out / "metrics.json").read_text())["test_accuracy"]
+    assert acc > 0.8  # one epoch of the digits MLP
+    state = deepling.load(out / "checkpoint.ckpt")
+    assert not any(k.startswith("module.") for k in state["model"])  # loads without DDP

@@ -218,6 +218,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.ckpt if it exists")
     t.add_argument("--no-plots", action="store_true", help="do not write curves.png and confusion.png")
     t.add_argument("--no-progress", action="store_true", help="no progress bar or per-epoch lines")
+    t.add_argument("--distributed", action="store_true",
+                   help="data-parallel on the ranks of this MPI job: mpiexec -n N deepling train --distributed, or "
+                        "deepling run -n N -- deepling train --distributed (--batch-size is the global batch)")
     _add_text_options(t)
 
     e = sub.add_parser("evaluate", help="evaluate a checkpoint written by 'deepling train' on its test set",
@@ -237,6 +240,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_pretrain(sub)
 
     sub.add_parser("bench", add_help=False, help="the benchmark suite vs PyTorch (from a checkout; 'deepling bench --help')")
+    sub.add_parser("run", add_help=False, help="start a command on N ranks, torchrun's role: deepling run -n 2 -- python "
+                                               "train.py ('deepling run --help')")
     return p
 
 
@@ -288,10 +293,21 @@ def _blas_threads(n: int | None) -> Any:
 
 def cmd_train(a: argparse.Namespace) -> int:
     if a.dataset == "text" or a.model.startswith("char-"):
+        if a.distributed:
+            raise ValueError("--distributed trains the image models (fit); language models train in one process")
         with _blas_threads(a.threads):
             return _train_text(a)
     defaults = DATASET_DEFAULTS.get(a.dataset, {})
-    with _blas_threads(a.threads or defaults.get("threads")):
+    threads = a.threads or defaults.get("threads")
+    if a.distributed:
+        import os
+
+        from deepling import distributed as dist
+
+        dist.init_process_group("mpi")
+        # the ranks share the machine's cores: one BLAS pool per rank, not one per rank per core
+        threads = threads or max(1, (os.cpu_count() or 1) // dist.get_world_size())
+    with _blas_threads(threads):
         return _train(a)
 
 
@@ -305,7 +321,12 @@ def _train(a: argparse.Namespace) -> int:
     batch_size = a.batch_size or defaults["batch_size"]
     data_dir = a.data_dir if a.data_dir is not None else _default_data_dir(a.dataset)
     out = a.out if a.out is not None else Path("runs") / f"{a.model}-{a.dataset}"
-    out.mkdir(parents=True, exist_ok=True)
+    from deepling.train.distributed import is_main_process
+
+    main_rank = is_main_process()  # with --distributed only rank 0 prints and writes
+    say = print if main_rank else (lambda *args, **kwargs: None)
+    if main_rank:
+        out.mkdir(parents=True, exist_ok=True)
     t_start = time.perf_counter()
 
     X, y, classes = DATASETS[a.dataset](data_dir, True)
@@ -334,12 +355,19 @@ def _train(a: argparse.Namespace) -> int:
     val_loader = _loaders(X[val_idx], y[val_idx], 512, shuffle=False) if n_val else None
     test_loader = _loaders(Xt, yt, 512, shuffle=False)
     n_params = sum(p.numel() for p in model.parameters())
-    print(f"training {a.model} ({n_params:,} parameters) on {a.dataset}: {len(train_idx)} train / {n_val} validation / "
-          f"{len(Xt)} test, {epochs} epochs, batch {batch_size}, {a.optimizer} lr {a.lr}", flush=True)
+    ranks = ""
+    if a.distributed:
+        from deepling import distributed as dist
+
+        ranks = f" on {dist.get_world_size()} ranks"
+    say(f"training {a.model} ({n_params:,} parameters) on {a.dataset}{ranks}: {len(train_idx)} train / {n_val} "
+        f"validation / {len(Xt)} test, {epochs} epochs, batch {batch_size}, {a.optimizer} lr {a.lr}", flush=True)
 
     ckpt = out / "checkpoint.ckpt"
     history = fit(model, train_loader, loss_fn, optimizer, epochs, val_loader=val_loader, checkpoint=ckpt,
                   resume=bool(a.resume), progress=not a.no_progress, checkpoint_extra={"cli": cfg})
+    if not main_rank:
+        return 130 if history.interrupted else 0  # rank 0 evaluates and writes the outputs
     test = evaluate(model, test_loader, loss_fn)
     outputs, targets = predict(model, test_loader)
     cm = confusion_matrix(outputs, targets, len(classes))
@@ -572,6 +600,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["bench"]:  # the suite parses its own options
         return cmd_bench(argv[1:])
+    if argv[:1] == ["run"]:  # the launcher passes everything after -- to the command
+        from deepling.distributed.run import main as run_main
+
+        return run_main(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
