@@ -190,21 +190,21 @@ class DistributedDataParallel(Module):
                     b.ready[i] = True
                     b.pending -= 1
         self._launch_ready()
-        scale = 1.0 / self._world
         for b in self._buckets:
             dist._wait(b.request, "DistributedDataParallel gradient all-reduce", self._group)
             b.request = None
-            b.buffer *= b.buffer.dtype.type(scale)
+            scale = b.buffer.dtype.type(1.0 / self._world)
             for i, p in enumerate(b.params):
-                avg = b.view(i).reshape(p.array.shape)
-                if p.grad is None:
-                    if np.any(avg):  # used on another rank only
-                        p.grad = Tensor._wrap(avg.copy())
+                total = b.view(i).reshape(p.array.shape)
+                g = p.grad
+                if g is None:
+                    if np.any(total):  # used on another rank only
+                        p.grad = Tensor._wrap(total * scale)
                 elif b.had_grad[i]:
-                    if p.grad.array.flags.writeable and p.grad.array.shape == avg.shape:
-                        np.copyto(p.grad.array, avg)
+                    if g.array.flags.writeable and g.array.shape == total.shape and g.array.dtype == total.dtype:
+                        np.multiply(total, scale, out=g.array)  # the average, written in place
                     else:
-                        p.grad.array = avg.copy()
+                        g.array = total * scale
 
     # --------------------------------------------------------------------- forward
     def forward(self, *inputs: Any, **kwargs: Any) -> Any:
