@@ -44,8 +44,7 @@ LINKS = {"10 Gbit/s": 10e9 / 8, "100 Gbit/s": 100e9 / 8}
 
 
 # ------------------------------------------------------------------------------------- the worker
-def _median_max(samples: list[float]) -> float:
-    return float(statistics.median(samples))
+STATS = {"median": statistics.median, "best": min}  # best: the least disturbed by other processes' load
 
 
 def _time_steps(fn: Any, inner: int) -> float:
@@ -64,7 +63,8 @@ def _slowest(dist: Any, seconds: float) -> float:
     return float(t.item())
 
 
-def _allreduce_time(dist: Any, nbytes: int, target_s: float = 0.15) -> float:
+def _allreduce_time(dist: Any, nbytes: int, target_s: float = 0.15) -> dict[str, float]:
+    """Seconds per ``all_reduce`` of ``nbytes``: median and best of 15 timed blocks."""
     import deepling as dl
 
     t = dl.Tensor._wrap(np.ones(max(1, nbytes // 4), np.float32))
@@ -74,10 +74,27 @@ def _allreduce_time(dist: Any, nbytes: int, target_s: float = 0.15) -> float:
     one = _slowest(dist, _time_steps(lambda: dist.all_reduce(t), 3))
     reps = int(min(2000, max(5, target_s / max(one, 1e-7))))
     samples = []
-    for _ in range(5):
+    for _ in range(15):
         dist.barrier()
-        samples.append(_slowest(dist, _time_steps(lambda: dist.all_reduce(t), max(1, reps // 5))))
-    return float(np.median(samples))
+        samples.append(_slowest(dist, _time_steps(lambda: dist.all_reduce(t), max(1, reps // 15))))
+    return {k: float(f(samples)) for k, f in STATS.items()}
+
+
+def _summary(step: dict[str, float], allreduce: float, batch: int, world: int) -> dict[str, Any]:
+    """Throughputs, speedups, exposed communication and the fraction hidden, from step times."""
+    res: dict[str, Any] = {"step_s": step, "allreduce_s": allreduce, "samples_per_s": {
+        "1 rank": batch / step["single"], "2 ranks strong": batch / step["strong"],
+        "2 ranks weak": world * batch / step["weak"]}}
+    res["speedup_strong"] = res["samples_per_s"]["2 ranks strong"] / res["samples_per_s"]["1 rank"]
+    res["speedup_weak"] = res["samples_per_s"]["2 ranks weak"] / res["samples_per_s"]["1 rank"]
+    # the same steps without the all-reduce (no_sync): the most that removing communication could give
+    res["speedup_strong_no_comm"] = step["single"] / step["strong_nosync"]
+    res["speedup_weak_no_comm"] = world * step["single"] / step["weak_nosync"]
+    for mode in ("strong", "weak"):
+        exposed = max(0.0, step[mode] - step[f"{mode}_nosync"])
+        res[f"exposed_comm_{mode}_s"] = exposed
+        res[f"hidden_fraction_{mode}"] = float(min(1.0, max(0.0, 1 - exposed / allreduce)))
+    return res
 
 
 def worker(workloads: list[str], repeat: int) -> dict[str, Any]:
@@ -122,24 +139,15 @@ def worker(workloads: list[str], repeat: int) -> dict[str, Any]:
                 with ddps[mode].no_sync():
                     t[f"{mode}_nosync"].append(_slowest(dist, _time_steps(steppers[mode], inner)))
         ar = _allreduce_time(dist, grad_bytes)
-        med = {k: _median_max(v) if v else None for k, v in t.items()}
         if rank == 0:
-            res = {"batch": w.batch, "grad_bytes": grad_bytes, "allreduce_s": ar,
-                   "step_s": med, "samples_per_s": {
-                       "1 rank": w.batch / med["single"], "2 ranks strong": w.batch / med["strong"],
-                       "2 ranks weak": world * w.batch / med["weak"]}}
-            res["speedup_strong"] = res["samples_per_s"]["2 ranks strong"] / res["samples_per_s"]["1 rank"]
-            res["speedup_weak"] = res["samples_per_s"]["2 ranks weak"] / res["samples_per_s"]["1 rank"]
-            for mode in ("strong", "weak"):
-                exposed = max(0.0, med[mode] - med[f"{mode}_nosync"])
-                res[f"exposed_comm_{mode}_s"] = exposed
-                res[f"hidden_fraction_{mode}"] = float(min(1.0, max(0.0, 1 - exposed / ar)))
+            res = {"batch": w.batch, "grad_bytes": grad_bytes, "samples_s": t}
+            for stat, f in STATS.items():
+                res[stat] = _summary({k: float(f(v)) for k, v in t.items()}, ar[stat], w.batch, world)
             out["workloads"][name] = res
-            print(f"# {name}: {json.dumps(res)}", file=sys.stderr, flush=True)
+            print(f"# {name}: {json.dumps(res['median'])}", file=sys.stderr, flush=True)
     for nbytes in SIZES:
         ar = _allreduce_time(dist, nbytes)
-        out["allreduce"].append({"bytes": nbytes, "s": ar, "algbw_GBps": nbytes / ar / 1e9,
-                                 "busbw_GBps": 2 * (world - 1) / world * nbytes / ar / 1e9})
+        out["allreduce"].append({"bytes": nbytes, **{f"{k}_s": v for k, v in ar.items()}})
     out["load_avg"] = os.getloadavg()
     dist.destroy_process_group()
     return out if rank == 0 else {}
@@ -175,29 +183,39 @@ def predict(compute: float, nbytes: float, bw: float, alpha: float, n_max: int =
 
 
 def report(res: dict[str, Any]) -> str:
-    lines = [f"load average during the run: {', '.join(f'{v:.1f}' for v in res['load_avg'])}", "",
-             "| workload | batch | grad MB | 1 rank samples/s | 2 ranks strong (B/2 each) | speedup | "
-             "2 ranks weak (B each) | speedup | all-reduce ms | exposed ms (strong) | hidden (strong) |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    for name, r in res["workloads"].items():
-        s = r["samples_per_s"]
-        lines.append(f"| {name} | {r['batch']} | {r['grad_bytes'] / 1e6:.2f} | {s['1 rank']:.0f} | "
-                     f"{s['2 ranks strong']:.0f} | {r['speedup_strong']:.2f}x | {s['2 ranks weak']:.0f} | "
-                     f"{r['speedup_weak']:.2f}x | {r['allreduce_s'] * 1e3:.2f} | {r['exposed_comm_strong_s'] * 1e3:.2f}"
-                     f" | {r['hidden_fraction_strong']:.0%} |")
-    lines += ["", "| bytes | time | algbw GB/s | busbw GB/s |", "|---:|---:|---:|---:|"]
+    lines = [f"load average during the run (1, 5, 15 min): {', '.join(f'{v:.1f}' for v in res['load_avg'])}"]
+    for stat in STATS:
+        lines += ["", f"{stat} of {res['repeat']} rounds:", "",
+                  "| workload | batch B | grad MB | 1 rank samples/s | 2 ranks, B/2 each | speedup (no comm) | "
+                  "2 ranks, B each | speedup (no comm) | all-reduce ms | exposed ms B/2, B | hidden B/2, B |",
+                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        for name, w in res["workloads"].items():
+            r, s = w[stat], w[stat]["samples_per_s"]
+            lines.append(
+                f"| {name} | {w['batch']} | {w['grad_bytes'] / 1e6:.2f} | {s['1 rank']:.0f} | {s['2 ranks strong']:.0f} | "
+                f"{r['speedup_strong']:.2f}x ({r['speedup_strong_no_comm']:.2f}x) | {s['2 ranks weak']:.0f} | "
+                f"{r['speedup_weak']:.2f}x ({r['speedup_weak_no_comm']:.2f}x) | {r['allreduce_s'] * 1e3:.2f} | "
+                f"{r['exposed_comm_strong_s'] * 1e3:.2f}, {r['exposed_comm_weak_s'] * 1e3:.2f} | "
+                f"{r['hidden_fraction_strong']:.0%}, {r['hidden_fraction_weak']:.0%} |")
+    lines += ["", "all_reduce on loopback, 2 ranks (median and best of 15 blocks):", "",
+              "| bytes | median | best | busbw GB/s (best) |", "|---:|---:|---:|---:|"]
+    w = res["world_size"]
     for p in res["allreduce"]:
         size = p["bytes"]
         label = f"{size // 2**20} MB" if size >= 2**20 else f"{size // 2**10} KB"
-        lines.append(f"| {label} | {p['s'] * 1e6:.1f} us | {p['algbw_GBps']:.2f} | {p['busbw_GBps']:.2f} |")
+        lines.append(f"| {label} | {p['median_s'] * 1e6:.1f} us | {p['best_s'] * 1e6:.1f} us | "
+                     f"{2 * (w - 1) / w * size / p['best_s'] / 1e9:.2f} |")
     bw, alpha = res["fit"]["bw_Bps"], res["fit"]["alpha_s"]
-    lines += ["", f"ring fit on loopback: BW = {bw / 1e9:.2f} GB/s, alpha = {alpha * 1e6:.1f} us per step", "",
-              "| workload | compute 1 rank ms | link | N best | speedup there | N at 50% efficiency | speedup at 8 | at 64 |",
-              "|---|---:|---|---:|---:|---:|---:|---:|"]
+    lines += ["", f"ring model fitted to the best all-reduce times: BW = {bw / 1e9:.2f} GB/s, alpha = "
+              f"{alpha * 1e6:.1f} us per step; N machines on a link of bandwidth L: step(N) = compute / N + "
+              "2 (N-1)/N * bytes / L + 2 (N-1) * alpha, compute = the best 1-rank step", "",
+              "| workload | compute ms | grad MB | link | N best | speedup there | N at 50% efficiency | at 8 | at 64 |",
+              "|---|---:|---:|---|---:|---:|---:|---:|---:|"]
     for name, pr in res["model"].items():
         for link, p in pr["links"].items():
-            lines.append(f"| {name} | {pr['compute_s'] * 1e3:.1f} | {link} | {p['n_best']} | {p['speedup_at_best']:.1f}x"
-                         f" | {p['n_half_efficiency']} | {p['speedup_at_8']:.1f}x | {p['speedup_at_64']:.1f}x |")
+            lines.append(f"| {name} | {pr['compute_s'] * 1e3:.1f} | {pr['grad_bytes'] / 1e6:.2f} | {link} | {p['n_best']} | "
+                         f"{p['speedup_at_best']:.1f}x | {p['n_half_efficiency']} | {p['speedup_at_8']:.1f}x | "
+                         f"{p['speedup_at_64']:.1f}x |")
     return "\n".join(lines)
 
 
@@ -227,11 +245,12 @@ def main(argv: list[str] | None = None) -> int:
         print(proc.stdout)
         return proc.returncode or 1
     res = json.loads(lines[-1][len("RESULT "):])
-    bw, alpha = fit_ring(res["allreduce"], res["world_size"])
+    res["repeat"] = args.repeat
+    bw, alpha = fit_ring([{"bytes": p["bytes"], "s": p["best_s"]} for p in res["allreduce"]], res["world_size"])
     res["fit"] = {"bw_Bps": bw, "alpha_s": alpha}
     res["model"] = {}
     for name, r in res["workloads"].items():
-        compute = r["step_s"]["single"]
+        compute = r["best"]["step_s"]["single"]
         res["model"][name] = {"compute_s": compute, "grad_bytes": r["grad_bytes"],
                               "links": {link: predict(compute, r["grad_bytes"], lbw, alpha)
                                         for link, lbw in LINKS.items()}}

@@ -11,8 +11,9 @@ and the replicas stay identical. Averaging is done as PyTorch does it:
   its bucket as soon as backward has accumulated it; when a bucket is full its non-blocking
   ``Iallreduce`` starts at once, overlapping communication with the rest of backward (buckets are
   started in index order on every rank, so the ranks' MPI calls always match);
-* a callback queued for the end of backward waits for every bucket and writes ``sum / world_size``
-  back into each ``.grad``, so ``optimizer.step()`` sees averaged gradients.
+* a callback queued for the end of backward waits for every bucket and makes each ``.grad`` a view
+  of its slice of the bucket (gradients are divided by ``world_size`` on the way in, so the
+  all-reduced sum is the mean), so ``optimizer.step()`` sees averaged gradients.
 
 Rank 0's parameters and buffers are broadcast to every rank at construction, and its buffers
 (BatchNorm's running statistics) again before each forward that will synchronize gradients
@@ -120,6 +121,7 @@ class DistributedDataParallel(Module):
                 self._where[id(p)] = (bi, i)
         self._next_launch = 0
         self._callback_queued = False
+        self._scale = {b.buffer.dtype: b.buffer.dtype.type(1.0 / self._world) for b in self._buckets}
         self._handles = [p.register_post_accumulate_grad_hook(self._grad_ready) for p in params]
 
     # --------------------------------------------------------------------- buckets
@@ -156,7 +158,7 @@ class DistributedDataParallel(Module):
         b = self._buckets[bi]
         if b.ready[i]:
             return
-        np.copyto(b.view(i), p.grad.array.reshape(-1))
+        np.multiply(p.grad.array.reshape(-1), self._scale[b.buffer.dtype], out=b.view(i))  # g / N: the sum is the mean
         b.ready[i] = b.had_grad[i] = True
         b.pending -= 1
         if b.pending == 0:
@@ -193,18 +195,15 @@ class DistributedDataParallel(Module):
         for b in self._buckets:
             dist._wait(b.request, "DistributedDataParallel gradient all-reduce", self._group)
             b.request = None
-            scale = b.buffer.dtype.type(1.0 / self._world)
             for i, p in enumerate(b.params):
-                total = b.view(i).reshape(p.array.shape)
-                g = p.grad
-                if g is None:
-                    if np.any(total):  # used on another rank only
-                        p.grad = Tensor._wrap(total * scale)
+                mean = b.view(i).reshape(p.array.shape)
+                if p.grad is None:
+                    if np.any(mean):  # used on another rank only
+                        p.grad = Tensor._wrap(mean.copy())
                 elif b.had_grad[i]:
-                    if g.array.flags.writeable and g.array.shape == total.shape and g.array.dtype == total.dtype:
-                        np.multiply(total, scale, out=g.array)  # the average, written in place
-                    else:
-                        g.array = total * scale
+                    # .grad becomes a view of the bucket (PyTorch's gradient_as_bucket_view): no copy. The
+                    # next backward allocates a fresh gradient before the bucket is written again.
+                    p.grad.array = mean
 
     # --------------------------------------------------------------------- forward
     def forward(self, *inputs: Any, **kwargs: Any) -> Any:
