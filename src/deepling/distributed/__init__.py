@@ -32,7 +32,7 @@ __all__ = [
     "ReduceOp", "Work", "DistBackendError", "DistError", "is_available", "is_mpi_available", "is_initialized",
     "init_process_group", "destroy_process_group", "get_rank", "get_world_size", "get_backend", "barrier",
     "broadcast", "all_reduce", "all_gather", "all_gather_into_tensor", "reduce_scatter", "reduce_scatter_tensor",
-    "get_local_rank",
+    "get_local_rank", "group",
 ]
 
 _DEFAULT_TIMEOUT = datetime.timedelta(minutes=30)  # PyTorch's default for init_process_group
@@ -54,6 +54,12 @@ class ReduceOp:
     PRODUCT = "product"
     MIN = "min"
     MAX = "max"
+
+
+class group:  # noqa: N801  (PyTorch spells it dist.group.WORLD)
+    """``group.WORLD``: the default group, the only one (collectives take ``group=None`` for it)."""
+
+    WORLD = None
 
 
 class _Group:
@@ -98,9 +104,11 @@ def is_initialized() -> bool:
     return _group is not None
 
 
-def _require() -> _Group:
+def _require(group: Any = None) -> _Group:
     if _group is None:
         raise ValueError("Default process group has not been initialized, please make sure to call init_process_group.")
+    if group is not None:
+        raise ValueError(f"deepling.distributed: only the default group (group=None) exists, got {group!r}")
     return _group
 
 
@@ -170,11 +178,11 @@ def destroy_process_group(group: Any = None) -> None:
 
 
 def get_rank(group: Any = None) -> int:
-    return _require().rank
+    return _require(group).rank
 
 
 def get_world_size(group: Any = None) -> int:
-    return _require().size
+    return _require(group).size
 
 
 def get_local_rank() -> int:
@@ -183,7 +191,7 @@ def get_local_rank() -> int:
 
 
 def get_backend(group: Any = None) -> str:
-    _require()
+    _require(group)
     return "mpi"
 
 
@@ -319,13 +327,13 @@ def _then(*steps: Any) -> Any:
 
 def barrier(group: Any = None, async_op: bool = False, device_ids: Any = None) -> Work | None:
     """Wait until every rank has reached this call."""
-    g = _require()
+    g = _require(group)
     return _run(g.comm.Ibarrier(), "barrier", g, async_op)
 
 
 def broadcast(tensor: Tensor, src: int = 0, group: Any = None, async_op: bool = False) -> Work | None:
     """Overwrite ``tensor`` on every rank with rank ``src``'s (same shape and dtype on all ranks)."""
-    g = _require()
+    g = _require(group)
     if not 0 <= src < g.size:
         raise ValueError(f"broadcast: src {src} is not a rank of a group of size {g.size}")
     buf, back = _buffer("broadcast", tensor)
@@ -334,7 +342,7 @@ def broadcast(tensor: Tensor, src: int = 0, group: Any = None, async_op: bool = 
 
 def all_reduce(tensor: Tensor, op: Any = ReduceOp.SUM, group: Any = None, async_op: bool = False) -> Work | None:
     """Replace ``tensor`` on every rank with the reduction (``op``) of all ranks' tensors."""
-    g = _require()
+    g = _require(group)
     buf, back = _buffer("all_reduce", tensor)
     mop = _mpi_op("all_reduce", op, buf.dtype)
     req = g.comm.Iallreduce(_MPI.IN_PLACE, buf, op=mop)
@@ -354,7 +362,7 @@ def all_reduce(tensor: Tensor, op: Any = ReduceOp.SUM, group: Any = None, async_
 def all_gather_into_tensor(output_tensor: Tensor, input_tensor: Tensor, group: Any = None,
                            async_op: bool = False) -> Work | None:
     """``output_tensor`` (world_size * n elements) receives every rank's ``input_tensor`` in rank order."""
-    g = _require()
+    g = _require(group)
     inp = np.ascontiguousarray(_check_tensor("all_gather_into_tensor", input_tensor))
     out, back = _buffer("all_gather_into_tensor", output_tensor)
     if out.size != inp.size * g.size or out.dtype != inp.dtype:
@@ -365,7 +373,7 @@ def all_gather_into_tensor(output_tensor: Tensor, input_tensor: Tensor, group: A
 
 def all_gather(tensor_list: list[Tensor], tensor: Tensor, group: Any = None, async_op: bool = False) -> Work | None:
     """``tensor_list[r]`` receives rank r's ``tensor`` (every list entry has its shape and dtype)."""
-    g = _require()
+    g = _require(group)
     inp = np.ascontiguousarray(_check_tensor("all_gather", tensor))
     if not isinstance(tensor_list, (list, tuple)) or len(tensor_list) != g.size:
         raise ValueError(f"all_gather: tensor_list must be a list of world_size = {g.size} tensors")
@@ -385,7 +393,7 @@ def all_gather(tensor_list: list[Tensor], tensor: Tensor, group: Any = None, asy
 def reduce_scatter_tensor(output: Tensor, input: Tensor, op: Any = ReduceOp.SUM, group: Any = None,
                           async_op: bool = False) -> Work | None:
     """``input`` (world_size * n elements) is reduced across ranks; rank r keeps the r-th block of n."""
-    g = _require()
+    g = _require(group)
     inp = np.ascontiguousarray(_check_tensor("reduce_scatter_tensor", input))
     out, back = _buffer("reduce_scatter_tensor", output)
     if inp.size != out.size * g.size or out.dtype != inp.dtype:
@@ -403,7 +411,7 @@ def reduce_scatter_tensor(output: Tensor, input: Tensor, op: Any = ReduceOp.SUM,
 def reduce_scatter(output: Tensor, input_list: Sequence[Tensor], op: Any = ReduceOp.SUM, group: Any = None,
                    async_op: bool = False) -> Work | None:
     """``output`` on rank r receives the reduction over ranks of their ``input_list[r]``."""
-    g = _require()
+    g = _require(group)
     if not isinstance(input_list, (list, tuple)) or len(input_list) != g.size:
         raise ValueError(f"reduce_scatter: input_list must be a list of world_size = {g.size} tensors")
     out = _check_tensor("reduce_scatter", output)
