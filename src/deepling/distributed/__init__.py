@@ -68,6 +68,15 @@ class _Group:
     def __init__(self, comm: Any, timeout: float, local_rank: int) -> None:
         self.comm, self.timeout, self.local_rank = comm, timeout, local_rank
         self.rank, self.size = comm.Get_rank(), comm.Get_size()
+        self._ddp_comm: Any = None
+
+    @property
+    def ddp_comm(self) -> Any:
+        """A second duplicate, shared by every DistributedDataParallel: their gradient all-reduces
+        never interleave with the user's collectives (each communicator keeps its own order)."""
+        if self._ddp_comm is None:
+            self._ddp_comm = self.comm.Dup()
+        return self._ddp_comm
 
 
 _group: _Group | None = None
@@ -172,6 +181,8 @@ def destroy_process_group(group: Any = None) -> None:
     global _group
     g = _require()
     _group = None
+    if g._ddp_comm is not None:
+        g._ddp_comm.Free()
     g.comm.Free()
     if sys.excepthook is _excepthook:
         sys.excepthook = _previous_hook

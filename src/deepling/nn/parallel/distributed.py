@@ -107,7 +107,7 @@ class DistributedDataParallel(Module):
         self.require_forward_param_sync = True
         g = dist._group
         self._group = g
-        self._comm = g.comm.Dup()  # DDP's messages never interleave with the user's collectives
+        self._comm = g.ddp_comm  # DDP's messages never interleave with the user's collectives
         self._world = g.size
         params = [p for p in module.parameters() if p.requires_grad]
         self._buffers_to_sync = [b for b in module.buffers() if b is not None]
