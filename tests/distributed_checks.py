@@ -229,7 +229,7 @@ def check_collectives() -> dict:
     return out
 
 
-def _fit_run(epochs: int, checkpoint: str | None = None, resume: object = False) -> dict:
+def _fit_run(epochs: int, checkpoint: str | None = None, resume: object = False, max_steps: int | None = None) -> dict:
     """fit on whatever ranks this job has: an MLP on 40 samples, global batch 8, shuffled, validation."""
     from deepling.data import DataLoader, TensorDataset
     from deepling.train import fit
@@ -244,7 +244,7 @@ def _fit_run(epochs: int, checkpoint: str | None = None, resume: object = False)
     val = DataLoader(TensorDataset(x[:13], y[:13]), batch_size=4)
     torch.manual_seed(5)  # the sampler seed is drawn on rank 0 from this
     hist = fit(model, train, F.cross_entropy, opt, epochs, val_loader=val, checkpoint=checkpoint, resume=resume,
-               progress=True)
+               progress=True, max_steps=max_steps)
     return {"params": [p.array.ravel().tolist() for p in model.parameters()], "history": hist.to_dict()["history"]}
 
 
@@ -253,12 +253,14 @@ def check_fit() -> dict:
     ckpt = os.environ["DEEPLING_TEST_CKPT"]
     straight = _fit_run(2)
     _fit_run(1, checkpoint=ckpt)
+    _fit_run(2, checkpoint=ckpt + ".mid", max_steps=7)  # 5 batches per epoch: stops at batch 2 of epoch 2
     return {"straight": straight, "rank0_wrote": os.path.exists(ckpt)}
 
 
 def check_fit_resume() -> dict:
     ckpt = os.environ["DEEPLING_TEST_CKPT"]
-    return {"resumed": _fit_run(2, checkpoint=ckpt + ".resumed", resume=ckpt), "straight": _fit_run(2)}
+    return {"resumed": _fit_run(2, checkpoint=ckpt + ".resumed", resume=ckpt), "straight": _fit_run(2),
+            "resumed_mid_epoch": _fit_run(2, checkpoint=ckpt + ".mid.resumed", resume=ckpt + ".mid")}
 
 
 CHECKS = {"fit": check_fit, "fit_resume": check_fit_resume, "collectives": check_collectives, "broadcast": check_broadcast, "no_sync": check_no_sync,

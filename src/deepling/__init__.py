@@ -10,6 +10,7 @@ from deepling import (
     data,
     distributed,
     nn,  # noqa: E402
+    onnx,
     optim,
     utils,
 )

@@ -29,7 +29,7 @@ from deepling.data.sampler import RandomSampler, Sampler
 from deepling.tensor import Tensor
 
 __all__ = ["is_active", "is_main_process", "wrap_model", "unwrap_model", "shard_train_loader", "shard_eval_loader",
-           "all_reduce_sums", "broadcast_seed"]
+           "all_reduce_sums", "broadcast_seed", "any_rank"]
 
 
 def is_active() -> bool:
@@ -114,6 +114,13 @@ def shard_eval_loader(loader: Any) -> Any:
     dataset, batch = _loader_parts(loader, "validation")
     return DataLoader(dataset, batch_size=batch, sampler=_Strided(len(dataset), dist.get_rank(), dist.get_world_size()),
                       collate_fn=loader.collate_fn)
+
+
+def any_rank(*flags: bool) -> tuple[bool, ...]:
+    """Each flag OR-ed over all ranks (so that every rank stops at the same step)."""
+    t = Tensor._wrap(np.array(flags, dtype=np.float64))
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return tuple(bool(v) for v in t.array)
 
 
 def all_reduce_sums(sums: dict[str, float], n: float) -> tuple[dict[str, float], float]:
