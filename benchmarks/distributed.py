@@ -13,11 +13,18 @@ Starts one ``mpiexec -n 2`` job of itself (``--worker``), one BLAS thread per ra
   all-reduce); exposed communication = DDP step - no_sync step, and the fraction hidden behind
   backward = 1 - exposed / (a blocking all-reduce of the same bytes, timed alone).
 * **all-reduce**: ``deepling.distributed.all_reduce`` of float32 tensors from 1 KB to 64 MB: median
-  time, algorithm bandwidth bytes / t and bus bandwidth 2 (N-1) / N * bytes / t.
+  and best of 15 timed blocks, and the bus bandwidth 2 (N-1) / N * bytes / t.
+* **compute**: rank 0 alone times one process's CPU time per step at batch B and B/2 (steadier than
+  wall time on a loaded machine); ``f = 2 t(B/2) - t(B)`` is the part of a step that does not shrink
+  with the batch (optimizer step, per-op Python overhead).
 * **model**: ``t(bytes) = 2 (N-1)/N * bytes / BW + 2 (N-1) * alpha`` fitted (least squares,
-  relative error) to the all-reduce times; then, for N machines on 10 and 100 Gbit/s links (alpha
-  as fitted), step(N) = compute / N + t_N(gradient bytes), and the N where each workload stops
-  scaling (throughput is highest) and where its efficiency drops below 50 %.
+  relative error) to the best all-reduce times; then, for N machines on 10 and 100 Gbit/s links
+  (alpha as fitted), step(N) = (compute - f) / N + f + t_N(gradient bytes), with f = 0 ("ideal")
+  and f as measured ("fitted"), and the N where each workload stops scaling (throughput is highest)
+  and where its efficiency drops below 50 %.
+
+Every figure is printed for the median and the best of ``--repeat`` rounds, with the load average:
+on a machine shared with other work, the best round is the closest to what the code can do.
 """
 
 from __future__ import annotations
@@ -52,6 +59,13 @@ def _time_steps(fn: Any, inner: int) -> float:
     for _ in range(inner):
         fn()
     return (time.perf_counter() - t0) / inner
+
+
+def _cpu_steps(fn: Any, inner: int) -> float:
+    t0 = time.process_time()
+    for _ in range(inner):
+        fn()
+    return (time.process_time() - t0) / inner
 
 
 def _slowest(dist: Any, seconds: float) -> float:
@@ -122,6 +136,14 @@ def worker(workloads: list[str], repeat: int) -> dict[str, Any]:
             steppers[mode] = suite._stepper(dl, name, ddp, np.ascontiguousarray(bx), np.ascontiguousarray(by), True)
         grad_bytes = sum(p.array.nbytes for p in ddps["strong"].parameters() if p.requires_grad)
         inner = max(1, w.inner)
+        cpu = {}
+        if rank == 0:  # CPU time of one process at B and B/2: the compute, nearly independent of other load
+            dl.manual_seed(0)
+            halfstep = suite._stepper(dl, name, suite._deepling_model(name), x[:half], y[:half], True)
+            for key, fn in (("B", single), ("B/2", halfstep)):
+                fn()
+                cpu[key] = min(_cpu_steps(fn, inner) for _ in range(5))
+        dist.barrier()
         for fn in [single] + list(steppers.values()):
             if fn is not None:
                 for _ in range(2):
@@ -140,7 +162,7 @@ def worker(workloads: list[str], repeat: int) -> dict[str, Any]:
                     t[f"{mode}_nosync"].append(_slowest(dist, _time_steps(steppers[mode], inner)))
         ar = _allreduce_time(dist, grad_bytes)
         if rank == 0:
-            res = {"batch": w.batch, "grad_bytes": grad_bytes, "samples_s": t}
+            res = {"batch": w.batch, "grad_bytes": grad_bytes, "samples_s": t, "cpu_step_s": cpu}
             for stat, f in STATS.items():
                 res[stat] = _summary({k: float(f(v)) for k, v in t.items()}, ar[stat], w.batch, world)
             out["workloads"][name] = res
@@ -211,9 +233,9 @@ def report(res: dict[str, Any]) -> str:
     bw, alpha = res["fit"]["bw_Bps"], res["fit"]["alpha_s"]
     lines += ["", f"ring model fitted to the best all-reduce times: BW = {bw / 1e9:.2f} GB/s, alpha = "
               f"{alpha * 1e6:.1f} us per step; N machines on a link of bandwidth L: step(N) = compute / N + "
-              "2 (N-1)/N * bytes / L + 2 (N-1) * alpha, compute = the best 1-rank step", "",
-              "ideal: all of compute divides by N; fitted: a fixed part f (from the 2-rank no_sync step: "
-              "f = 2 t(B/2) - t(B)) does not", "",
+              "2 (N-1)/N * bytes / L + 2 (N-1) * alpha; compute = one process's CPU time per step at batch B", "",
+              "ideal: all of compute divides by N; fitted: a part f = 2 t(B/2) - t(B) (CPU time at B/2 and B) does "
+              "not shrink with the per-rank batch", "",
               "| workload | compute ms | fixed f ms | grad MB | link | ideal: N best | speedup | N at 50% eff. | "
               "fitted: N best | speedup | N at 50% eff. |",
               "|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|"]
@@ -257,10 +279,10 @@ def main(argv: list[str] | None = None) -> int:
     res["fit"] = {"bw_Bps": bw, "alpha_s": alpha}
     res["model"] = {}
     for name, r in res["workloads"].items():
-        step = r["best"]["step_s"]
-        compute = step["single"]
-        # single = c + f and strong_nosync = c / 2 + f (B/2 per rank, no communication) give f
-        fixed = float(min(max(2 * step["strong_nosync"] - compute, 0.0), compute))
+        cpu = r["cpu_step_s"]
+        compute = cpu["B"]
+        # t(B) = c + f and t(B/2) = c / 2 + f give the part f that does not shrink with the batch
+        fixed = float(min(max(2 * cpu["B/2"] - compute, 0.0), compute))
         res["model"][name] = {"compute_s": compute, "fixed_s": fixed, "grad_bytes": r["grad_bytes"],
                               "links": {link: {"ideal": predict(compute, r["grad_bytes"], lbw, alpha),
                                                "fitted": predict(compute, r["grad_bytes"], lbw, alpha, fixed)}
