@@ -13,7 +13,7 @@ Starts one ``mpiexec -n 2`` job of itself (``--worker``), one BLAS thread per ra
   all-reduce); exposed communication = DDP step - no_sync step, and the fraction hidden behind
   backward = 1 - exposed / (a blocking all-reduce of the same bytes, timed alone).
 * **all-reduce**: ``deepling.distributed.all_reduce`` of float32 tensors from 1 KB to 64 MB: median
-  and best of 15 timed blocks, and the bus bandwidth 2 (N-1) / N * bytes / t.
+  and best of up to 40 short timed blocks, and the bus bandwidth 2 (N-1) / N * bytes / t.
 * **compute**: rank 0 alone times one process's CPU time per step at batch B and B/2 (steadier than
   wall time on a loaded machine); ``f = 2 t(B/2) - t(B)`` is the part of a step that does not shrink
   with the batch (optimizer step, per-op Python overhead).
@@ -77,8 +77,9 @@ def _slowest(dist: Any, seconds: float) -> float:
     return float(t.item())
 
 
-def _allreduce_time(dist: Any, nbytes: int, target_s: float = 0.15) -> dict[str, float]:
-    """Seconds per ``all_reduce`` of ``nbytes``: median and best of 15 timed blocks."""
+def _allreduce_time(dist: Any, nbytes: int, budget_s: float = 0.4) -> dict[str, float]:
+    """Seconds per ``all_reduce`` of ``nbytes``: median and best of up to 40 short timed blocks
+    (short, so that some blocks run between the preemptions that other processes' load causes)."""
     import deepling as dl
 
     t = dl.Tensor._wrap(np.ones(max(1, nbytes // 4), np.float32))
@@ -86,11 +87,12 @@ def _allreduce_time(dist: Any, nbytes: int, target_s: float = 0.15) -> dict[str,
         dist.all_reduce(t)
     dist.barrier()
     one = _slowest(dist, _time_steps(lambda: dist.all_reduce(t), 3))
-    reps = int(min(2000, max(5, target_s / max(one, 1e-7))))
+    blocks = int(min(40, max(5, budget_s / max(one, 1e-7))))
+    reps = int(max(1, min(50, budget_s / blocks / max(one, 1e-7))))
     samples = []
-    for _ in range(15):
+    for _ in range(blocks):
         dist.barrier()
-        samples.append(_slowest(dist, _time_steps(lambda: dist.all_reduce(t), max(1, reps // 15))))
+        samples.append(_slowest(dist, _time_steps(lambda: dist.all_reduce(t), reps)))
     return {k: float(f(samples)) for k, f in STATS.items()}
 
 
@@ -222,7 +224,7 @@ def report(res: dict[str, Any]) -> str:
                 f"{r['speedup_weak']:.2f}x ({r['speedup_weak_no_comm']:.2f}x) | {r['allreduce_s'] * 1e3:.2f} | "
                 f"{r['exposed_comm_strong_s'] * 1e3:.2f}, {r['exposed_comm_weak_s'] * 1e3:.2f} | "
                 f"{r['hidden_fraction_strong']:.0%}, {r['hidden_fraction_weak']:.0%} |")
-    lines += ["", "all_reduce on loopback, 2 ranks (median and best of 15 blocks):", "",
+    lines += ["", "all_reduce on loopback, 2 ranks (median and best of up to 40 blocks):", "",
               "| bytes | median | best | busbw GB/s (best) |", "|---:|---:|---:|---:|"]
     w = res["world_size"]
     for p in res["allreduce"]:
