@@ -23,15 +23,6 @@ from deepling.train import (
 )
 
 
-@pytest.fixture(autouse=True)
-def _one_blas_thread():
-    """These networks are tiny: BLAS threads only add synchronization (badly so on a busy machine)."""
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(limits=1, user_api="blas"):
-        yield
-
-
 # ------------------------------------------------------------------------------------------ MLP
 @pytest.mark.parametrize("activation,torch_act", [("relu", torch.nn.ReLU), ("tanh", torch.nn.Tanh),
                                                   ("sigmoid", torch.nn.Sigmoid)])

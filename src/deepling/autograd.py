@@ -1,7 +1,7 @@
 """Reverse-mode automatic differentiation: Function, the graph walk, grad modes, gradcheck.
 
 Every differentiable op is a ``Function`` subclass whose ``forward`` computes the output from
-NumPy arrays and whose ``backward`` maps the output gradient to one gradient per tensor input.
+NumPy arrays and whose ``backward`` maps the output gradient to one gradient per input (by position).
 ``Function.apply`` records the op in the graph only when grad mode is on and some input requires
 grad; otherwise an op costs its NumPy call and nothing more.
 """
@@ -22,6 +22,8 @@ __all__ = [
     "enable_grad",
     "set_grad_enabled",
     "is_grad_enabled",
+    "inference_mode",
+    "Variable",
     "gradcheck",
     "GradcheckError",
     "unbroadcast",
@@ -163,6 +165,54 @@ class set_grad_enabled:
         return wrapper
 
 
+class inference_mode:
+    """``inference_mode(mode=True)``: as ``no_grad`` (deepling has no separate inference tensors).
+
+    A context manager or a decorator, bare (``@inference_mode``) or called (``@inference_mode()``);
+    ``inference_mode(False)`` changes nothing.
+    """
+
+    def __new__(cls, mode: Any = True) -> Any:
+        if callable(mode):
+            return cls(True)(mode)  # used bare as a decorator
+        return super().__new__(cls)
+
+    def __init__(self, mode: bool = True) -> None:
+        self._enabled = bool(mode)
+
+    def __enter__(self) -> None:
+        global _grad_enabled
+        self._prev = _grad_enabled
+        if self._enabled:
+            _grad_enabled = False
+
+    def __exit__(self, *exc: object) -> None:
+        global _grad_enabled
+        _grad_enabled = self._prev
+
+    def __call__(self, func: Callable) -> Callable:
+        enabled = self._enabled
+
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with inference_mode(enabled):
+                return func(*args, **kwargs)
+
+        return wrapper
+
+
+def is_inference_mode_enabled() -> bool:
+    return False
+
+
+def Variable(data: Any, requires_grad: bool = False, volatile: bool = False) -> Any:  # noqa: N802  (PyTorch's name)
+    """PyTorch's pre-0.4 wrapper, kept there for old scripts: returns ``data`` itself (a Tensor),
+    made to require grad when asked."""
+    if requires_grad and not data.requires_grad:
+        data.requires_grad_(True)
+    return data
+
+
 def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """Sum ``grad`` over the axes that broadcasting added or stretched, giving ``shape``.
 
@@ -183,13 +233,20 @@ class Function:
     """One differentiable op: ``forward`` and ``backward`` side by side.
 
     Subclasses implement ``forward(self, *args)`` on NumPy arrays (tensor arguments arrive as
-    their ``.array``; other arguments pass through) and ``backward(self, grad)`` returning one
-    gradient (ndarray or None) per tensor argument, in order. Gradients may have the broadcast
-    shape: the engine reduces them to each input's shape. ``backward`` must not modify ``grad``
-    in place. ``self.needs_input_grad`` tells which inputs want a gradient.
+    their ``.array``; other arguments pass through) and ``backward(self, grad)`` returning the
+    gradients (ndarray or None) of the inputs. Gradients may have the broadcast shape: the engine
+    reduces them to each input's shape. ``backward`` must not modify ``grad`` in place.
+
+    Positions, not types, match a gradient to its input (PyTorch's rule for autograd.Function):
+    every positional argument of ``apply`` has a slot, and ``backward`` returns gradient i for
+    positional argument i, None for a non-tensor argument; trailing slots may be left out.
+    ``self.needs_input_grad`` has one entry per positional argument (False for a non-tensor).
+    An optional tensor (a bias, a weight, a mask...) is therefore always passed positionally,
+    as None when absent, and its gradient goes in its slot (None when absent): a missing input
+    can never move a gradient to another input. Keyword arguments have no slot (no gradient).
     """
 
-    parents: tuple[Tensor, ...] = ()
+    parents: tuple[Tensor | None, ...] = ()
     needs_input_grad: tuple[bool, ...] = ()
 
     def forward(self, *args: Any, **kwargs: Any) -> np.ndarray:
@@ -209,11 +266,12 @@ class Function:
                 if a.requires_grad:
                     record = True
             else:
+                parents.append(None)  # a slot, so that gradients keep the arguments' positions
                 arrays.append(a)
         fn = cls()
         record = record and _grad_enabled
         if record:
-            fn.needs_input_grad = tuple([p.requires_grad for p in parents])
+            fn.needs_input_grad = tuple([p is not None and p.requires_grad for p in parents])
         result = Tensor._wrap(fn.forward(*arrays, **kwargs))
         if record:
             fn.parents = tuple(parents)
@@ -258,7 +316,7 @@ def _topo_order(root: Tensor) -> list[Tensor]:
             continue
         push((t, True))
         for p in ctx.parents:
-            if p.requires_grad and id(p) not in visited:
+            if p is not None and p.requires_grad and id(p) not in visited:
                 push((p, False))
     return order
 

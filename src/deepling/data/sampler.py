@@ -6,7 +6,7 @@ from typing import Iterable, Iterator, Sized
 
 import numpy as np
 
-from deepling.random import Generator, _rng
+from deepling.random import Generator, numpy_rng
 
 __all__ = ["Sampler", "SequentialSampler", "RandomSampler", "SubsetRandomSampler", "BatchSampler"]
 
@@ -58,7 +58,7 @@ class RandomSampler(Sampler):
         return len(self.data_source) if self._num_samples is None else self._num_samples
 
     def _index_array(self) -> np.ndarray:
-        n, rng = len(self.data_source), _rng(self.generator)
+        n, rng = len(self.data_source), numpy_rng(self.generator)
         if self.replacement:
             return rng.integers(0, n, size=self.num_samples)
         reps = -(-self.num_samples // n) if n else 0
@@ -79,7 +79,7 @@ class SubsetRandomSampler(Sampler):
         self.generator = generator
 
     def _index_array(self) -> np.ndarray:
-        return self.indices[_rng(self.generator).permutation(len(self.indices))]
+        return self.indices[numpy_rng(self.generator).permutation(len(self.indices))]
 
     def __iter__(self) -> Iterator[int]:
         return iter(self._index_array().tolist())

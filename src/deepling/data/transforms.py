@@ -10,7 +10,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from deepling.random import Generator, _rng
+from deepling.random import Generator, numpy_rng
 from deepling.tensor import Tensor, default_dtype
 
 __all__ = ["Compose", "ToTensor", "Normalize", "Flatten", "Lambda", "RandomCrop", "RandomHorizontalFlip"]
@@ -125,7 +125,7 @@ class RandomCrop:
         th, tw = self.size
         if th > h or tw > w:
             raise ValueError(f"RandomCrop: crop size {self.size} is larger than the padded image {(h, w)}")
-        rng = _rng(self.generator)
+        rng = numpy_rng(self.generator)
         i, j = int(rng.integers(0, h - th + 1)), int(rng.integers(0, w - tw + 1))
         return Tensor._wrap(np.ascontiguousarray(a[..., i : i + th, j : j + tw]))
 
@@ -141,7 +141,7 @@ class RandomHorizontalFlip:
 
     def __call__(self, x: Any) -> Tensor:
         a = _array(x)
-        if _rng(self.generator).random() < self.p:
+        if numpy_rng(self.generator).random() < self.p:
             a = np.ascontiguousarray(a[..., ::-1])
         return Tensor._wrap(a)
 

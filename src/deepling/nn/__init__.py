@@ -1,6 +1,7 @@
 """``deepling.nn``: modules, parameters, initializers and the functional API."""
 
 from deepling.nn import functional, init
+from deepling.nn import modules as modules
 from deepling.nn import utils as utils
 from deepling.nn.activation import (
     ACTIVATIONS,

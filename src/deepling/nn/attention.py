@@ -15,7 +15,7 @@ from deepling.nn.parameter import Parameter
 from deepling.ops.attention import attention_weights, packed_self_attention, scaled_dot_product_attention
 from deepling.ops.matmul import linear
 from deepling.ops.shape import cat
-from deepling.random import _rng
+from deepling.random import numpy_rng
 from deepling.tensor import Tensor
 
 __all__ = ["MultiheadAttention", "NonDynamicallyQuantizableLinear"]
@@ -188,7 +188,7 @@ class MultiheadAttention(Module):
             if need_weights:
                 weights = attention_weights(q, k, mask)
                 if p > 0:
-                    keep = (_rng().random(weights.shape, dtype=np.float32) >= p) / np.float32(1 - p)
+                    keep = (numpy_rng().random(weights.shape, dtype=np.float32) >= p) / np.float32(1 - p)
                     weights = weights * Tensor._wrap(keep.astype(weights.dtype))
                 out = weights @ v
                 weights = weights.mean(dim=1) if average_attn_weights else weights

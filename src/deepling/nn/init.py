@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from deepling.autograd import no_grad
-from deepling.random import _rng
+from deepling.random import numpy_rng
 from deepling.tensor import Tensor
 
 __all__ = [
@@ -90,7 +90,7 @@ def trunc_normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float 
     that fall outside (each round redraws only those, so a round costs what is left)."""
     if not a < b:
         raise ValueError(f"trunc_normal_: need a < b, got a={a}, b={b}")
-    rng = _rng(generator)
+    rng = numpy_rng(generator)
     values = rng.normal(mean, std, tensor.shape)
     for _ in range(1000):
         bad = (values < a) | (values > b)
@@ -187,7 +187,7 @@ def orthogonal_(tensor: Tensor, gain: float = 1, generator: Any = None) -> Tenso
         return tensor
     rows = tensor.shape[0]
     cols = tensor.numel() // rows
-    flat = _rng(generator).normal(0.0, 1.0, (rows, cols))
+    flat = numpy_rng(generator).normal(0.0, 1.0, (rows, cols))
     if rows < cols:
         flat = flat.T
     q, r = np.linalg.qr(flat)
@@ -197,7 +197,7 @@ def orthogonal_(tensor: Tensor, gain: float = 1, generator: Any = None) -> Tenso
     return _fill(tensor, gain * q.reshape(tensor.shape))
 
 
-def _default_layer_init(weight: Tensor, bias: Tensor | None) -> None:
+def default_layer_init(weight: Tensor, bias: Tensor | None) -> None:
     """PyTorch's default for Linear and Conv: kaiming_uniform(a=sqrt(5)) on the weight, which is
     U(-1/sqrt(fan_in), 1/sqrt(fan_in)), and the same bound for the bias."""
     kaiming_uniform_(weight, a=math.sqrt(5))

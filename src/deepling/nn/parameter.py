@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from deepling.tensor import Tensor, _to_array
+from deepling.tensor import Tensor, to_array
 
 __all__ = ["Parameter"]
 
@@ -27,7 +27,7 @@ class Parameter(Tensor):
         elif isinstance(data, np.ndarray):
             array = data
         else:
-            array = _to_array(data)
+            array = to_array(data)
         self.array = array
         self.grad = None
         self._ctx = None

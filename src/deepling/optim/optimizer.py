@@ -16,6 +16,7 @@ from typing import Any, Callable, Iterable, Iterator
 import numpy as np
 
 from deepling.autograd import enable_grad
+from deepling.serialization import as_numpy, is_array_like
 from deepling.tensor import Tensor
 
 __all__ = ["Optimizer", "required"]
@@ -35,19 +36,6 @@ def _typename(obj: Any) -> str:
     if isinstance(obj, Tensor):
         return "deepling.Tensor"
     return type(obj).__module__ + "." + type(obj).__qualname__
-
-
-def _as_array(value: Any) -> np.ndarray:
-    """A state value as an ndarray: deepling tensors, arrays, or another framework's CPU tensors."""
-    if isinstance(value, Tensor):
-        return value.array
-    if hasattr(value, "detach"):  # e.g. a torch.Tensor, read without importing torch
-        return value.detach().cpu().numpy()
-    return np.asarray(value)
-
-
-def _is_array_like(value: Any) -> bool:
-    return isinstance(value, (Tensor, np.ndarray)) or (hasattr(value, "detach") and hasattr(value, "numpy"))
 
 
 class Optimizer:
@@ -249,9 +237,9 @@ class Optimizer:
 
     def _cast(self, p: Tensor, key: str, value: Any) -> Any:
         if key == "step":
-            return Tensor._wrap(np.array(float(_as_array(value)), dtype=np.float32))
-        if _is_array_like(value):
-            arr = _as_array(value)
+            return Tensor._wrap(np.array(float(as_numpy(value)), dtype=np.float32))
+        if is_array_like(value):
+            arr = as_numpy(value)
             if arr.shape != p.shape:
                 raise ValueError(
                     f"{type(self).__name__}.load_state_dict: state '{key}' has shape {arr.shape}, "

@@ -26,8 +26,9 @@ from typing import IO, Any
 
 from deepling.serialization import native, safetensors_file, torchzip
 from deepling.serialization.fileio import SerializationError, atomic_write, open_zip, read_all, source_name
+from deepling.serialization.values import as_numpy, is_array_like
 
-__all__ = ["save", "load", "load_metadata", "detect_format", "SerializationError", "FORMATS"]
+__all__ = ["save", "load", "load_metadata", "detect_format", "SerializationError", "FORMATS", "as_numpy", "is_array_like"]
 
 FORMATS = ("deepling", "safetensors", "torch")
 

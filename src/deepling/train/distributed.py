@@ -59,9 +59,9 @@ def unwrap_model(model: Any) -> Any:
 def broadcast_seed(seed: int | None) -> int:
     """``seed``, or (None) a fresh one drawn on rank 0 from deepling's RNG: the same on every rank."""
     if seed is None:
-        from deepling.random import _rng
+        from deepling.random import numpy_rng
 
-        seed = int(_rng().integers(0, 2**31 - 1))
+        seed = int(numpy_rng().integers(0, 2**31 - 1))
     t = Tensor._wrap(np.array([seed], dtype=np.int64))
     if is_active():
         dist.broadcast(t, 0)
