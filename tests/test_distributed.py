@@ -255,6 +255,13 @@ def test_sampler_partitions_are_disjoint_and_complete(n, replicas, drop_last, sh
     assert uncovered < replicas
 
 
+def test_sampler_under_pytorchs_import_paths():
+    import deepling.utils.data as dud
+    from deepling.utils.data.distributed import DistributedSampler as FromPath
+
+    assert FromPath is DistributedSampler and dud.DistributedSampler is DistributedSampler
+
+
 def test_sampler_shuffle_is_seeded_by_seed_plus_epoch():
     a = DistributedSampler(range(20), 2, 0, seed=1)
     b = DistributedSampler(range(20), 2, 1, seed=1)
