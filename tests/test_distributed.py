@@ -121,7 +121,7 @@ def test_fit_two_ranks_equals_one_rank_and_resumes_on_another_count(ranks, ckpt_
     two = ranks[0]["fit"]["straight"]
     assert ranks[0]["fit"]["rank0_wrote"]
     assert _max_diff(two["params"], ranks[1]["fit"]["straight"]["params"]) == 0.0
-    assert ranks["stderr"].count("epoch 2/2  ") == 1  # only rank 0 reports
+    assert ranks["stderr"].count("epoch 2/2  accuracy") == 1  # only rank 0 reports
     one = _results(_mpiexec("fit_resume", n=1, env=ckpt_env), 1, ckpt_env)[0]["fit_resume"]
     assert _max_diff(two["params"], one["straight"]["params"]) < 1e-6
     for run in ("straight", "resumed", "resumed_mid_epoch"):
@@ -136,7 +136,7 @@ def test_a_raising_rank_ends_the_job_within_seconds():
     took = time.monotonic() - start
     assert proc.returncode != 0
     assert "rank 1 of 2 raised RuntimeError: boom on purpose" in proc.stderr
-    assert took < 20, took  # rank 0 was blocked in all_reduce: aborted, not hung (~3 s of which imports)
+    assert took < 30, took  # rank 0 was blocked in all_reduce: aborted, not hung (~3 s: imports and the abort)
 
 
 def test_a_stalled_collective_times_out_with_a_clear_error():
@@ -145,7 +145,7 @@ def test_a_stalled_collective_times_out_with_a_clear_error():
     took = time.monotonic() - start
     assert proc.returncode != 0
     assert "all_reduce on rank 0 of 2 timed out after 1 s" in proc.stderr
-    assert took < 20, took  # rank 1 sleeps 30 s: the timeout, not rank 1, ended the job
+    assert took < 25, took  # rank 1 sleeps 30 s: the 1 s timeout, not rank 1, ended the job
 
 
 def test_launcher_sets_torchrun_variables(tmp_path):
