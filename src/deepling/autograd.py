@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import sys
 import traceback
+import weakref
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -36,6 +37,64 @@ __all__ = [
 
 _grad_enabled = True
 _anomaly = False
+
+# Hook points used by distributed data parallelism; both stay empty (and cost one truth test) otherwise.
+# id(leaf) -> (weak reference to the leaf, {handle id: hook}): hooks run after the leaf's .grad is accumulated.
+_post_accumulate_hooks: dict[int, tuple[Any, dict[int, Callable]]] = {}
+_final_callbacks: list[Callable[[], None]] = []  # run once when the current backward finishes
+
+
+def queue_callback(callback: Callable[[], None]) -> None:
+    """Run ``callback()`` once at the end of the backward pass in progress (PyTorch's
+    ``Variable._execution_engine.queue_callback``): DDP waits for its gradient all-reduces there."""
+    _final_callbacks.append(callback)
+
+
+def _drop_hooks(table: dict, key: int, ref: Any) -> None:
+    # Bound to the table itself: this may run while the interpreter shuts down and module globals are gone.
+    entry = table.get(key)
+    if entry is not None and entry[0] is ref:
+        del table[key]
+
+
+class _PostAccumulateHandle:
+    """``remove()`` unregisters one post-accumulate-grad hook."""
+
+    _next_id = 0
+
+    def __init__(self, t: Tensor, hook: Callable[[Tensor], None]) -> None:
+        key = id(t)
+        entry = _post_accumulate_hooks.get(key)
+        if entry is None or entry[0]() is not t:
+            # The weak reference's callback drops the entry when the tensor dies (ids are reused).
+            ref = weakref.ref(t, functools.partial(_drop_hooks, _post_accumulate_hooks, key))
+            entry = _post_accumulate_hooks[key] = (ref, {})
+        _PostAccumulateHandle._next_id += 1
+        self.key, self.id = key, _PostAccumulateHandle._next_id
+        entry[1][self.id] = hook
+
+    def remove(self) -> None:
+        entry = _post_accumulate_hooks.get(self.key)
+        if entry is not None:
+            entry[1].pop(self.id, None)
+            if not entry[1]:
+                del _post_accumulate_hooks[self.key]
+
+
+def register_post_accumulate_grad_hook(t: Tensor, hook: Callable[[Tensor], None]) -> _PostAccumulateHandle:
+    """Call ``hook(t)`` each time backward has accumulated a gradient into the leaf ``t.grad``."""
+    if t._ctx is not None:
+        raise RuntimeError("post accumulate grad hooks cannot be registered on non-leaf tensors")
+    if not t.requires_grad:
+        raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+    return _PostAccumulateHandle(t, hook)
+
+
+def _run_post_accumulate_hooks(t: Tensor) -> None:
+    entry = _post_accumulate_hooks.get(id(t))
+    if entry is not None and entry[0]() is t:
+        for hook in list(entry[1].values()):
+            hook(t)
 
 
 def is_grad_enabled() -> bool:
@@ -435,6 +494,8 @@ def backward(root: Tensor, gradient: Tensor | np.ndarray | None = None, retain_g
             continue
         if isinstance(item, Tensor):  # a leaf
             _accumulate(item, g)
+            if _post_accumulate_hooks:
+                _run_post_accumulate_hooks(item)
             continue
         ctx = item
         kept = getattr(ctx, "_retained", None)  # a non-leaf that asked to retain_grad()
@@ -467,6 +528,8 @@ def backward(root: Tensor, gradient: Tensor | np.ndarray | None = None, retain_g
         if not retain_graph:
             ctx._free()
         g = in_grads = pg = None  # drop this node's references, so the refcount test sees only owners
+    while _final_callbacks:
+        _final_callbacks.pop(0)()
 
 
 def _accumulate(t: Tensor, g: np.ndarray) -> None:

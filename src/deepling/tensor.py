@@ -390,6 +390,11 @@ class Tensor:
             self._retains_grad = True
             self._ctx._retained = weakref.ref(self)
 
+    def register_post_accumulate_grad_hook(self, hook: Any) -> Any:
+        """Call ``hook(self)`` after each backward pass has accumulated into this leaf's ``.grad``;
+        ``.remove()`` on the returned handle unregisters it (DDP starts its all-reduces from here)."""
+        return _autograd.register_post_accumulate_grad_hook(self, hook)
+
     def backward(self, gradient: Any = None, retain_graph: bool = False) -> None:
         """Compute gradients of this tensor with respect to the leaves of its graph."""
         _autograd.backward(self, gradient, retain_graph)

@@ -12,7 +12,8 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
-from deepling.optim.optimizer import Optimizer, _as_array, _is_array_like
+from deepling.optim.optimizer import Optimizer
+from deepling.serialization import as_numpy, is_array_like
 from deepling.tensor import Tensor
 
 __all__ = ["LBFGS"]
@@ -318,8 +319,8 @@ class LBFGS(Optimizer):
     # ------------------------------------------------------------------ state_dict
     def _cast(self, p: Tensor, key: str, value: Any) -> Any:
         # LBFGS's state holds flat vectors (numel,), 0-d scalars and lists of them, not parameter-shaped buffers.
-        if _is_array_like(value):
-            arr = _as_array(value)
+        if is_array_like(value):
+            arr = as_numpy(value)
             if arr.ndim and arr.shape != (self._numel(),):
                 raise ValueError(f"LBFGS.load_state_dict: state '{key}' has shape {arr.shape}, but the parameters "
                                  f"flatten to ({self._numel()},)")

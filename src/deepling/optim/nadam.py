@@ -6,7 +6,8 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
-from deepling.optim.optimizer import Optimizer, _as_array
+from deepling.optim.optimizer import Optimizer
+from deepling.serialization import as_numpy
 from deepling.tensor import Tensor
 
 __all__ = ["NAdam"]
@@ -91,5 +92,5 @@ class NAdam(Optimizer):
 
     def _cast(self, p: Tensor, key: str, value: Any) -> Any:
         if key == "mu_product":  # a 0-d scalar, cast to the parameter's dtype as PyTorch's loader does
-            return Tensor._wrap(np.array(float(np.asarray(_as_array(value))), dtype=p.array.dtype))
+            return Tensor._wrap(np.array(float(np.asarray(as_numpy(value))), dtype=p.array.dtype))
         return super()._cast(p, key, value)

@@ -5,7 +5,9 @@ validation slice of its training split, normalizes with the training mean and st
 (``deepling.models.MODELS``), trains it with ``fit`` (checkpoint, resume, Ctrl-C) and reports the test
 accuracy; ``out`` receives ``checkpoint.ckpt``, ``metrics.json``, ``history.json`` and (with
 matplotlib) ``curves.png`` and ``confusion.png``. The checkpoint's ``"config"`` rebuilds the model
-and its preprocessing, so ``evaluate_classifier(path)`` needs nothing else.
+and its preprocessing, so ``evaluate_classifier(path)`` needs nothing else. Run inside an initialized
+``deepling.distributed`` group (``deepling train --distributed``), training is data-parallel (``fit``)
+and rank 0 alone prints, evaluates and writes ``out``.
 """
 
 from __future__ import annotations
@@ -89,7 +91,12 @@ def train_classifier(model_name: str = "mlp", dataset: str = "digits", *, data_d
     batch_size = batch_size or defaults["batch_size"]
     data_dir = Path(data_dir) if data_dir is not None else dataset_dir(dataset)
     out = Path(out) if out is not None else Path("runs") / f"{model_name}-{dataset}"
-    out.mkdir(parents=True, exist_ok=True)
+    from deepling.train.distributed import is_main_process
+
+    main_rank = is_main_process()
+    say = print if main_rank else (lambda *args, **kwargs: None)
+    if main_rank:
+        out.mkdir(parents=True, exist_ok=True)
     t_start = time.perf_counter()
 
     X, y, classes = load_dataset(dataset, True, data_dir)
@@ -118,14 +125,20 @@ def train_classifier(model_name: str = "mlp", dataset: str = "digits", *, data_d
     val_loader = _loader(X[val_idx], y[val_idx], 512, shuffle=False) if n_val else None
     test_loader = _loader(Xt, yt, 512, shuffle=False)
     n_params = sum(p.numel() for p in model.parameters())
-    print(f"training {model_name} ({n_params:,} parameters) on {dataset}: {len(train_idx)} train / {n_val} validation / "
-          f"{len(Xt)} test, {epochs} epochs, batch {batch_size}, {optimizer} lr {lr}", flush=True)
+    from deepling import distributed as dist
+
+    ranks = f" on {dist.get_world_size()} ranks" if dist.is_initialized() else ""
+    say(f"training {model_name} ({n_params:,} parameters) on {dataset}{ranks}: {len(train_idx)} train / {n_val} "
+        f"validation / {len(Xt)} test, {epochs} epochs, batch {batch_size}, {optimizer} lr {lr}", flush=True)
 
     ckpt = out / "checkpoint.ckpt"
     if resume and ckpt.is_file():
         _check_resumable(ckpt, cfg)
     history = fit(model, train_loader, loss_fn, opt, epochs, val_loader=val_loader, checkpoint=ckpt,
                   resume=bool(resume), progress=progress, checkpoint_extra={"config": cfg})
+    if not main_rank:  # rank 0 tests the (identical) model and writes the outputs
+        return {"epochs_completed": len(history), "interrupted": history.interrupted,
+                "seconds": time.perf_counter() - t_start}
     test = evaluate(model, test_loader, loss_fn)
     outputs, targets = predict(model, test_loader)
     cm = confusion_matrix(outputs, targets, len(classes))
