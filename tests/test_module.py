@@ -300,3 +300,11 @@ def test_removable_handle_ids_increase_and_work_as_context_managers():
     a.remove()  # idempotent
     m(dl.zeros(1, 2))
     assert calls == ["pre", "a", "a"]
+
+
+@pytest.mark.parametrize("bad", [[1, 2], "ab", 3, None])
+def test_load_state_dict_of_a_non_mapping_is_a_type_error_as_in_torch(bad):
+    with pytest.raises(TypeError, match="dict-like"):
+        torch.nn.Linear(2, 2).load_state_dict(bad)
+    with pytest.raises(TypeError, match="expected state_dict to be dict-like, got"):
+        dl.nn.Linear(2, 2).load_state_dict(bad)

@@ -535,3 +535,61 @@ def test_real_ctrl_c_finishes_the_step_saves_and_resumes_exactly(tmp_path, capsy
     for k, v in expected.items():
         np.testing.assert_array_equal(model.state_dict()[k].array, v, err_msg=k)
     assert _strip_time(h.step_history) == _strip_time(full.step_history)
+
+
+# ------------------------------------------------------------------------------------------ faults
+def test_early_stopping_best_weights_survive_an_interruption(tmp_path):
+    # the best epoch comes before the interruption: the resumed run must still end with its weights
+    def run(ckpt, stop_at=None, resume=False):
+        dl.manual_seed(0)
+        model = MLP(2, 16, 2)
+        loader = DataLoader(_toy(), batch_size=16, shuffle=True)
+        stop = EarlyStopping(monitor="loss", patience=3, min_delta=1e9, restore_best_weights=True)
+        cbs = [stop]
+        if stop_at is not None:
+            class Interrupt(Callback):
+                def on_epoch_end(self, trainer, epoch, logs):
+                    if epoch == stop_at:
+                        raise KeyboardInterrupt
+
+            cbs.append(Interrupt())
+        fit(model, loader, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1), epochs=20,
+            callbacks=cbs, checkpoint=ckpt, resume=resume, progress=False)
+        return _weights(model), stop
+
+    want, stop_full = run(tmp_path / "full.ckpt")
+    run(tmp_path / "cut.ckpt", stop_at=1)
+    got, stop_resumed = run(tmp_path / "cut.ckpt", resume=True)
+    assert stop_full.best_epoch == stop_resumed.best_epoch == 0
+    assert stop_full.stopped_epoch == stop_resumed.stopped_epoch
+    for k in want:
+        np.testing.assert_array_equal(got[k], want[k], err_msg=k)
+
+
+@pytest.mark.parametrize("mode", ["stop", "raise"])
+def test_a_nonfinite_loss_stops_before_its_update(tmp_path, mode, capsys):
+    dl.manual_seed(0)
+    model = MLP(2, 8, 2)
+    loader = DataLoader(_toy(), batch_size=16)
+    calls = []
+
+    def step_fn(m, batch):
+        x, y = batch
+        calls.append(1)
+        loss = nn.functional.cross_entropy(m(x), y)
+        return loss * float("nan") if len(calls) == 7 else loss
+
+    ckpt = tmp_path / "run.ckpt"
+    kwargs = dict(epochs=5, checkpoint=ckpt, progress=False, step_fn=step_fn, on_nonfinite=mode)
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    if mode == "raise":
+        with pytest.raises(FloatingPointError, match=r"the loss is nan at step 7 \(epoch 2\).*the last checkpoint is"):
+            fit(model, loader, None, opt, **kwargs)
+    else:
+        h = fit(model, loader, None, opt, **kwargs)
+        assert h.nonfinite and h.global_step == 6 and len(h) == 1
+        assert "the loss is nan at step 7" in capsys.readouterr().err
+    for v in _weights(model).values():
+        assert np.isfinite(v).all()  # the NaN step was never applied
+    state = dl.load(ckpt)
+    assert state["step"] == 4 and all(np.isfinite(np.asarray(v)).all() for v in state["model"].values())

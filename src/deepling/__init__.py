@@ -15,6 +15,7 @@ from deepling import (
     backends,
     cuda,
     data,
+    distributed,
     nn,  # noqa: E402
     onnx,
     optim,

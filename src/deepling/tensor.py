@@ -6,6 +6,7 @@ in ``deepling.autograd``.
 
 from __future__ import annotations
 
+import weakref
 from typing import Any, Iterator
 
 import numpy as np
@@ -159,7 +160,11 @@ class Tensor:
     leaf whose ``.grad`` receives gradients.
     """
 
-    __slots__ = ("array", "grad", "requires_grad", "_ctx", "_retains_grad", "__weakref__")
+    # _vc: the version counter, a one-element list shared by a tensor and every view of its memory.
+    # _base/_view_fn/_view_v: for a view, the tensor owning the memory, how to recompute the view
+    # from it, and the version its graph node was made at (see ``deepling.autograd``).
+    __slots__ = ("array", "grad", "requires_grad", "_ctx", "_retains_grad", "_vc", "_base", "_view_fn", "_view_v",
+                 "__weakref__")
     __array_ufunc__ = None  # NumPy defers to our reflected operators: ndarray + Tensor -> Tensor
 
     def __init__(self, data: Any = None, *sizes: int, requires_grad: bool = False, dtype: Any = None) -> None:
@@ -175,6 +180,8 @@ class Tensor:
         self.requires_grad = False
         self._ctx = None
         self._retains_grad = False
+        self._vc = [0]
+        self._base = None
         if requires_grad:
             self.requires_grad_(True)
 
@@ -187,6 +194,8 @@ class Tensor:
         t.requires_grad = False
         t._ctx = None
         t._retains_grad = False
+        t._vc = [0]
+        t._base = None
         return t
 
     # ----------------------------------------------------------------- attributes
@@ -350,9 +359,16 @@ class Tensor:
             raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead.")
         return self.array
 
+    @property
+    def _version(self) -> int:
+        """How many in-place writes this tensor's memory has had (shared with its views), as PyTorch's."""
+        return self._vc[0]
+
     def detach(self) -> Tensor:
-        """A tensor sharing this data, cut from the graph."""
-        return Tensor._wrap(self.array)
+        """A tensor sharing this data (and its version counter), cut from the graph."""
+        t = Tensor._wrap(self.array)
+        t._vc = self._vc
+        return t
 
     def detach_(self) -> Tensor:
         self._ctx = None
@@ -372,6 +388,12 @@ class Tensor:
             raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
         if self._ctx is not None:
             self._retains_grad = True
+            self._ctx._retained = weakref.ref(self)
+
+    def register_post_accumulate_grad_hook(self, hook: Any) -> Any:
+        """Call ``hook(self)`` after each backward pass has accumulated into this leaf's ``.grad``;
+        ``.remove()`` on the returned handle unregisters it (DDP starts its all-reduces from here)."""
+        return _autograd.register_post_accumulate_grad_hook(self, hook)
 
     def backward(self, gradient: Any = None, retain_graph: bool = False) -> None:
         """Compute gradients of this tensor with respect to the leaves of its graph."""
@@ -587,19 +609,34 @@ class Tensor:
 
     # ----------------------------------------------------------------- in-place ops
     def _check_inplace(self) -> bool:
-        """True when the in-place op must go through the graph (self or the value needs grad)."""
-        if self.requires_grad and self._ctx is None and _autograd.is_grad_enabled():
+        """True when the in-place op must go through the graph (self, or the tensor it is a view of,
+        needs grad); raises for a leaf that requires grad, or a view of one, as PyTorch does."""
+        if not _autograd.is_grad_enabled():
+            return False
+        if self.requires_grad and self._ctx is None and self._base is None:
             raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
-        return self.requires_grad and _autograd.is_grad_enabled()
+        base = self._base
+        if base is not None and base.requires_grad:
+            if base._ctx is None:
+                raise RuntimeError("a view of a leaf Variable that requires grad is being used in an in-place operation.")
+            return True
+        return self.requires_grad
+
+    def _bump(self) -> Tensor:
+        """Record an in-place write into this tensor's memory (every view shares the counter)."""
+        self._vc[0] += 1
+        return self
 
     def _snapshot(self) -> Tensor:
-        """This tensor's current value and graph node as a separate tensor.
+        """A copy of this tensor's current value, carrying its graph node.
 
-        A differentiable in-place op takes the snapshot as its input and then ``_become``s the
-        result; using ``self`` itself would make the new node its own parent (a cycle that drops
-        the gradient of everything computed before).
+        A differentiable in-place op computes its result from the snapshot and then ``_become``s it.
+        The copy keeps the old values that the op may save for its backward (``x.mul_(y)`` needs
+        the old ``x`` for ``y``'s gradient) when the result is written into this memory.
         """
-        old = Tensor._wrap(self.array)
+        if self._base is not None:
+            _autograd.refresh_view(self)
+        old = Tensor._wrap(self.array.copy())
         old.requires_grad = self.requires_grad
         old._ctx = self._ctx
         return old
@@ -608,14 +645,47 @@ class Tensor:
         """Replace every element (fill_, uniform_, ...): in the graph, the old value gets no gradient."""
         if self._check_inplace():
             return self._become(_S.setitem_out_of_place(self._snapshot(), Ellipsis, Tensor._wrap(array)))
-        self.array[...] = array
-        return self
+        self._write(array)
+        return self._bump()
+
+    def _check_writable(self) -> None:
+        if not self.array.flags.writeable:
+            raise RuntimeError(
+                "unsupported operation: more than one element of the written-to tensor refers to a single "
+                "memory location (an expanded or broadcast tensor, or a read-only array); clone() it before "
+                "writing in place"
+            )
+
+    def _write(self, values: np.ndarray, where: Any = Ellipsis) -> None:
+        """Write ``values`` into this tensor's memory (which its views share)."""
+        self._check_writable()
+        if where is Ellipsis:
+            np.copyto(self.array, values, casting="unsafe")
+        else:
+            self.array[where] = values
 
     def _become(self, result: Tensor) -> Tensor:
-        """Take over ``result``'s value and graph node (the differentiable in-place path)."""
-        self.array = result.array
-        self._ctx = result._ctx
-        self.requires_grad = result.requires_grad
+        """The differentiable in-place path: write ``result``'s values into this memory and take over
+        its graph node. A view's base gets a new node too (PyTorch's CopySlices), so gradients
+        flow through the write whichever of the base and its views is used later."""
+        base = self._base
+        if base is not None:
+            old_base = Tensor._wrap(base.array)
+            old_base.requires_grad, old_base._ctx = base.requires_grad, base._ctx
+            new_base = _S.CopySlices.apply(old_base, result, self._view_fn)
+        self._write(result.array)
+        self._bump()
+        ctx = result._ctx
+        if ctx is not None and hasattr(ctx, "_out"):
+            ctx._out = (self._vc, self._vc[0], ctx._out[2])  # the node's output is now this tensor
+        if base is None:
+            self._ctx = ctx
+            self.requires_grad = result.requires_grad
+            if self._retains_grad and ctx is not None:
+                ctx._retained = weakref.ref(self)
+        else:
+            base._ctx, base.requires_grad = new_base._ctx, new_base.requires_grad
+            _autograd.refresh_view(self, force=True)
         return self
 
     def _inplace(self, op: Any, other: Any) -> Tensor:
@@ -630,8 +700,8 @@ class Tensor:
             raise RuntimeError(
                 f"output with shape {self.array.shape} doesn't match the broadcast shape {result.shape}"
             )
-        np.copyto(self.array, result, casting="unsafe")
-        return self
+        self._write(result)
+        return self._bump()
 
     def _replace(self, op: Any, *args: Any, **kwargs: Any) -> Tensor:
         """In place through the out-of-place ``op(self, *args)`` (same shape): in the graph when
@@ -665,8 +735,8 @@ class Tensor:
     def clamp_(self, min: Any = None, max: Any = None) -> Tensor:
         if self._check_inplace():
             return self._become(_E.clamp(self._snapshot(), min, max))
-        np.clip(self.array, min, max, out=self.array)
-        return self
+        self._write(np.clip(self.array, min, max))
+        return self._bump()
 
     clip_ = clamp_
 
@@ -676,17 +746,18 @@ class Tensor:
             old = self._snapshot()
             return self._become(_S.setitem_out_of_place(old, Ellipsis, old if src is self else src))
         try:
-            np.copyto(self.array, np.broadcast_to(value, self.array.shape), casting="unsafe")
+            value = np.broadcast_to(value, self.array.shape)
         except ValueError:
             raise ValueError(f"copy_: cannot copy a tensor of shape {value.shape} into shape {self.array.shape}") from None
-        return self
+        self._write(value)
+        return self._bump()
 
     def fill_(self, value: Any) -> Tensor:
         value = value.item() if isinstance(value, Tensor) else value
         if self._check_inplace():
             return self._overwrite(np.full(self.array.shape, value, dtype=self.array.dtype))
-        self.array.fill(value)
-        return self
+        self._write(np.asarray(value))
+        return self._bump()
 
     def zero_(self) -> Tensor:
         return self.fill_(0)
@@ -820,8 +891,8 @@ class Tensor:
     def masked_fill_(self, mask: Any, value: Any) -> Tensor:
         if self._check_inplace():
             return self._become(_S.masked_fill(self._snapshot(), mask, value))
-        self.array[np.broadcast_to(mask.array if isinstance(mask, Tensor) else mask, self.array.shape)] = value
-        return self
+        self._write(value, np.broadcast_to(mask.array if isinstance(mask, Tensor) else mask, self.array.shape))
+        return self._bump()
 
     def erf(self) -> Tensor:
         from deepling.ops.activation import erf

@@ -1,7 +1,7 @@
 """The ``deepling`` command line: an adapter over the library (argparse, messages, exit codes).
 
 One module per command family: ``train`` (``train``, ``evaluate``, ``sample``), ``pretrain``,
-``lesson``, ``interop`` (``export``, ``import``), ``bench``; ``arguments`` holds what they share.
+``lesson``, ``interop`` (``export``, ``import``), ``bench``, ``run`` (the launcher); ``arguments`` holds what they share.
 The registries the choices come from live in the library: ``deepling.models.MODELS`` /
 ``LANGUAGE_MODELS``, ``deepling.data.DATASETS``, ``deepling.optim.OPTIMIZERS``,
 ``deepling.nn.ACTIVATIONS``. Nothing in the library imports this package.
@@ -16,7 +16,7 @@ import argparse
 import sys
 from typing import Callable, Sequence
 
-from deepling.cli import bench, interop, lesson, pretrain, train
+from deepling.cli import bench, interop, lesson, pretrain, run, train
 
 __all__ = ["main", "build_parser", "COMMANDS"]
 
@@ -41,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     pretrain.add_parser(sub)
     interop.add_parsers(sub)
     bench.add_parser(sub)
+    run.add_parser(sub)
     return p
 
 
@@ -49,11 +50,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["bench"]:  # the suite parses its own options
         return bench.cmd_bench(argv[1:])
+    if argv[:1] == ["run"]:  # the launcher passes everything after -- to the command
+        return run.cmd_run(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         return COMMANDS[args.command](args)
-    except (FileNotFoundError, RuntimeError, ValueError, ImportError) as err:
+    except (OSError, RuntimeError, ValueError, ImportError) as err:
         # data and checkpoint problems are user errors: one clear line, no traceback
         print(f"deepling {args.command}: error: {err}", file=sys.stderr)
         return 1

@@ -1,9 +1,10 @@
-"""``deepling lesson list`` and ``deepling lesson run NAME [--plot out.png] [--set KEY=VALUE ...]``."""
+"""``deepling lesson list``, ``deepling lesson show NAME`` and ``deepling lesson run NAME [--plot out.png] [--set KEY=VALUE ...]``."""
 
 from __future__ import annotations
 
 import argparse
 import ast
+import os
 import time
 from typing import Any
 
@@ -18,6 +19,8 @@ def add_parser(sub: Any) -> None:
     lsub = p.add_subparsers(dest="lesson_command", metavar="ACTION")
     lsub.required = True
     lsub.add_parser("list", help="list the lessons with their claims")
+    sh = lsub.add_parser("show", help="show one lesson's claim and its options with their defaults")
+    sh.add_argument("name", help="lesson name (see 'deepling lesson list')")
     r = lsub.add_parser("run", help="run one lesson and print its numbers")
     r.add_argument("name", help="lesson name (see 'deepling lesson list')")
     r.add_argument("--plot", metavar="PNG", default=None, help="write the lesson's figure to this file")
@@ -43,6 +46,18 @@ def cmd_lesson(a: argparse.Namespace) -> int:
             if name in names:
                 print(f"{i:2d}. {name:<{width}}  {lessons.summary(name)}")
         return 0
+    if a.lesson_command == "show":
+        print(f"{a.name}: {lessons.summary(a.name)}")
+        opts = lessons.options(a.name)
+        width = max((len(k) for k in opts), default=0)
+        print("options (deepling lesson run NAME --set KEY=VALUE):" if opts else "options: none")
+        for k, v in opts.items():
+            print(f"  {k:<{width}}  {v!r}")
+        return 0
+    if a.plot:  # fail now, not after the whole lesson ran
+        folder = os.path.dirname(os.path.abspath(a.plot))
+        if not os.path.isdir(folder):
+            raise ValueError(f"--plot {a.plot}: the folder {folder} does not exist")
     options = {}
     for item in a.set:
         if "=" not in item:

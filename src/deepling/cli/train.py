@@ -57,6 +57,10 @@ def add_parsers(sub: Any) -> None:
     t.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.ckpt if it exists")
     t.add_argument("--no-plots", action="store_true", help="do not write curves.png and confusion.png")
     t.add_argument("--no-progress", action="store_true", help="no progress bar or per-epoch lines")
+    t.add_argument("--distributed", action="store_true",
+                   help="data-parallel on the ranks of this MPI job: mpiexec -n N deepling train --distributed, or "
+                        "deepling run -n N -- deepling train --distributed (--batch-size is the global batch; rank 0 "
+                        "prints and writes)")
     g = t.add_argument_group("language models (--dataset text)")
     g.add_argument("--text", type=Path, default=None, help="the training text (UTF-8); first 90%% train, last 10%% validation")
     g.add_argument("--context", type=positive_int, default=64, help="characters per training window")
@@ -92,9 +96,20 @@ def cmd_train(a: argparse.Namespace) -> int:
     from deepling.train.classifier import DATASET_DEFAULTS, train_classifier
 
     if a.dataset == "text" or a.model.startswith("char-"):
+        if a.distributed:
+            raise ValueError("--distributed trains the image classifiers (fit); language models train in one process")
         with blas_threads(a.threads):
             return _train_text(a)
-    with blas_threads(a.threads or DATASET_DEFAULTS.get(a.dataset, {}).get("threads")):
+    threads = a.threads or DATASET_DEFAULTS.get(a.dataset, {}).get("threads")
+    if a.distributed:
+        import os
+
+        from deepling import distributed as dist
+
+        dist.init_process_group("mpi")
+        # the ranks share the machine's cores: one BLAS pool per rank, not one per rank per core
+        threads = threads or max(1, (os.cpu_count() or 1) // dist.get_world_size())
+    with blas_threads(threads):
         metrics = train_classifier(
             a.model, a.dataset, data_dir=a.data_dir, out=a.out, epochs=a.epochs, batch_size=a.batch_size,
             optimizer=a.optimizer, lr=a.lr, momentum=a.momentum, weight_decay=a.weight_decay, hidden=a.hidden,
@@ -115,8 +130,11 @@ def _train_text(a: argparse.Namespace) -> int:
     from deepling.models import LANGUAGE_MODELS
     from deepling.train.language import train_language_model
 
-    if a.dataset != "text" or a.model not in LANGUAGE_MODELS:
-        raise ValueError(f"--model {a.model} needs --dataset text and a language model (one of {sorted(LANGUAGE_MODELS)})")
+    if a.model not in LANGUAGE_MODELS:
+        raise ValueError(f"--dataset text trains a language model: choose --model from {sorted(LANGUAGE_MODELS)} "
+                         f"({a.model} is an image classifier)")
+    if a.dataset != "text":
+        raise ValueError(f"--model {a.model} is a language model: train it with --dataset text --text FILE")
     if a.text is None:
         raise ValueError("--dataset text needs --text FILE")
     metrics = train_language_model(

@@ -9,10 +9,11 @@ shows it, and returns the numbers (``run``) and a figure (``plot``). Tests asser
 from __future__ import annotations
 
 import importlib
+import inspect
 from types import ModuleType
 from typing import Any
 
-__all__ = ["NAMES", "available", "load", "run", "plot", "summary"]
+__all__ = ["NAMES", "available", "load", "run", "plot", "summary", "options"]
 
 # In the order of the course.
 NAMES = [
@@ -54,7 +55,34 @@ def summary(name: str) -> str:
     return para if end < 0 else para[: end + 1]
 
 
+def options(name: str) -> dict[str, Any]:
+    """A lesson's options (the keyword arguments of its ``run``) with their defaults."""
+    sig = inspect.signature(load(name).run)
+    return {p.name: p.default for p in sig.parameters.values()
+            if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.default is not p.empty}
+
+
+def _check_options(name: str, given: dict[str, Any]) -> None:
+    known = options(name)
+    listing = ", ".join(f"{k}={v!r}" for k, v in known.items()) or "none"
+    for key, value in given.items():
+        if key not in known:
+            raise ValueError(f"lesson {name}: unknown option {key!r}; its options are: {listing}")
+        default = known[key]
+        if default is None or value is None:
+            continue
+        numeric = (int, float)
+        if isinstance(default, bool) != isinstance(value, bool) or (
+            isinstance(default, numeric) and not isinstance(value, numeric)
+        ) or (isinstance(default, str) and not isinstance(value, str)):
+            raise ValueError(f"lesson {name}: option {key} expects a value like {default!r}, got {value!r}")
+        if isinstance(default, int) and not isinstance(default, bool) and isinstance(value, float):
+            raise ValueError(f"lesson {name}: option {key} expects an integer (default {default!r}), got {value!r}")
+
+
 def run(name: str, **options: Any) -> dict[str, Any]:
+    """Run a lesson; an unknown option or a value of the wrong kind is a ValueError naming the lesson's options."""
+    _check_options(name, options)
     return load(name).run(**options)
 
 

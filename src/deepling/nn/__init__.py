@@ -207,3 +207,9 @@ __all__ = [
     "PositionalEncoding",
     "LearnedPositionalEmbedding",
 ]
+
+# Data parallelism (PyTorch: torch.nn.parallel.DistributedDataParallel, torch.nn.SyncBatchNorm).
+from deepling.nn import parallel  # noqa: E402
+from deepling.nn.parallel.sync_batchnorm import SyncBatchNorm  # noqa: E402
+
+__all__ += ["parallel", "SyncBatchNorm"]

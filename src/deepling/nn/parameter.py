@@ -32,6 +32,8 @@ class Parameter(Tensor):
         self.grad = None
         self._ctx = None
         self._retains_grad = False
+        self._vc = data._vc if isinstance(data, Tensor) else [0]  # Parameter(t) shares t's memory
+        self._base = None
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)

@@ -126,8 +126,8 @@ def _run(name: str, x: Any, inplace: bool, apply: Any, *args: Any) -> Tensor:
         raise TypeError(f"{name}: inplace=True needs a floating point Tensor, got {getattr(x, 'dtype', type(x).__name__)}")
     if x._check_inplace():  # raises for a leaf that requires grad
         return x._become(apply(x._snapshot(), *args))
-    np.copyto(x.array, apply(Tensor._wrap(x.array), *args).array)
-    return x
+    x._write(apply(Tensor._wrap(x.array), *args).array)
+    return x._bump()
 
 
 def relu(input: Tensor, inplace: bool = False) -> Tensor:
@@ -241,6 +241,8 @@ class Gelu(Function):
     exact: dx = Phi(x) + x phi(x); tanh: y = x/2 (1 + tanh(k (x + 0.044715 x^3))), k = sqrt(2/pi).
     """
 
+    # At +-inf some products are inf * 0 = NaN, as in PyTorch, which computes them without a warning.
+    @np.errstate(invalid="ignore", over="ignore")
     def forward(self, x: np.ndarray, approximate: str) -> np.ndarray:
         self.x, self.approximate = x, approximate
         if approximate == "tanh":
@@ -249,6 +251,7 @@ class Gelu(Function):
         self.cdf = 0.5 * (1 + _erf(x * _INV_SQRT_2))
         return x * self.cdf
 
+    @np.errstate(invalid="ignore", over="ignore")
     def backward(self, g: np.ndarray) -> np.ndarray:
         x = self.x
         if self.approximate == "tanh":
@@ -448,6 +451,7 @@ def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:
 class Hardswish(Function):
     """x relu6(x + 3) / 6; dx = 0 below -3, 1 above 3, x/3 + 1/2 between."""
 
+    @np.errstate(invalid="ignore")  # -inf * 0 = NaN, as PyTorch's (silent) kernel gives
     def forward(self, x: np.ndarray) -> np.ndarray:
         self.x = x
         return x * np.clip(x + 3, 0, 6) / 6

@@ -12,7 +12,15 @@ import numpy as np
 from deepling.ops.promotion import cast
 from deepling.tensor import Tensor, default_dtype
 
-__all__ = ["float_input", "normalize_axis", "ntuple", "batched", "check_reduction", "REDUCTIONS"]
+__all__ = ["tensor_input", "float_input", "normalize_axis", "ntuple", "batched", "check_reduction", "REDUCTIONS"]
+
+
+def tensor_input(name: str, x: Any, what: str = "input") -> Tensor:
+    """``x`` if it is a Tensor; else a TypeError naming the op (a list or an ndarray is not silently accepted)."""
+    if not isinstance(x, Tensor):
+        hint = " (wrap it with deepling.tensor(...))" if isinstance(x, (list, tuple, np.ndarray, int, float)) else ""
+        raise TypeError(f"{name}: expected a Tensor as {what}, got {type(x).__name__}{hint}")
+    return x
 
 
 def float_input(name: str, x: Any) -> Tensor:
@@ -45,6 +53,7 @@ def ntuple(name: str, value: Any, n: int, arg: str) -> tuple[int, ...]:
 
 def batched(name: str, x: Tensor, dims: int) -> tuple[Tensor, bool]:
     """Accept an unbatched input (C, *spatial) by adding a batch axis of 1, as PyTorch does."""
+    tensor_input(name, x)
     if x.ndim == dims + 1:
         return x.unsqueeze(0), True
     if x.ndim != dims + 2:

@@ -271,7 +271,7 @@ class ConvTranspose2d(Function):
         gfull = np.zeros((n, grad.shape[1]) + self.full, dtype=grad.dtype)
         gfull[:, :, p0 : p0 + grad.shape[2], p1 : p1 + grad.shape[3]] = grad
         win = _windows(gfull, (kh, kw), self.stride, self.dilation, (h, wd))
-        gcols = win.transpose(1, 2, 3, 0, 4, 5).reshape(g, -1, n * h * wd)
+        gcols = win.transpose(1, 2, 3, 0, 4, 5).reshape(g, grad.shape[1] * kh * kw // g, n * h * wd)
         gx = gw = None
         if need[0]:
             gx = _gemm(self.wm, gcols).reshape(cin, n, h, wd).transpose(1, 0, 2, 3)

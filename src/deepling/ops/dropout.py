@@ -53,6 +53,7 @@ def _apply(x: Tensor, mask: np.ndarray, shift: np.ndarray | None, inplace: bool)
     if x._check_inplace():
         # Through the graph: the new node's input is a snapshot of x's current node.
         return x._become(_MaskAffine.apply(x._snapshot(), mask, shift))
+    x._bump()
     np.multiply(x.array, mask, out=x.array, casting="unsafe")
     if shift is not None:
         np.add(x.array, shift, out=x.array, casting="unsafe")

@@ -66,7 +66,11 @@ class Sub(Function):
 
 class Mul(Function):
     def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        self.a, self.b = a, b
+        # Keep only what a gradient needs (as PyTorch saves): writing in place into an input that
+        # no gradient reads must not stop the backward.
+        need = self.needs_input_grad or (False, False)
+        self.a = a if need[1] else None
+        self.b = b if need[0] else None
         return a * b
 
     def backward(self, g: np.ndarray) -> tuple:
@@ -79,7 +83,9 @@ class Div(Function):
     def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         if a.dtype.kind in "biu":  # true division of integers gives float32, as in PyTorch
             a, b = a.astype(default_dtype), b.astype(default_dtype)
-        self.a, self.b = a, b
+        need = self.needs_input_grad or (False, False)
+        self.a = a if need[1] else None
+        self.b = b if need[0] or need[1] else None
         return a / b
 
     def backward(self, g: np.ndarray) -> tuple:
@@ -136,9 +142,11 @@ class Maximum(Function):
         return self.pick(a, b)
 
     def backward(self, g: np.ndarray) -> tuple:
+        # PyTorch's rule: the loser gets 0, a tie halves, and a NaN (which loses no comparison)
+        # passes the whole gradient to both sides.
         tie = (self.a == self.b).astype(g.dtype) * 0.5
-        ga = g * (self.wins(self.a, self.b) + tie) if self.needs_input_grad[0] else None
-        gb = g * (self.wins(self.b, self.a) + tie) if self.needs_input_grad[1] else None
+        ga = g * (1 - self.wins(self.b, self.a) - tie) if self.needs_input_grad[0] else None
+        gb = g * (1 - self.wins(self.a, self.b) - tie) if self.needs_input_grad[1] else None
         return ga, gb
 
 
@@ -302,14 +310,14 @@ class Sigmoid(Function):
 
 
 class Relu(Function):
-    """max(0, x); the gradient at 0 is taken as 0."""
+    """max(0, x); the gradient at 0 is taken as 0 and passes through NaN, as in PyTorch."""
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         self.out = np.maximum(x, 0)
         return self.out
 
     def backward(self, g: np.ndarray) -> np.ndarray:
-        return g * (self.out > 0)
+        return g * np.logical_not(self.out <= 0)
 
 
 class Clamp(Function):

@@ -26,8 +26,8 @@ def sigmoid(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
 
 
 def softplus(x: np.ndarray) -> np.ndarray:
-    """log(1 + e^x) = log1p(e^-|x|) + max(x, 0): no overflow for any x."""
-    return np.log1p(np.exp(-np.abs(x))) + np.maximum(x, 0)
+    """log(1 + e^x) = log1p(e^-|x|) + max(x, 0): no overflow for any x (an array even for 0-d x)."""
+    return np.asarray(np.log1p(np.exp(-np.abs(x))) + np.maximum(x, 0))
 
 
 def softmax(x: np.ndarray, axis: int, out: np.ndarray | None = None, masked_rows_zero: bool = False) -> np.ndarray:

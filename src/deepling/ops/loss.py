@@ -15,7 +15,7 @@ import numpy as np
 
 from deepling.autograd import Function
 from deepling.ops import kernels
-from deepling.ops.arguments import check_reduction, float_input, normalize_axis
+from deepling.ops.arguments import check_reduction, float_input, normalize_axis, tensor_input
 from deepling.ops.promotion import binary_operands, cast
 from deepling.tensor import Tensor
 
@@ -27,8 +27,11 @@ __all__ = [
 def _reduce(loss: np.ndarray, reduction: str) -> np.ndarray:
     if reduction == "none":
         return loss
-    total = loss.sum() if reduction == "sum" else loss.mean()
-    return np.asarray(total, dtype=loss.dtype)
+    if reduction == "sum":
+        return np.asarray(loss.sum(), dtype=loss.dtype)
+    if loss.size == 0:  # the mean of an empty batch is NaN, silently, as in PyTorch
+        return np.asarray(np.nan, dtype=loss.dtype)
+    return np.asarray(loss.mean(), dtype=loss.dtype)
 
 
 def _spread(g: np.ndarray, reduction: str, shape: tuple[int, ...]) -> np.ndarray:
@@ -395,6 +398,8 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = 
                          reduce: Any = None, reduction: str = "mean") -> Tensor:
     """BCE of probabilities ``input`` in [0, 1] against ``target`` (same shape), optionally weighted."""
     reduction = check_reduction("binary_cross_entropy", reduction, size_average, reduce)
+    tensor_input("binary_cross_entropy", input)
+    tensor_input("binary_cross_entropy", target, "target")
     if target.shape != input.shape:
         raise ValueError(f"binary_cross_entropy: target of shape {target.shape} must have the input's shape {input.shape}")
     x, y = binary_operands(float_input("binary_cross_entropy", input), target)
@@ -450,6 +455,8 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Tens
     """
     reduction = check_reduction("binary_cross_entropy_with_logits", reduction, size_average, reduce)
     name = "binary_cross_entropy_with_logits"
+    tensor_input(name, input)
+    tensor_input(name, target, "target")
     if target.shape != input.shape:
         raise ValueError(f"{name}: target of shape {target.shape} must have the input's shape {input.shape}")
     x, y = binary_operands(float_input(name, input), target)
@@ -484,7 +491,8 @@ class _KLDiv(Function):
             self.logy = logy
         self.x, self.y, self.reduction, self.log_target, self.shape = x, y, reduction, log_target, loss.shape
         if reduction == "batchmean":
-            total = loss.sum() / (x.shape[0] if x.ndim else 1)
+            with np.errstate(invalid="ignore", divide="ignore"):  # an empty batch: 0/0 = NaN, as PyTorch
+                total = loss.sum() / (x.shape[0] if x.ndim else 1)
             return np.asarray(total, dtype=loss.dtype)
         return _reduce(loss, reduction)
 

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from deepling.autograd import Function
+from deepling.ops.arguments import tensor_input
 from deepling.ops.promotion import binary_operands
 from deepling.tensor import Tensor
 
@@ -107,6 +108,7 @@ class Linear(Function):
 
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """``x W^T + b``: x (*, in_features), weight (out_features, in_features), bias (out_features,)."""
+    tensor_input("linear", x)
     if weight.ndim != 2 or x.ndim == 0 or x.shape[-1] != weight.shape[1]:
         raise ValueError(
             f"linear: input of shape {x.shape} and weight of shape {weight.shape} do not fit "

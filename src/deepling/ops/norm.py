@@ -38,6 +38,17 @@ def _check_param(name: str, what: str, p: Any, shape: tuple[int, ...], x: Tensor
         raise TypeError(f"{name}: {what} dtype {p.dtype} does not match input dtype {x.dtype}")
 
 
+def _empty_norm(input: Tensor, weight: Tensor | None, bias: Tensor | None) -> Tensor:
+    """A batch with no elements: an empty output that still depends on weight and bias (so they get
+    zero gradients) and running statistics left alone, as PyTorch's native batch/group norm."""
+    out = input.clone()
+    if weight is not None:
+        out = out * weight.reshape(-1)[0]
+    if bias is not None:
+        out = out + bias.reshape(-1)[0]
+    return out
+
+
 def _update_running(running: np.ndarray | None, stat: np.ndarray, momentum: float) -> None:
     """running <- (1 - momentum) * running + momentum * stat, in place (PyTorch's rule)."""
     if running is None:
@@ -140,6 +151,8 @@ def batch_norm(
         raise ValueError(f"batch_norm: expected more than 1 value per channel when training, got input size {input.shape}")
     if not training and (running_mean is None or running_var is None):
         raise ValueError("batch_norm: running_mean and running_var must be given when training=False")
+    if input.numel() == 0:
+        return _empty_norm(input, weight, bias)
     rm = None if running_mean is None else running_mean.array
     rv = None if running_var is None else running_var.array
     return BatchNorm.apply(input, weight, bias, rm, rv, bool(training), float(momentum), float(eps))
@@ -299,6 +312,8 @@ def group_norm(
         )
     _check_param(name, "weight", weight, (c,), input)
     _check_param(name, "bias", bias, (c,), input)
+    if input.numel() == 0:
+        return _empty_norm(input, weight, bias)
     return GroupNorm.apply(input, weight, bias, int(num_groups), input.dtype.type(eps))
 
 
@@ -331,6 +346,8 @@ def instance_norm(
     m = math.prod(input.shape[2:])
     if m <= 1:
         raise ValueError(f"instance_norm: expected more than 1 spatial element when training, got input size {input.shape}")
+    if input.numel() == 0:
+        return _empty_norm(input, weight, bias)
     if running_mean is not None or running_var is not None:
         x3 = input.array.reshape(n, c, m)
         mean = x3.mean(axis=2)

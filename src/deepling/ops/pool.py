@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from deepling.autograd import Function, is_grad_enabled
-from deepling.ops.arguments import batched, ntuple
+from deepling.autograd import Function
+from deepling.ops.arguments import batched, ntuple, tensor_input
 from deepling.ops.resample import pad_array
 from deepling.tensor import Tensor
 
@@ -78,6 +78,12 @@ class MaxPool2d(Function):
         for _, _, sl in _offsets(k, s, d, out):
             y = xp[sl].copy() if y is None else np.maximum(y, xp[sl], out=y)
         self.xp, self.y, self.geom, self.shape = xp, y, (k, s, p, d, out), x.shape
+        self.last_nan = None
+        if xp.dtype.kind == "f" and np.isnan(y).any():
+            # PyTorch's kernel takes a NaN whenever it meets one: a window's last NaN wins.
+            self.last_nan = np.full(y.shape, -1, dtype=np.int64)
+            for n, (_, _, sl) in enumerate(_offsets(k, s, d, out)):
+                self.last_nan[np.isnan(xp[sl])] = n
         if want_indices:
             self.indices = self._indices()
         return y
@@ -89,6 +95,8 @@ class MaxPool2d(Function):
         taken = None
         for n, (i, j, sl) in enumerate(offsets):
             m = np.equal(self.xp[sl], self.y)
+            if self.last_nan is not None:
+                m |= self.last_nan == n  # NaN windows: no element equals the NaN maximum
             if taken is None:
                 taken = m.copy()
             else:
@@ -141,15 +149,7 @@ def max_pool2d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any
 
 def _apply(fn: Function, x: Tensor, *args: Any) -> Tensor:
     """``Function.apply`` on an instance we keep (to read side outputs such as the argmax indices)."""
-    record = is_grad_enabled() and x.requires_grad
-    if record:
-        fn.needs_input_grad = (True,)
-    result = Tensor._wrap(fn.forward(x.array, *args))
-    if record:
-        fn.parents = (x,)
-        result.requires_grad = True
-        result._ctx = fn
-    return result
+    return fn.run((x, *args), {})
 
 
 def max_pool1d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1,
@@ -240,6 +240,7 @@ def _adaptive_bounds(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _adaptive_size(name: str, x: Tensor, output_size: Any, dims: int) -> tuple[int, ...]:
+    tensor_input(name, x)
     if isinstance(output_size, (int, np.integer)) or output_size is None:
         output_size = (output_size,) * dims
     size = tuple(x.shape[-dims + i] if o is None else int(o) for i, o in enumerate(output_size))
@@ -272,6 +273,7 @@ def adaptive_avg_pool2d(input: Tensor, output_size: Any) -> Tensor:
 
     Window i spans rows [floor(i H / oh), ceil((i+1) H / oh)).
     """
+    tensor_input("adaptive_avg_pool2d", input)
     if input.ndim not in (3, 4):
         raise ValueError(f"adaptive_avg_pool2d: expected a 3-D or 4-D input, got shape {input.shape}")
     if input.dtype.kind != "f":
@@ -304,11 +306,17 @@ class _AdaptiveMax(Function):
         n, c, h, w = x.shape
         windows = x[:, :, ih[:, None, :, None], iw[None, :, None, :]]  # (N, C, oh, ow, kh, kw)
         oh, ow, kh, kw = windows.shape[2:]
-        arg = windows.reshape(n, c, oh, ow, kh * kw).argmax(axis=-1)
+        flat = windows.reshape(n, c, oh, ow, kh * kw)
+        arg = flat.argmax(axis=-1)
+        if flat.dtype.kind == "f":
+            nan = np.isnan(flat)
+            if nan.any():  # as PyTorch's kernel: the window's last NaN
+                last = kh * kw - 1 - nan[..., ::-1].argmax(axis=-1)
+                arg = np.where(nan.any(axis=-1), last, arg)
         a, b = np.divmod(arg, kw)
         self.indices = ih[np.arange(oh)[:, None], a] * w + iw[np.arange(ow), b]
         self.shape = x.shape
-        return np.take_along_axis(windows.reshape(n, c, oh, ow, kh * kw), arg[..., None], axis=-1)[..., 0]
+        return np.take_along_axis(flat, arg[..., None], axis=-1)[..., 0]
 
     def backward(self, g: np.ndarray) -> np.ndarray:
         return _scatter_planes(g, self.indices, self.shape)

@@ -59,10 +59,13 @@ class Mean(Function):
     def forward(self, x: np.ndarray, axes: tuple[int, ...], keepdim: bool) -> np.ndarray:
         self.shape, self.axes, self.keepdim = x.shape, axes, keepdim
         self.n = int(np.prod([x.shape[a] for a in axes])) if axes else 1
+        if self.n == 0:  # the mean of nothing is NaN, without NumPy's warning (PyTorch is silent)
+            return np.full(np.sum(x, axis=axes, keepdims=keepdim).shape, np.nan, dtype=x.dtype)
         return np.asarray(x.mean(axis=axes, keepdims=keepdim))
 
     def backward(self, g: np.ndarray) -> np.ndarray:
-        return _expand_back(g / self.n, self.shape, self.axes, self.keepdim)
+        with np.errstate(invalid="ignore", divide="ignore"):  # n = 0: an empty gradient anyway
+            return _expand_back(g / self.n, self.shape, self.axes, self.keepdim)
 
 
 class Var(Function):
@@ -164,18 +167,26 @@ class _SelectAlong(Function):
 
 
 class _Extreme(Function):
-    """amax/amin: the gradient is shared evenly by the elements that tie for the extreme."""
+    """amax/amin: the gradient is shared evenly by the elements that tie for the extreme.
 
-    def forward(self, x: np.ndarray, axes: tuple[int, ...], keepdim: bool, largest: bool) -> np.ndarray:
+    A slice whose extreme is NaN gets a NaN gradient (PyTorch's amax/amin); with ``nan_even`` (the
+    full ``max()``/``min()``) the gradient is shared by the NaN elements instead, as PyTorch does.
+    """
+
+    def forward(self, x: np.ndarray, axes: tuple[int, ...], keepdim: bool, largest: bool,
+                nan_even: bool = False) -> np.ndarray:
         self.shape, self.axes, self.keepdim = x.shape, axes, keepdim
         out = (np.max if largest else np.min)(x, axis=axes, keepdims=True)
         self.mask = x == out
+        if nan_even and out.dtype.kind == "f" and np.isnan(out).any():
+            self.mask = np.isnan(x)
         return out if keepdim else np.asarray(out.squeeze(axes) if axes else out)
 
     def backward(self, g: np.ndarray) -> np.ndarray:
         g = _expand_back(g, self.shape, self.axes, self.keepdim)
         count = self.mask.sum(axis=self.axes, keepdims=True)
-        return g * self.mask / count
+        with np.errstate(invalid="ignore", divide="ignore"):  # 0/0 in a NaN slice is PyTorch's NaN
+            return g * self.mask / count
 
 
 def _max_min(x: Tensor, dim: Any, keepdim: bool, largest: bool, name: str) -> Any:
@@ -186,7 +197,7 @@ def _max_min(x: Tensor, dim: Any, keepdim: bool, largest: bool, name: str) -> An
     if x.array.size == 0:
         raise RuntimeError(f"{name}: expected a non-empty tensor")
     if dim is None:
-        return _Extreme.apply(x, tuple(range(x.ndim)), False, largest)
+        return _Extreme.apply(x, tuple(range(x.ndim)), False, largest, True)
     (axis,) = _dims(name, x.ndim, dim) or (None,)
     if axis is None:  # 0-d input
         return MaxMinResult(x, Tensor._wrap(np.zeros((), dtype=np.int64)))

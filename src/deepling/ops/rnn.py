@@ -66,7 +66,7 @@ class RecurrentSequence(Function):
         half = _lstm_scales(H, dt)[0] if mode == "LSTM" else None
         # Input projection of every step in one GEMM; fold in the biases that simply add.
         w_in = w_ih if half is None else w_ih * half[:, None]
-        gates = np.matmul(x.reshape(T * B, -1), w_in.T).reshape(T, B, G * H)
+        gates = np.matmul(x.reshape(T * B, x.shape[2]), w_in.T).reshape(T, B, G * H)
         if b_ih is not None:
             gates += b_ih if half is None else b_ih * half
         if b_hh is not None:
@@ -227,7 +227,7 @@ class RecurrentSequence(Function):
             0: lambda: np.matmul(flat_x, self.w_ih).reshape(x.shape),
             1: lambda: dh,
             2: lambda: dc,
-            3: lambda: flat_x.T @ x.reshape(T * B, -1),
+            3: lambda: flat_x.T @ x.reshape(T * B, x.shape[2]),
             4: lambda: flat_h.T @ h_prev,
             5: lambda: db_x,
             6: lambda: db_x if dhg is dxg else ones @ flat_h,

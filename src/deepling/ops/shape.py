@@ -12,8 +12,8 @@ from typing import Any, NamedTuple, Sequence
 
 import numpy as np
 
-from deepling.autograd import Function, is_grad_enabled
-from deepling.ops.arguments import normalize_axis
+from deepling.autograd import Function, is_grad_enabled, link_view
+from deepling.ops.arguments import normalize_axis, tensor_input
 from deepling.ops.promotion import cast, promote
 from deepling.tensor import Tensor
 
@@ -46,6 +46,7 @@ def reshape(x: Tensor, shape: Sequence[int]) -> Tensor:
 
 
 def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    tensor_input("flatten", x)
     if x.ndim == 0:
         return reshape(x, (1,))
     s, e = normalize_axis("flatten", start_dim, x.ndim), normalize_axis("flatten", end_dim, x.ndim)
@@ -387,7 +388,10 @@ def getitem(x: Tensor, index: Any) -> Tensor:
     if x.requires_grad and is_grad_enabled():
         return GetItem.apply(x, basic, advanced)
     out = _apply_index(x.array, basic, advanced, x.shape)
-    return Tensor._wrap(out if isinstance(out, np.ndarray) else np.asarray(out))
+    result = Tensor._wrap(out if isinstance(out, np.ndarray) else np.asarray(out))
+    if advanced is None and isinstance(out, np.ndarray):  # basic indexing: a view, as in PyTorch
+        link_view(result, x, GetItem, (x, basic, advanced), {})
+    return result
 
 
 def _assign(out: np.ndarray, basic: tuple, advanced: tuple | None, value: Any) -> None:
@@ -424,6 +428,31 @@ class SetItem(Function):
         return gx, gv
 
 
+class CopySlices(Function):
+    """An in-place write into a view of ``base``, as a new graph node of the base (PyTorch's name).
+
+    ``view_fn`` maps the base to the view. The base's memory already holds the written values (the
+    caller wrote them through the view), so forward copies nothing. Backward: the base gets ``g``
+    outside the view's region and 0 inside; the written values get ``g`` inside the region.
+    """
+
+    def forward(self, base: np.ndarray, values: np.ndarray, view_fn: Any) -> np.ndarray:
+        self.view_fn = view_fn
+        return base
+
+    def _region(self, a: np.ndarray) -> np.ndarray:
+        return self.view_fn(Tensor._wrap(a)).array  # the same view ops, on a NumPy array
+
+    def backward(self, g: np.ndarray) -> tuple:
+        gb = gv = None
+        if self.needs_input_grad[0]:
+            gb = g.copy()
+            self._region(gb)[...] = 0
+        if self.needs_input_grad[1]:
+            gv = self._region(g).copy()
+        return gb, gv
+
+
 def setitem_out_of_place(x: Tensor, index: Any, value: Any) -> Tensor:
     basic, advanced = _split_index(index, x.shape)
     if not isinstance(value, Tensor):
@@ -440,7 +469,9 @@ def setitem(x: Tensor, index: Any, value: Any) -> None:
         x._become(setitem_out_of_place(old, index, old if value is x else value))
         return
     basic, advanced = _split_index(index, x.shape)
+    x._check_writable()
     _assign(x.array, basic, advanced, value.array if isinstance(value, Tensor) else value)
+    x._bump()
 
 
 class Gather(Function):

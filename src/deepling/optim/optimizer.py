@@ -142,6 +142,7 @@ class Optimizer:
                     f"{type(self).__name__}.step: gradient of shape {g.shape} does not match its parameter "
                     f"of shape {p.array.shape}"
                 )
+            p._vc[0] += 1  # the step writes into p: graphs that saved it can no longer back-propagate
             yield p, p.array, g
 
     def _buffer(self, like: np.ndarray, slot: int) -> np.ndarray:
@@ -210,6 +211,11 @@ class Optimizer:
         Saved parameters are matched to this optimizer's by position; state arrays are copied and
         cast to each parameter's dtype, so the loaded optimizer owns its buffers.
         """
+        name = f"{type(self).__name__}.load_state_dict"
+        if not isinstance(state_dict, dict) or not isinstance(state_dict.get("param_groups"), list) \
+                or not isinstance(state_dict.get("state", {}), dict):
+            raise TypeError(f"{name}: expected a dict with 'state' (a dict) and 'param_groups' (a list), as "
+                            f"state_dict() returns; got {type(state_dict).__name__}")
         groups = self.param_groups
         saved_groups = copy.deepcopy(state_dict["param_groups"])
         if len(groups) != len(saved_groups):

@@ -52,7 +52,13 @@ def atomic_write(f: Any, write: Callable[[IO[bytes]], None]) -> None:
         return
     path = os.fspath(f)
     directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-" + os.path.basename(path) + "-", dir=directory)
+    if not os.path.isdir(directory):
+        raise FileNotFoundError(f"save: cannot write {path}: the folder {directory} does not exist")
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"save: cannot write {path}: it is a folder")
+    prefix = f".tmp-{os.path.basename(path)}-"
+    _remove_stale_temporaries(directory, prefix)
+    fd, tmp = tempfile.mkstemp(prefix=f"{prefix}{os.getpid()}-", dir=directory)
     try:
         with os.fdopen(fd, "wb") as out:
             write(out)
@@ -63,6 +69,35 @@ def atomic_write(f: Any, write: Callable[[IO[bytes]], None]) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def _remove_stale_temporaries(directory: str, prefix: str) -> None:
+    """Delete the temporaries that a killed writer of the same file left (``PREFIX<pid>-*`` whose
+    process is gone); a live writer's temporary is left alone."""
+    try:
+        names = [n for n in os.listdir(directory) if n.startswith(prefix)]
+    except OSError:
+        return
+    for name in names:
+        pid = name[len(prefix):].split("-", 1)[0]
+        if not pid.isdigit() or _alive(int(pid)):
+            continue
+        try:
+            os.unlink(os.path.join(directory, name))
+        except OSError:
+            pass  # another writer cleaned it first
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, owned by someone else
+        return True
+    return True
 
 
 def open_zip(fileobj: IO[bytes], name: str) -> zipfile.ZipFile:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import math
 from typing import Any, Callable
 
+import numpy as np
+
 __all__ = ["Callback", "EarlyStopping", "LambdaCallback"]
 
 
@@ -79,10 +81,19 @@ class EarlyStopping(Callback):
             trainer.model.load_state_dict(self._best_state)
 
     def state_dict(self) -> dict[str, Any]:
-        return {"best": self.best, "best_epoch": self.best_epoch, "wait": self.wait}
+        # The best weights too: a run resumed after the best epoch must still end with them.
+        state = {"best": self.best, "best_epoch": self.best_epoch, "wait": self.wait,
+                 "stopped_epoch": self.stopped_epoch}
+        if self._best_state is not None:
+            state["best_state"] = dict(self._best_state)
+        return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.best, self.best_epoch, self.wait = state["best"], state["best_epoch"], state["wait"]
+        if state.get("stopped_epoch") is not None:
+            self.stopped_epoch = state["stopped_epoch"]
+        best = state.get("best_state")
+        self._best_state = None if best is None else {k: np.asarray(getattr(v, "array", v)) for k, v in best.items()}
 
 
 class LambdaCallback(Callback):

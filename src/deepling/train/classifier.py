@@ -5,7 +5,9 @@ validation slice of its training split, normalizes with the training mean and st
 (``deepling.models.MODELS``), trains it with ``fit`` (checkpoint, resume, Ctrl-C) and reports the test
 accuracy; ``out`` receives ``checkpoint.ckpt``, ``metrics.json``, ``history.json`` and (with
 matplotlib) ``curves.png`` and ``confusion.png``. The checkpoint's ``"config"`` rebuilds the model
-and its preprocessing, so ``evaluate_classifier(path)`` needs nothing else.
+and its preprocessing, so ``evaluate_classifier(path)`` needs nothing else. Run inside an initialized
+``deepling.distributed`` group (``deepling train --distributed``), training is data-parallel (``fit``)
+and rank 0 alone prints, evaluates and writes ``out``.
 """
 
 from __future__ import annotations
@@ -50,7 +52,9 @@ def _write_outputs(out: Path, history: Any, cm: np.ndarray, classes: list, title
     written = []
     history.save_json(out / "history.json")
     written.append("history.json")
-    if plots:
+    if plots and len(history) == 0:
+        print("note: no curves: no epoch was completed", file=sys.stderr)
+    elif plots:
         try:
             from deepling import viz
 
@@ -87,7 +91,12 @@ def train_classifier(model_name: str = "mlp", dataset: str = "digits", *, data_d
     batch_size = batch_size or defaults["batch_size"]
     data_dir = Path(data_dir) if data_dir is not None else dataset_dir(dataset)
     out = Path(out) if out is not None else Path("runs") / f"{model_name}-{dataset}"
-    out.mkdir(parents=True, exist_ok=True)
+    from deepling.train.distributed import is_main_process
+
+    main_rank = is_main_process()
+    say = print if main_rank else (lambda *args, **kwargs: None)
+    if main_rank:
+        out.mkdir(parents=True, exist_ok=True)
     t_start = time.perf_counter()
 
     X, y, classes = load_dataset(dataset, True, data_dir)
@@ -116,12 +125,20 @@ def train_classifier(model_name: str = "mlp", dataset: str = "digits", *, data_d
     val_loader = _loader(X[val_idx], y[val_idx], 512, shuffle=False) if n_val else None
     test_loader = _loader(Xt, yt, 512, shuffle=False)
     n_params = sum(p.numel() for p in model.parameters())
-    print(f"training {model_name} ({n_params:,} parameters) on {dataset}: {len(train_idx)} train / {n_val} validation / "
-          f"{len(Xt)} test, {epochs} epochs, batch {batch_size}, {optimizer} lr {lr}", flush=True)
+    from deepling import distributed as dist
+
+    ranks = f" on {dist.get_world_size()} ranks" if dist.is_initialized() else ""
+    say(f"training {model_name} ({n_params:,} parameters) on {dataset}{ranks}: {len(train_idx)} train / {n_val} "
+        f"validation / {len(Xt)} test, {epochs} epochs, batch {batch_size}, {optimizer} lr {lr}", flush=True)
 
     ckpt = out / "checkpoint.ckpt"
+    if resume and ckpt.is_file():
+        _check_resumable(ckpt, cfg)
     history = fit(model, train_loader, loss_fn, opt, epochs, val_loader=val_loader, checkpoint=ckpt,
                   resume=bool(resume), progress=progress, checkpoint_extra={"config": cfg})
+    if not main_rank:  # rank 0 tests the (identical) model and writes the outputs
+        return {"epochs_completed": len(history), "interrupted": history.interrupted,
+                "seconds": time.perf_counter() - t_start}
     test = evaluate(model, test_loader, loss_fn)
     outputs, targets = predict(model, test_loader)
     cm = confusion_matrix(outputs, targets, len(classes))
@@ -137,6 +154,19 @@ def train_classifier(model_name: str = "mlp", dataset: str = "digits", *, data_d
     return metrics
 
 
+def _check_resumable(ckpt: Path, cfg: dict[str, Any]) -> None:
+    """Resuming needs the same model and data: say what the checkpoint holds instead of a key dump."""
+    from deepling.train.checkpoint import load_checkpoint
+
+    held = load_checkpoint(ckpt, restore_rng=False).get("config") or {}
+    for key in ("model", "model_options", "dataset", "in_shape", "num_classes"):
+        if key in held and held[key] != cfg[key]:
+            raise ValueError(
+                f"--resume: {ckpt} holds a {held.get('model')} {held.get('model_options') or ''} trained on "
+                f"{held.get('dataset')}, not this {cfg['model']} {cfg['model_options'] or ''} on {cfg['dataset']} "
+                f"({key} differs); resume with the same options, or choose another --out")
+
+
 def evaluate_classifier(checkpoint: str | Path, data_dir: str | Path | None = None, batch_size: int = 512,
                         out: str | Path | None = None) -> dict[str, Any]:
     """Rebuild the model of a ``train_classifier`` checkpoint and test it on its data set's test split
@@ -148,6 +178,11 @@ def evaluate_classifier(checkpoint: str | Path, data_dir: str | Path | None = No
     from deepling.train.fit import evaluate, predict
     from deepling.train.metrics import confusion_matrix
 
+    checkpoint = Path(checkpoint)
+    if checkpoint.is_dir():
+        inside = checkpoint / "checkpoint.ckpt"
+        hint = f"; did you mean {inside}?" if inside.is_file() else ""
+        raise ValueError(f"{checkpoint} is a folder, not a checkpoint file{hint}")
     state = load_checkpoint(checkpoint, restore_rng=False)
     cfg = state.get("config", state.get("cli"))  # "cli": checkpoints written before the key was renamed
     if isinstance(cfg, dict) and cfg.get("dataset") == "text":
@@ -155,9 +190,15 @@ def evaluate_classifier(checkpoint: str | Path, data_dir: str | Path | None = No
     if not isinstance(cfg, dict):
         raise ValueError(f"{checkpoint} was not written by 'deepling train' (no model configuration inside); "
                          "load it with deepling.train.load_checkpoint and your own model instead")
+    from deepling.data import DATASETS, dataset_dir
+
+    if cfg.get("dataset") not in DATASETS:
+        raise ValueError(f"{checkpoint}: unknown data set {cfg.get('dataset')!r} in its configuration")
     model = _build_model(cfg)
     model.load_state_dict(state["model"])
-    Xt, yt, _ = load_dataset(cfg["dataset"], False, data_dir if data_dir is not None else cfg["data_dir"])
+    # The data folder is the user's choice or the documented default, never a path read from the
+    # checkpoint: a file must not choose where deepling reads, writes or downloads.
+    Xt, yt, _ = load_dataset(cfg["dataset"], False, data_dir if data_dir is not None else dataset_dir(cfg["dataset"]))
     Xt = _normalize(Xt, *cfg["normalize"])
     loader = _loader(Xt, yt, batch_size, shuffle=False)
     test = evaluate(model, loader, nn.CrossEntropyLoss())

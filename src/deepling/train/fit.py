@@ -23,6 +23,7 @@ from tqdm.auto import tqdm
 
 from deepling.autograd import no_grad
 from deepling.random import get_rng_state, set_rng_state
+from deepling.train import distributed as _ranks
 from deepling.train.callbacks import Callback
 from deepling.train.checkpoint import load_checkpoint, save_checkpoint
 from deepling.train.metrics import accuracy
@@ -50,6 +51,7 @@ class History:
         self.steps: list[int] = list(steps or [])
         self.global_step = int(global_step)
         self.interrupted = False
+        self.nonfinite = False  # training stopped on a NaN or infinite loss
 
     def append(self, epoch: int, logs: dict[str, float]) -> None:
         self.epochs.append(epoch)
@@ -137,8 +139,9 @@ def _metric_fns(metrics: Any, target: Any) -> dict[str, Callable[[Any, Any], flo
 
 
 def _run(model: Any, loader: Iterable, loss_fn: Callable | None, metrics: Any,
-         step_fn: Callable | None = None) -> dict[str, float]:
-    """Mean loss and metrics over ``loader`` (weighted by batch size), without gradients."""
+         step_fn: Callable | None = None, across_ranks: bool = False) -> dict[str, float]:
+    """Mean loss and metrics over ``loader`` (weighted by batch size), without gradients; with
+    ``across_ranks``, over the union of every rank's ``loader``."""
     sums: dict[str, Any] = {}
     n, fns = 0, None
     with no_grad():
@@ -156,6 +159,8 @@ def _run(model: Any, loader: Iterable, loss_fn: Callable | None, metrics: Any,
             for k, v in logs.items():
                 sums[k] = sums.get(k, 0.0) + float(v) * b
             n += b
+    if across_ranks:
+        sums, n = _ranks.all_reduce_sums(sums, n)
     return {k: v / max(n, 1) for k, v in sums.items()}
 
 
@@ -168,14 +173,15 @@ def _step_logs(result: Any) -> dict[str, Any]:
 
 
 def evaluate(model: Any, loader: Iterable, loss_fn: Callable | None = None, metrics: Any = "auto",
-             step_fn: Callable | None = None) -> dict[str, float]:
+             step_fn: Callable | None = None, across_ranks: bool = False) -> dict[str, float]:
     """Loss (if ``loss_fn``) and metrics of ``model`` on ``loader`` in eval mode; restores the mode after.
 
-    With ``step_fn(model, batch)`` (as for ``fit``): the batch-size-weighted mean of what it returns."""
+    With ``step_fn(model, batch)`` (as for ``fit``): the batch-size-weighted mean of what it returns.
+    ``across_ranks``: each rank holds part of the data; every rank gets the global result."""
     was_training = model.training
     model.eval()
     try:
-        return _run(model, loader, loss_fn, metrics, step_fn)
+        return _run(model, loader, loss_fn, metrics, step_fn, across_ranks)
     finally:
         model.train(was_training)
 
@@ -220,6 +226,13 @@ class _FinishStep(KeyboardInterrupt):
     """Ctrl-C noticed between two steps: the state is consistent, so it can be checkpointed."""
 
 
+class _NonFinite(Exception):
+    """A NaN or infinite loss, seen before its update was applied."""
+
+    def __init__(self, value: float) -> None:
+        self.value = value
+
+
 class _DeferredCtrlC:
     """While active, the first Ctrl-C only sets ``requested`` (``fit`` finishes the step, saves, stops);
     a second one interrupts at once. Only in the main thread with Python's default SIGINT handler."""
@@ -255,6 +268,10 @@ def _which_checkpoint(path: str | os.PathLike | None, saved: tuple[int, int, int
     return "no checkpoint exists (pass checkpoint=PATH to keep one)"
 
 
+def _quiet(*args: Any, **kwargs: Any) -> None:
+    """``print`` on the ranks other than 0."""
+
+
 def _show(logs: dict[str, float]) -> str:
     return "  ".join(f"{k} {v:.4f}" for k, v in logs.items() if k not in ("lr", "time"))
 
@@ -265,7 +282,7 @@ def fit(model: Any, train_loader: Iterable, loss_fn: Callable | None = None, opt
         checkpoint: str | os.PathLike | None = None, resume: bool | str | os.PathLike = False, progress: bool = True,
         checkpoint_extra: dict | None = None, *, max_steps: int | None = None, step_fn: Callable | None = None,
         eval_every: int | None = None, checkpoint_every: int | None = None, clip_grad_norm: float | None = None,
-        scheduler_interval: str = "epoch", desc: str | None = None) -> History:
+        scheduler_interval: str = "epoch", desc: str | None = None, on_nonfinite: str = "stop") -> History:
     """Train ``model`` and return its ``History``.
 
     Args:
@@ -297,10 +314,17 @@ def fit(model: Any, train_loader: Iterable, loss_fn: Callable | None = None, opt
             otherwise the interrupted epoch is replayed from its starting RNG state up to the
             recorded batch.
         desc: a prefix for the progress bar and the log lines (e.g. ``'stage 1/3'``).
+        on_nonfinite: what a NaN or infinite loss does (checked before its update is applied, so
+            the weights and the last checkpoint stay good): ``'stop'`` (default) ends training with
+            a message and ``history.nonfinite`` set; ``'raise'`` raises ``FloatingPointError``.
     Ctrl-C stops training cleanly: ``fit`` finishes the current step, writes the checkpoint (if any)
     and returns the history so far with ``history.interrupted = True``. A second Ctrl-C, or a
     ``KeyboardInterrupt`` raised inside a step or callback, stops at once and keeps the last
     checkpoint written. The message says which checkpoint exists, or that there is none.
+
+    Inside an initialized ``deepling.distributed`` group training is data-parallel (see
+    ``deepling.train.distributed``): DDP, each rank a slice of every global batch, global logs,
+    rank 0 alone prints and writes checkpoints (loadable on any number of ranks).
     """
     if optimizer is None:
         raise TypeError("fit: an optimizer is required")
@@ -311,6 +335,8 @@ def fit(model: Any, train_loader: Iterable, loss_fn: Callable | None = None, opt
     for name, v in (("epochs", epochs), ("max_steps", max_steps), ("eval_every", eval_every),
                     ("checkpoint_every", checkpoint_every)):
         _positive(name, v)
+    if on_nonfinite not in ("stop", "raise"):
+        raise ValueError(f"fit: on_nonfinite must be 'stop' or 'raise' (got {on_nonfinite!r})")
     if scheduler_interval not in ("epoch", "step"):
         raise ValueError(f"fit: scheduler_interval must be 'epoch' or 'step' (got {scheduler_interval!r})")
     plateau = type(scheduler).__name__ == "ReduceLROnPlateau"
@@ -332,8 +358,19 @@ def fit(model: Any, train_loader: Iterable, loss_fn: Callable | None = None, opt
     save_every = checkpoint_every if checkpoint is not None else None
     last_step = max_steps if max_steps is not None else -1
 
+    distributed = _ranks.is_active()
+    main_rank = _ranks.is_main_process()
+    own_sampler = False
+    if distributed:
+        given = train_loader
+        train_loader = _ranks.shard_train_loader(train_loader, seed=0)  # the seed is set below
+        own_sampler = train_loader is not given
+        val_loader = _ranks.shard_eval_loader(val_loader)
+        progress = progress and main_rank
+    net = _ranks.unwrap_model(model)  # what checkpoints hold, callbacks see and resume loads into
+
     history = History()
-    trainer = Trainer(model, optimizer, history)
+    trainer = Trainer(net, optimizer, history)
     generator = getattr(train_loader, "generator", None)
     stateful = callable(getattr(train_loader, "state_dict", None)) and callable(getattr(train_loader, "load_state_dict", None))
     total = len(train_loader) if hasattr(train_loader, "__len__") else None
@@ -342,7 +379,7 @@ def fit(model: Any, train_loader: Iterable, loss_fn: Callable | None = None, opt
     saved: tuple[int, int, int] | None = None  # (step, epoch, batch) of this run's checkpoint on disk
     resume_path = checkpoint if resume is True else (resume or None)
     if resume_path is not None and (resume is not True or os.path.exists(resume_path)):
-        resumed = load_checkpoint(resume_path, model, optimizer, scheduler, generator=generator)
+        resumed = load_checkpoint(resume_path, net, optimizer, scheduler, generator=generator)
         start_epoch = int(resumed["epoch"])
         step = int(resumed.get("step", start_epoch * (total or 0)))
         start_batch = int(resumed.get("batch", 0))
@@ -355,15 +392,26 @@ def fit(model: Any, train_loader: Iterable, loss_fn: Callable | None = None, opt
             saved = (step, start_epoch, start_batch)
         where = f"batch {start_batch} of epoch {start_epoch + 1}" if start_batch else f"the start of epoch {start_epoch + 1}"
         # on stdout with the run's other headlines: a log of it should say that it continues an earlier run
-        print(f"resumed from {os.fspath(resume_path)} at step {step}" + (f" ({where})" if total is not None else ""),
+        (print if main_rank else _quiet)(f"resumed from {os.fspath(resume_path)} at step {step}" + (f" ({where})" if total is not None else ""),
               flush=True)
     trainer.step, trainer.epoch, trainer.batch = step, start_epoch, start_batch
+    sampler = getattr(train_loader, "sampler", None)
+    if own_sampler:
+        # the shuffling seed, drawn on rank 0 and recorded in the checkpoint: a resumed run (on any number
+        # of ranks) goes through the data in the same order
+        sampler.seed = _ranks.broadcast_seed(resumed.get("sampler_seed"))
+        checkpoint_extra = {**(checkpoint_extra or {}), "sampler_seed": sampler.seed}
+    if distributed:
+        model = _ranks.wrap_model(model)
 
     # running sums of the current epoch and of the window since the last step evaluation
     partial = resumed.get("partial") if start_batch else None
+    window = resumed.get("window") or {"sums": {}, "n": 0}
+    if not main_rank:  # checkpointed sums are global: rank 0 carries them, the others start from zero
+        partial = partial and {**partial, "sums": {k: 0.0 for k in partial["sums"]}, "n": 0}
+        window = {"sums": {k: 0.0 for k in window["sums"]}, "n": 0}
     sums: dict[str, float] = dict(partial["sums"]) if partial else {}
     n = partial["n"] if partial else 0
-    window = resumed.get("window") or {"sums": {}, "n": 0}
     wsums: dict[str, float] = dict(window["sums"])
     wn = window["n"]
     epoch_rng = partial["epoch_rng"] if partial else None
@@ -379,25 +427,30 @@ def fit(model: Any, train_loader: Iterable, loss_fn: Callable | None = None, opt
             return {}
         if last_eval is not None and last_eval[0] == step:
             return last_eval[1]
-        logs = {"val_" + k: v for k, v in evaluate(model, val_loader, loss_fn, metrics, step_fn).items()}
+        val = evaluate(model, val_loader, loss_fn, metrics, step_fn, across_ranks=distributed)
+        logs = {"val_" + k: v for k, v in val.items()}
         last_eval = (step, logs)
         return logs
 
     def save() -> None:
         nonlocal saved
-        extra: dict[str, Any] = {"step": step, "batch": batch, "window": {"sums": wsums, "n": wn}}
+        ws, wcount = _ranks.all_reduce_sums(wsums, wn) if distributed else (wsums, wn)
+        extra: dict[str, Any] = {"step": step, "batch": batch, "window": {"sums": ws, "n": wcount}}
         if batch:
-            extra["partial"] = {"sums": sums, "n": n, "epoch_rng": epoch_rng, "time": time.perf_counter() - t_epoch}
+            ps, pcount = _ranks.all_reduce_sums(sums, n) if distributed else (sums, n)
+            extra["partial"] = {"sums": ps, "n": pcount, "epoch_rng": epoch_rng, "time": time.perf_counter() - t_epoch}
         if stateful:
             extra["loader"] = train_loader.state_dict()
-        save_checkpoint(checkpoint, model, optimizer, scheduler, epoch, generator=generator,
-                        history=history.to_dict(), callbacks=[cb.state_dict() for cb in callbacks],
-                        **extra, **(checkpoint_extra or {}))
+        if main_rank:
+            save_checkpoint(checkpoint, net, optimizer, scheduler, epoch, generator=generator,
+                            history=history.to_dict(), callbacks=[cb.state_dict() for cb in callbacks],
+                            **extra, **(checkpoint_extra or {}))
         saved = (step, epoch, batch)
 
     def step_eval() -> None:
         nonlocal wsums, wn, t_window, w_steps
-        logs = {k: v / max(wn, 1) for k, v in wsums.items()}
+        ws, wcount = _ranks.all_reduce_sums(wsums, wn) if distributed else (wsums, wn)
+        logs = {k: v / max(wcount, 1) for k, v in ws.items()}
         logs.update(validate())
         lr = _current_lr(optimizer)
         if lr is not None:
@@ -432,6 +485,8 @@ def fit(model: Any, train_loader: Iterable, loss_fn: Callable | None = None, opt
                 for cb in callbacks:
                     cb.on_epoch_begin(trainer, epoch)
                 model.train()
+                if hasattr(sampler, "set_epoch"):
+                    sampler.set_epoch(epoch)  # DistributedSampler: the permutation of seed + epoch
                 if not mid and checkpoint is not None:  # what a mid-epoch resume replays from
                     epoch_rng = _rng_states(generator)
                 it = iter(train_loader)
@@ -461,6 +516,9 @@ def fit(model: Any, train_loader: Iterable, loss_fn: Callable | None = None, opt
                     else:
                         logs = _step_logs(step_fn(model, data))
                         loss = logs["loss"]
+                    lv = float(loss.item())
+                    if not np.isfinite(lv):
+                        raise _NonFinite(lv)
                     optimizer.zero_grad()
                     loss.backward()
                     if clip_params is not None:
@@ -472,7 +530,6 @@ def fit(model: Any, train_loader: Iterable, loss_fn: Callable | None = None, opt
                     batch += 1
                     trainer.step, trainer.batch = step, batch
                     stepped = True
-                    lv = float(loss.item())
                     if logs is None:
                         if fns is None:
                             fns = _metric_fns(metrics, y)
@@ -512,6 +569,9 @@ def fit(model: Any, train_loader: Iterable, loss_fn: Callable | None = None, opt
                         step_eval()
                     if save_every and step % save_every == 0 and batch != total:
                         save()  # (at an epoch's last batch the epoch-end checkpoint follows)
+                    if distributed:  # stop together: a rank that stopped alone would leave the others waiting
+                        trainer.stop_training, ctrl_c.requested = _ranks.any_rank(trainer.stop_training,
+                                                                                  ctrl_c.requested)
                     if ctrl_c.requested:
                         raise _FinishStep
                     if last or trainer.stop_training:
@@ -525,6 +585,8 @@ def fit(model: Any, train_loader: Iterable, loss_fn: Callable | None = None, opt
                 if epoch_bar:
                     bar.close()
                     bar = None
+                if distributed:
+                    sums, n = _ranks.all_reduce_sums(sums, n)
                 epoch_logs = {k: v / max(n, 1) for k, v in sums.items()}
                 epoch_logs.update(validate())
                 lr = _current_lr(optimizer)
@@ -571,6 +633,18 @@ def fit(model: Any, train_loader: Iterable, loss_fn: Callable | None = None, opt
             where = f" (epoch {epoch + 1}, {len(history)} complete)" if total is not None else ""
             print(f"\ninterrupted at step {step}{where}; {_which_checkpoint(checkpoint, saved, total is not None)}",
                   file=sys.stderr)
+        except _NonFinite as bad:
+            if bar is not None:
+                bar.close()
+            history.nonfinite = True
+            history.global_step = step
+            message = (f"fit: the loss is {bad.value} at step {step + 1} (epoch {epoch + 1}); training stopped "
+                       f"before that update, so the weights are the last finite ones; "
+                       f"{_which_checkpoint(checkpoint, saved, total is not None)}. Lower the learning rate, "
+                       f"clip gradients (clip_grad_norm=) or look for the op with deepling.autograd.detect_anomaly()")
+            if on_nonfinite == "raise":
+                raise FloatingPointError(message) from None
+            print(f"\n{message}", file=sys.stderr)
     for cb in callbacks:
         cb.on_train_end(trainer)
     return history

@@ -14,13 +14,13 @@ import hashlib
 import io
 import os
 import tarfile
-import urllib.request
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
 from deepling.data.dataset import ImageLabelDataset
+from deepling.data.download import fetch as _fetch  # module-level: tests replace it
 from deepling.data.location import dataset_dir
 
 __all__ = ["CIFAR10", "CIFARError", "read_cifar_batch"]
@@ -33,12 +33,6 @@ FOLDER = "cifar-10-batches-bin"
 
 class CIFARError(ValueError):
     """A CIFAR file that is truncated, corrupt or not in the binary record format."""
-
-
-def _fetch(url: str, timeout: float = 60.0) -> bytes:
-    """Download ``url`` (the one network call; tests replace it)."""
-    with urllib.request.urlopen(url, timeout=timeout) as r:  # noqa: S310  (fixed https URL)
-        return r.read()
 
 
 def read_cifar_batch(path: str | os.PathLike, num_classes: int = 10) -> tuple[np.ndarray, np.ndarray]:
