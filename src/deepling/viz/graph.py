@@ -26,7 +26,7 @@ import numpy as np
 
 from deepling.tensor import Tensor
 
-__all__ = ["graph_data", "draw_graph", "to_dot", "retain_graph_grads"]
+__all__ = ["graph_data", "draw_graph", "to_dot", "render_svg", "retain_graph_grads"]
 
 # Nodes drawn per graph: a model's graph can be big, and a drawing past this is unreadable anyway.
 MAX_NODES = 400
@@ -130,17 +130,23 @@ def graph_data(root: Tensor, params: Mapping[str, Tensor] | None = None) -> dict
 def _layout(nodes: list[dict[str, Any]]) -> tuple[int, int]:
     """Layered drawing: a node's row is its longest path from a leaf; within a row, nodes sit near
     the mean position of their inputs (a few barycenter sweeps, top-down then bottom-up)."""
-    rows: dict[int, list[int]] = {}
     level = [0] * len(nodes)
     for n in nodes:  # inputs come first, so their levels are known
         level[n["id"]] = 1 + max((level[p] for p in n["inputs"]), default=-1)
-        rows.setdefault(level[n["id"]], []).append(n["id"])
     users: dict[int, list[int]] = {n["id"]: [] for n in nodes}
     for n in nodes:
         for p in n["inputs"]:
             users[p].append(n["id"])
+    for n in nodes:  # a leaf sits just above its first user, not up in the top row
+        if not n["inputs"] and users[n["id"]]:
+            level[n["id"]] = min(level[u] for u in users[n["id"]]) - 1
+    rows: dict[int, list[int]] = {}
+    for n in nodes:
+        rows.setdefault(level[n["id"]], []).append(n["id"])
     pos = {i: float(k) for r in rows.values() for k, i in enumerate(r)}
     depth = max(rows) + 1 if rows else 0
+    for r in range(depth):
+        rows.setdefault(r, [])
     for sweep in range(4):
         seq = range(1, depth) if sweep % 2 == 0 else range(depth - 2, -1, -1)
         for r in seq:
@@ -169,7 +175,8 @@ def _title(n: dict[str, Any]) -> str:
 _COLORS = {"op": "#e8f0fe", "param": "#fde7c8", "input": "#dff3e3", "constant": "#eeeeee"}
 
 
-def _svg(g: dict[str, Any]) -> str:
+def render_svg(g: dict[str, Any]) -> str:
+    """SVG of a graph from ``graph_data`` (node groups carry ``data-id``, edges ``data-from``/``data-to``)."""
     nodes = g["nodes"]
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" class="dl-graph" width="{g["width"]}" height="{g["height"]}" '
            f'viewBox="0 0 {g["width"]} {g["height"]}" font-family="sans-serif" font-size="11">',
@@ -238,7 +245,7 @@ def draw_graph(root: Tensor, path: str | os.PathLike | None = None, params: Mapp
         format = "png" if path is not None and os.fspath(path).lower().endswith(".png") else "svg"
     if format not in ("svg", "png"):
         raise ValueError(f"draw_graph: format must be 'svg' or 'png', got {format!r}")
-    svg = _svg(graph_data(root, params))
+    svg = render_svg(graph_data(root, params))
     if path is None:
         return svg
     if format == "svg":
