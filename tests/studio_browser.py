@@ -36,6 +36,7 @@ def studio_server(cache_dir: str | os.PathLike, **options: Any) -> Iterator[str]
 
     options.setdefault("digits_source", "digits")
     options.setdefault("digits_epochs", 2)
+    options.setdefault("train_digits", False)  # the pad's first request starts it: no CPU spent elsewhere
     app = create_app(cache_dir=cache_dir, **options)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
@@ -99,11 +100,8 @@ def tour_playground(page: Any, base: str, shots: Path, steps: int = 12) -> dict[
     first = page.evaluate("studio.playground.lastFrame.train_loss")
     before = canvas_data(page, "#pg-boundary")
     losses = []
-    for _k in range(steps):
-        n = page.evaluate("studio.playground.frames")
-        page.click("#pg-step")
-        page.wait_for_function(f"studio.playground.frames > {n}")
-        losses.append(page.evaluate("studio.playground.lastFrame.train_loss"))
+    for _ in range(steps):
+        losses.append(step(page))
     after = canvas_data(page, "#pg-boundary")
     epoch = page.evaluate("studio.playground.lastFrame.epoch")
     # play for a few frames, then pause
@@ -124,13 +122,15 @@ def tour_playground(page: Any, base: str, shots: Path, steps: int = 12) -> dict[
 def replay_losses(page: Any, url: str, steps: int) -> list[float]:
     page.goto(url)
     page.wait_for_function("studio.playground.frames > 0")
-    out = []
-    for _ in range(steps):
-        n = page.evaluate("studio.playground.frames")
-        page.click("#pg-step")
-        page.wait_for_function(f"studio.playground.frames > {n}")
-        out.append(page.evaluate("studio.playground.lastFrame.train_loss"))
-    return out
+    return [step(page) for _ in range(steps)]
+
+
+def step(page: Any) -> float:
+    """Click "step" and wait for the next epoch's frame; returns its training loss."""
+    epoch = page.evaluate("studio.playground.lastFrame.epoch")
+    page.click("#pg-step")
+    page.wait_for_function(f"studio.playground.lastFrame.epoch === {epoch + 1}")
+    return page.evaluate("studio.playground.lastFrame.train_loss")
 
 
 def tour_digits(page: Any, base: str, shots: Path, timeout_ms: int = 90_000) -> dict[str, Any]:

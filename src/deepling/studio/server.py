@@ -65,8 +65,9 @@ async def _json_body(request: Request) -> dict[str, Any]:
 def create_app(cache_dir: str | os.PathLike | None = None, data_dir: str | os.PathLike | None = None,
                digits_source: str = "auto", digits_epochs: int = 2, digits_images: int = 20000,
                lesson_time_limit: float = 240.0, train_digits: bool = True) -> Starlette:
-    """The studio as an ASGI app. The digit model trains in the background from startup (cached in
-    ``cache_dir``, default ``~/.cache/deepling/studio``), on MNIST from ``data_dir`` when found."""
+    """The studio as an ASGI app. The digit model trains in the background from startup (or, with
+    ``train_digits=False``, when the pad first asks for it), cached in ``cache_dir`` (default
+    ``~/.cache/deepling/studio``), on MNIST from ``data_dir`` when found."""
     digits = DigitModel(cache_dir or default_cache_dir(), data_dir, digits_source, digits_epochs, digits_images)
     runner = LessonRunner(lesson_time_limit)
     sockets: set[WebSocket] = set()
@@ -86,9 +87,11 @@ def create_app(cache_dir: str | os.PathLike | None = None, data_dir: str | os.Pa
         })
 
     async def digits_status(request: Request) -> Response:
+        digits.start()  # trains on first use when the app was made with train_digits=False
         return JSONResponse(digits.status())
 
     async def digits_predict(request: Request) -> Response:
+        digits.start()
         body = await _json_body(request)
         return JSONResponse(await run_in_threadpool(digits.predict, body.get("pixels")))
 

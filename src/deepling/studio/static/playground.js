@@ -135,6 +135,7 @@ studio.playground = (function () {
   }
 
   function setPlaying(on) {
+    if (on === playing) return;
     playing = on;
     $("pg-play").innerHTML = on ? "&#10074;&#10074; pause" : "&#9654; play";
     send({type: on ? "play" : "pause"});
