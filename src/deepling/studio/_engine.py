@@ -29,6 +29,10 @@ class NotFound(BadRequest):
     status = 404
 
 
+class TooLarge(BadRequest):
+    status = 413
+
+
 @contextlib.contextmanager
 def engine(rng_state: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
     """Hold the engine; with ``rng_state``, run on that random state and hand back the new one in the

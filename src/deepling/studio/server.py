@@ -28,7 +28,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from deepling.studio import graphs, playground
-from deepling.studio._engine import BadRequest
+from deepling.studio._engine import BadRequest, TooLarge
 from deepling.studio.digits import DigitModel
 from deepling.studio.lessons import LessonRunner, catalog
 
@@ -47,12 +47,12 @@ def default_cache_dir() -> Path:
 async def _json_body(request: Request) -> dict[str, Any]:
     length = request.headers.get("content-length")
     if length is not None and (not length.isdigit() or int(length) > MAX_BODY):
-        raise BadRequest(f"request body too large (at most {MAX_BODY} bytes)")
+        raise TooLarge(f"request body too large (at most {MAX_BODY} bytes)")
     body = b""
     async for chunk in request.stream():
         body += chunk
         if len(body) > MAX_BODY:
-            raise BadRequest(f"request body too large (at most {MAX_BODY} bytes)")
+            raise TooLarge(f"request body too large (at most {MAX_BODY} bytes)")
     try:
         data = json.loads(body or b"{}")
     except (ValueError, UnicodeDecodeError):
