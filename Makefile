@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	$(BIN)/pip install -q -e ".[test,datasets,viz,dev,bench]"
+	$(BIN)/pip install -q -e ".[test,datasets,viz,studio,dev,bench]"
 	touch $@
 
 train: $(BIN)/.installed
