@@ -161,7 +161,7 @@ def tour_lessons(page: Any, base: str, shots: Path, lesson: str = "gd_learning_r
     page.click("#ls-run")
     page.wait_for_selector("#ls-figure", timeout=90_000)
     page.wait_for_function("document.querySelector('#ls-figure').naturalWidth > 0")
-    page.screenshot(path=str(shots / "studio-lessons.png"), full_page=False)
+    page.screenshot(path=str(shots / "studio-lessons.png"), full_page=True)
     return {"count": count, "result": page.evaluate("studio.lessons.last"), "verdict": page.inner_text(".verdict"),
             "rows": page.locator("#ls-numbers tr").count()}
 

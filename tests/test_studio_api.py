@@ -83,6 +83,15 @@ def test_frame_holds_every_unit_and_weight():
     assert len(f["points"]["train"]) == 250 and len(f["points"]["test"]) == 250
 
 
+def test_a_diverging_run_stops_and_says_so():
+    p = Playground({"dataset": "reg-plane", "lr": 10, "activation": "relu", "hidden": [8, 8, 8], "batch": 1,
+                    "features": ["x1", "x2", "x1sq", "x2sq", "x1x2"]})
+    p.step(3)
+    f = p.frame()
+    assert f["diverged"] and f["train_loss"] is None and p.done
+    json.dumps(f, allow_nan=False)  # the page's JSON.parse would choke on NaN
+
+
 def test_a_run_stops_at_max_epochs():
     p = Playground({"hidden": [1]})
     p.epoch = playground.MAX_EPOCHS - 2

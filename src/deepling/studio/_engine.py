@@ -35,9 +35,10 @@ class TooLarge(BadRequest):
 
 @contextlib.contextmanager
 def engine(rng_state: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
-    """Hold the engine; with ``rng_state``, run on that random state and hand back the new one in the
+    """Hold the engine (NumPy's floating-point warnings off); with ``rng_state``, run on that random state and hand back the new one in the
     yielded dict's ``"rng"`` key (so each session draws from its own stream and replays exactly)."""
-    with ENGINE:
+    # Overflow in a diverging run is reported by the page ("the loss diverged"), not as warnings.
+    with ENGINE, np.errstate(all="ignore"):
         saved = dl.get_rng_state()
         box: dict[str, Any] = {}
         try:
@@ -51,7 +52,8 @@ def engine(rng_state: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
 
 def pack(a: np.ndarray, lo: float = -1.0, hi: float = 1.0) -> str:
     """An array quantized to bytes over ``[lo, hi]`` and base64-encoded (how grids travel to the page)."""
-    q = np.clip((np.asarray(a, dtype=np.float64) - lo) / (hi - lo), 0.0, 1.0)
+    a = np.nan_to_num(np.asarray(a, dtype=np.float64), nan=(lo + hi) / 2, posinf=hi, neginf=lo)
+    q = np.clip((a - lo) / (hi - lo), 0.0, 1.0)
     return base64.b64encode(np.round(q * 255).astype(np.uint8).tobytes()).decode("ascii")
 
 

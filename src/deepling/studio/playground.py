@@ -247,12 +247,16 @@ class Playground:
         """What the page draws now: losses, the output heat map, each unit's thumbnail, the weights."""
         out = self._activations(self.grid)[-1][0].reshape(GRID, GRID)
         units = self._activations(self.thumbs)
+        def finite(v: float) -> float | None:  # JSON has no NaN: a diverged loss travels as null
+            return v if np.isfinite(v) else None
+
         f: dict[str, Any] = {
-            "epoch": self.epoch, "train_loss": self.train_loss, "test_loss": self.test_loss, "done": self.done,
+            "epoch": self.epoch, "train_loss": finite(self.train_loss), "test_loss": finite(self.test_loss),
+            "done": self.done, "diverged": not np.isfinite(self.train_loss),
             "boundary": pack(out), "grid": GRID, "thumb": THUMB,
             "units": [[pack(u.reshape(THUMB, THUMB)) for u in layer] for layer in units],
-            "weights": [np.round(m.weight.array, 4).tolist() for m in self.linears],
-            "biases": [np.round(m.bias.array, 4).tolist() for m in self.linears],
+            "weights": [np.round(np.nan_to_num(m.weight.array), 4).tolist() for m in self.linears],
+            "biases": [np.round(np.nan_to_num(m.bias.array), 4).tolist() for m in self.linears],
         }
         if with_points:
             f["config"] = self.config

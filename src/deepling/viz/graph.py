@@ -180,7 +180,7 @@ def render_svg(g: dict[str, Any]) -> str:
     nodes = g["nodes"]
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" class="dl-graph" width="{g["width"]}" height="{g["height"]}" '
            f'viewBox="0 0 {g["width"]} {g["height"]}" font-family="sans-serif" font-size="11">',
-           '<defs><marker id="dl-arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" '
+           '<defs><marker id="dl-arrow" viewBox="0 0 10 10" refX="9" refY="5" markerUnits="userSpaceOnUse" markerWidth="9" markerHeight="9" '
            'orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#777"/></marker></defs>']
     for n in nodes:
         for p in n["inputs"]:

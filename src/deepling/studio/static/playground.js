@@ -55,7 +55,7 @@ studio.playground = (function () {
     frame = msg;
     api.lastFrame = msg;
     api.frames += 1;
-    if (!history.length || history[history.length - 1].epoch !== msg.epoch) history.push({epoch: msg.epoch, train: msg.train_loss, test: msg.test_loss});
+    if (msg.train_loss !== null && (!history.length || history[history.length - 1].epoch !== msg.epoch)) history.push({epoch: msg.epoch, train: msg.train_loss, test: msg.test_loss});
     render();
   }
 
@@ -145,8 +145,9 @@ studio.playground = (function () {
   function render() {
     if (!frame || !points) return;
     $("pg-epoch").textContent = String(frame.epoch).padStart(3, "0");
-    $("pg-train-loss").textContent = frame.train_loss.toFixed(3);
-    $("pg-test-loss").textContent = frame.test_loss.toFixed(3);
+    $("pg-train-loss").textContent = frame.train_loss === null ? "diverged" : frame.train_loss.toFixed(3);
+    $("pg-test-loss").textContent = frame.test_loss === null ? "diverged" : frame.test_loss.toFixed(3);
+    if (frame.diverged) message("the loss diverged (try a smaller learning rate); reset to start again", true);
     drawBoundary();
     drawLoss();
     drawNetwork();
