@@ -180,6 +180,19 @@ def test_errors_are_json_messages_never_tracebacks(client, monkeypatch):
     assert r.json()["error"].startswith("internal error")
 
 
+def test_requests_from_other_hosts_and_origins_are_refused(client):
+    r = client.get("/api/health", headers={"host": "evil.example"})
+    assert r.status_code == 400
+    from starlette.websockets import WebSocketDisconnect
+
+    with pytest.raises(WebSocketDisconnect):
+        with client.websocket_connect("/ws/playground", headers={"origin": "http://evil.example"}) as ws:
+            ws.receive_json()
+    with client.websocket_connect("/ws/playground", headers={"origin": "http://testserver"}) as ws:
+        ws.send_json({"type": "config", "config": {}})
+        assert ws.receive_json()["type"] == "frame"
+
+
 def test_graph_api(client):
     r = client.post("/api/graph", json=graphs.PRESETS["micrograd"])
     assert r.status_code == 200

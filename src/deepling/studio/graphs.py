@@ -34,7 +34,7 @@ PRESETS = {
     "softmax-loss": {"expression": "-log(exp(z @ y) / sum(exp(z)))",
                      "inputs": {"z": [2.0, 1.0, 0.1], "y": [1.0, 0.0, 0.0]}},
 }
-MODELS = ("mlp", "logistic", "cnn")
+MODELS = ("mlp", "logistic", "cnn", "lenet5")
 
 
 def _variables(raw: Any) -> dict[str, dl.Tensor]:
@@ -123,6 +123,13 @@ def _model(name: str) -> tuple[dl.Tensor, dict[str, dl.Tensor], Any]:
         x = dl.randn(1, 1, 6, 6)
         loss = dl.nn.functional.cross_entropy(model(x), dl.tensor([2]))
         size = (1, 1, 6, 6)
+    elif name == "lenet5":
+        from deepling.models import LeNet5
+
+        model = LeNet5()
+        x = dl.randn(2, 1, 28, 28)
+        loss = dl.nn.functional.cross_entropy(model(x), dl.tensor([3, 7]))
+        size = (2, 1, 28, 28)
     else:
         raise BadRequest(f"model must be one of {', '.join(MODELS)}; got {name!r}")
     return loss, dict(model.named_parameters()), (model, size)

@@ -18,9 +18,14 @@ import os
 from pathlib import Path
 from typing import Any, AsyncIterator
 
-from starlette.applications import Starlette
+try:
+    from starlette.applications import Starlette
+except ImportError:  # pragma: no cover - depends on the install
+    raise ImportError("deepling studio needs the studio extra: pip install 'deepling[studio]'") from None
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
@@ -64,10 +69,15 @@ async def _json_body(request: Request) -> dict[str, Any]:
 
 def create_app(cache_dir: str | os.PathLike | None = None, data_dir: str | os.PathLike | None = None,
                digits_source: str = "auto", digits_epochs: int = 2, digits_images: int = 20000,
-               lesson_time_limit: float = 240.0, train_digits: bool = True) -> Starlette:
+               lesson_time_limit: float = 240.0, train_digits: bool = True,
+               allowed_hosts: list[str] | None = None) -> Starlette:
     """The studio as an ASGI app. The digit model trains in the background from startup (or, with
     ``train_digits=False``, when the pad first asks for it), cached in ``cache_dir`` (default
-    ``~/.cache/deepling/studio``), on MNIST from ``data_dir`` when found."""
+    ``~/.cache/deepling/studio``), on MNIST from ``data_dir`` when found. Requests must name the
+    machine itself in their Host header (``allowed_hosts``, default the loopback names), and a
+    WebSocket must come from the studio's own page: another web site open in the browser cannot
+    drive the studio (DNS rebinding, cross-site WebSocket hijacking)."""
+    hosts = allowed_hosts or ["127.0.0.1", "localhost", "[::1]", "::1", "testserver"]
     digits = DigitModel(cache_dir or default_cache_dir(), data_dir, digits_source, digits_epochs, digits_images)
     runner = LessonRunner(lesson_time_limit)
     sockets: set[WebSocket] = set()
@@ -114,6 +124,10 @@ def create_app(cache_dir: str | os.PathLike | None = None, data_dir: str | os.Pa
         return JSONResponse(await run_in_threadpool(graphs.build, body))
 
     async def playground_socket(ws: WebSocket) -> None:
+        origin = ws.headers.get("origin")
+        if origin is not None and origin.split("://", 1)[-1] != ws.headers.get("host"):
+            await ws.close(code=1008)  # a page from another site: refused before any work
+            return
         await ws.accept()
         if len(sockets) >= MAX_SOCKETS:
             await ws.send_json({"type": "error", "message": f"at most {MAX_SOCKETS} playgrounds run at once"})
@@ -219,6 +233,7 @@ def create_app(cache_dir: str | os.PathLike | None = None, data_dir: str | os.Pa
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
     app = Starlette(routes=routes, lifespan=lifespan,
+                    middleware=[Middleware(TrustedHostMiddleware, allowed_hosts=hosts)],
                     exception_handlers={BadRequest: bad_request, HTTPException: http_error, Exception: server_error})
     app.state.digits, app.state.runner = digits, runner
     return app
@@ -231,4 +246,6 @@ def serve(host: str = "127.0.0.1", port: int = 8765, **options: Any) -> None:
     if host not in ("127.0.0.1", "localhost", "::1"):
         log.warning("studio: serving on %s: other machines can reach it", host)
     print(f"deepling studio on http://{'[' + host + ']' if ':' in host else host}:{port}/  (Ctrl-C stops it)")
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        options.setdefault("allowed_hosts", ["*"])  # served to the network on purpose
     uvicorn.run(create_app(**options), host=host, port=port, log_level="warning", ws_max_size=MAX_MESSAGE * 4)
