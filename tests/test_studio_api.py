@@ -253,6 +253,18 @@ def test_lesson_options_are_checked(client, body, status, message):
     assert r.status_code == status and message in r.json()["error"]
 
 
+def test_verdicts_are_passed_on_when_a_lesson_states_one():
+    from types import SimpleNamespace
+
+    from deepling.studio.lessons import _jsonable, _verdict
+
+    assert _verdict(SimpleNamespace(), {"x": 1.0}) is None
+    assert _verdict(SimpleNamespace(), {"verdict": {"held": True, "message": "ok"}}) == {"held": True, "message": "ok"}
+    assert _verdict(SimpleNamespace(verdict=lambda r: r["x"] > 0), {"x": np.float32(2.0)}) is True
+    assert _jsonable({"a": np.arange(3), "b": float("nan"), "c": np.zeros(1000)}) == {
+        "a": [0, 1, 2], "b": "nan", "c": {"array": [1000], "mean": 0.0, "min": 0.0, "max": 0.0}}
+
+
 def test_lesson_time_limit_stops_the_child(tmp_path):
     app = create_app(cache_dir=tmp_path, train_digits=False, lesson_time_limit=0.05)
     with TestClient(app) as c:

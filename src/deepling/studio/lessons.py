@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from deepling.studio._engine import BadRequest, NotFound
+from deepling.studio._engine import BadRequest, Busy, NotFound
 
 TIME_LIMIT = 240.0  # seconds one run may take
 _STR = re.compile(r"^[A-Za-z0-9_.\-]{0,40}$")
@@ -132,6 +132,8 @@ def validate(name: str, raw: Any) -> dict[str, Any]:
 def _jsonable(v: Any, depth: int = 0) -> Any:
     if isinstance(v, (bool, str)) or v is None:
         return v
+    if isinstance(v, np.bool_):
+        return bool(v)
     if isinstance(v, (int, np.integer)):
         return int(v)
     if isinstance(v, (float, np.floating)):
@@ -197,7 +199,7 @@ class LessonRunner:
         if self._lock is None:
             self._lock = asyncio.Lock()
         if self._lock.locked():
-            raise BadRequest("another lesson is running; wait for it to finish")
+            raise Busy("another lesson is running; wait for it to finish")
         async with self._lock:
             # the child imports the same deepling as this process
             src = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
