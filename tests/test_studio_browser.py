@@ -81,6 +81,11 @@ def test_playground_controls_change_the_network(page, base):
     page.click(".feature[data-feature='x1sq']")
     page.wait_for_function("studio.playground.lastFrame.units[0].length === 3")
     assert "hidden=3%2C2" in page.url and "x1sq" in page.url
+    output = sb.canvas_data(page, "#pg-boundary")
+    page.hover("#pg-network .pg-layer:nth-of-type(2) .neuron")  # a hidden neuron, shown full size
+    assert sb.canvas_data(page, "#pg-boundary") != output
+    page.mouse.move(5, 5)
+    assert sb.canvas_data(page, "#pg-boundary") == output
     page.goto(f"{base}/?view=playground&noise=999")  # a bad URL gets the server's message, not a crash
     page.wait_for_function("document.querySelector('#pg-message').textContent.includes('noise')")
 

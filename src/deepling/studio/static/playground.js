@@ -153,9 +153,13 @@ studio.playground = (function () {
     drawNetwork();
   }
 
+  let hovered = null;  // [layer, unit] under the mouse: the big heat map shows that unit instead
+
   function drawBoundary() {
     const canvas = $("pg-boundary"), ctx = canvas.getContext("2d");
-    studio.drawGrid(canvas, studio.unpack(frame.boundary), frame.grid, true);
+    if (hovered && frame.units[hovered[0]] && frame.units[hovered[0]][hovered[1]]) {
+      studio.drawGrid(canvas, studio.unpack(frame.units[hovered[0]][hovered[1]]), frame.thumb, true);
+    } else studio.drawGrid(canvas, studio.unpack(frame.boundary), frame.grid, true);
     const s = canvas.width / (2 * meta.extent);
     const sets = [["train", "#fff"]];
     if ($("pg-show-test").checked) sets.push(["test", "#000"]);
@@ -188,6 +192,11 @@ studio.playground = (function () {
     }
   }
 
+  function hover(cell, layer, unit) {
+    cell.addEventListener("mouseenter", () => { hovered = [layer, unit]; drawBoundary(); });
+    cell.addEventListener("mouseleave", () => { hovered = null; drawBoundary(); });
+  }
+
   function drawNetwork() {
     const box = $("pg-network");
     box.innerHTML = "";
@@ -215,7 +224,7 @@ studio.playground = (function () {
         if (next.length) change({features: next});
       });
       fcol.append(row);
-      if (on) { studio.drawGrid(c, studio.unpack(layers[0][k]), frame.thumb, true); fpos[k] = i; k += 1; }
+      if (on) { studio.drawGrid(c, studio.unpack(layers[0][k]), frame.thumb, true); hover(cell, 0, k); fpos[k] = i; k += 1; }
     });
     box.append(fcol);
     const cols = [fcol];
@@ -234,9 +243,11 @@ studio.playground = (function () {
         title.append(ctl, studio.el("div", {text: `${layers[l].length} neuron${layers[l].length === 1 ? "" : "s"}`}));
       } else title.append(studio.el("div", {text: "output"}));
       col.append(title);
-      layers[l].forEach(b64 => {
-        const cell = studio.el("div", {class: "neuron"}), c = studio.el("canvas", {width: 36, height: 36});
+      layers[l].forEach((b64, j) => {
+        const cell = studio.el("div", {class: "neuron", title: isOut ? "the output" : `layer ${l}, neuron ${j + 1}: hover to see it full size`});
+        const c = studio.el("canvas", {width: 36, height: 36});
         cell.append(c); col.append(cell);
+        hover(cell, l, j);
         studio.drawGrid(c, studio.unpack(b64), frame.thumb, true);
       });
       box.append(col);
