@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -26,6 +27,38 @@ def _get(url: str) -> dict:
         return json.loads(r.read())
 
 
+def _post(url: str, body: dict) -> None:
+    req = urllib.request.Request(url, data=json.dumps(body).encode(), headers={"content-type": "application/json"})
+    try:
+        urllib.request.urlopen(req, timeout=60).read()
+    except OSError:
+        pass  # the server stops under it: that is the point
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "gone"
+
+
+def _children(pid: int, wait_for: int, timeout: float = 30) -> list[int]:
+    """Child processes of ``pid`` (Linux /proc), once there are ``wait_for`` of them."""
+    deadline = time.time() + timeout
+    while True:
+        kids = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                kids.append(int(stat.parent.name))
+        if len(kids) >= wait_for or time.time() > deadline:
+            return kids
+        time.sleep(0.1)
+
+
 def test_serves_on_localhost_and_stops_on_ctrl_c(tmp_path):
     port = free_port()
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (SRC, os.environ.get("PYTHONPATH")) if p))
@@ -42,11 +75,18 @@ def test_serves_on_localhost_and_stops_on_ctrl_c(tmp_path):
                     raise
                 time.sleep(0.2)
         _get(f"http://127.0.0.1:{port}/api/digits/status")  # the digit model is training in the background
+        # a long lesson in flight: Ctrl-C must not wait for it, and must not leave its process behind
+        lesson = threading.Thread(target=_post, args=(f"http://127.0.0.1:{port}/api/lessons/run",
+                                                      {"name": "rnn_vs_lstm_memory"}), daemon=True)
+        lesson.start()
+        children = _children(proc.pid, wait_for=1)
         t0 = time.time()
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=30)
         assert proc.returncode == 0, err
         assert time.time() - t0 < 15
+        time.sleep(0.5)
+        assert children and not any(os.path.exists(f"/proc/{c}") and _state(c) != "Z" for c in children)
         assert f"http://127.0.0.1:{port}/" in out
         assert "Traceback" not in err
     finally:

@@ -37,6 +37,10 @@ class Busy(BadRequest):
     status = 409
 
 
+class Stopping(BadRequest):
+    status = 503
+
+
 @contextlib.contextmanager
 def engine(rng_state: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
     """Hold the engine (NumPy's floating-point warnings off); with ``rng_state``, run on that random state and hand back the new one in the

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from deepling.studio._engine import BadRequest, Busy, NotFound
+from deepling.studio._engine import BadRequest, Busy, NotFound, Stopping
 
 TIME_LIMIT = 240.0  # seconds one run may take
 _STR = re.compile(r"^[A-Za-z0-9_.\-]{0,40}$")
@@ -215,7 +215,11 @@ class LessonRunner:
                 await proc.wait()
                 raise BadRequest(f"lesson {name} took longer than {self.time_limit:g} s and was stopped; "
                                  "try smaller options") from None
+            except asyncio.CancelledError:  # the server is stopping (Ctrl-C): answer, do not crash
+                raise Stopping(f"the studio is stopping; lesson {name} was not finished") from None
             finally:
+                if proc.returncode is None:  # cancelled (the server is stopping): the child goes too
+                    proc.kill()
                 self._proc = None
         if proc.returncode != 0:
             last = (err.decode(errors="replace").strip().splitlines() or ["it exited with an error"])[-1]

@@ -248,4 +248,7 @@ def serve(host: str = "127.0.0.1", port: int = 8765, **options: Any) -> None:
     print(f"deepling studio on http://{'[' + host + ']' if ':' in host else host}:{port}/  (Ctrl-C stops it)")
     if host not in ("127.0.0.1", "localhost", "::1"):
         options.setdefault("allowed_hosts", ["*"])  # served to the network on purpose
-    uvicorn.run(create_app(**options), host=host, port=port, log_level="warning", ws_max_size=MAX_MESSAGE * 4)
+    # Ctrl-C: stop accepting, give requests in flight 3 s, then cancel them (a running lesson's child
+    # process is killed) and stop the digit trainer.
+    uvicorn.run(create_app(**options), host=host, port=port, log_level="warning", ws_max_size=MAX_MESSAGE * 4,
+                timeout_graceful_shutdown=3)
