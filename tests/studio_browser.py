@@ -179,11 +179,17 @@ def tour_graph(page: Any, base: str, shots: Path) -> dict[str, Any]:
     steptext = page.inner_text("#gr-steptext")
     done = page.locator("#gr-canvas .dl-node.done").count()
     page.screenshot(path=str(shots / "studio-graph.png"))
+    # an expression typed in
+    page.fill("#gr-expression", "sigmoid(a * b) + a")
+    page.fill("#gr-inputs", '{"a": 1.5, "b": -2}')
+    page.click("#gr-build")
+    page.wait_for_function("studio.graph.last.title === 'sigmoid(a * b) + a'")
+    typed = [n["op"] for n in page.evaluate("studio.graph.last.graph.nodes")]
     # a model's graph comes with its summary table
     page.select_option("#gr-preset", "model:mlp")
     page.wait_for_function("document.querySelector('#gr-summary').textContent.includes('Total params')")
     return {"nodes": nodes, "hidden_before": hidden_before, "detail": detail, "steptext": steptext, "done": done,
-            "summary": page.inner_text("#gr-summary")}
+            "typed": typed, "summary": page.inner_text("#gr-summary")}
 
 
 def main(out: str) -> None:

@@ -118,5 +118,6 @@ def test_graph_expands_nodes_and_steps_backward(page, base, tmp_path):
     assert seen["nodes"] == 6 and seen["hidden_before"] == "hidden"
     assert seen["done"] == 3 and "step 3/6" in seen["steptext"] and "dL/d[b]" in seen["steptext"]
     assert "kind" in seen["detail"] and "shape" in seen["detail"]
+    assert sorted(seen["typed"]) == sorted(["leaf", "leaf", "Mul", "Sigmoid", "Add"])
     assert "Total params: 13" in seen["summary"]
     assert (tmp_path / "studio-graph.png").exists()
