@@ -246,8 +246,10 @@ def test_lenet5_shapes_and_parity():
                                        tnn.Tanh(), tnn.Linear(84, 10))
     theirs.forward = lambda x: theirs.classifier(theirs.features(x))
     _outputs_match(LeNet5(activation="tanh", pool="avg"), theirs, (3, 1, 28, 28), train=True)
-    with pytest.raises(ValueError, match="LeNet5: activation"):
+    with pytest.raises(ValueError, match="unknown activation 'gelu6'"):
         LeNet5(activation="gelu6")
+    with pytest.raises(ValueError, match="LeNet5: pool"):
+        LeNet5(pool="median")
 
 
 # ---------------------------------------------------------------------------- learning

@@ -3,7 +3,6 @@
 import gzip
 import hashlib
 import struct
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -198,12 +197,11 @@ def test_mnist_download_checksum_mismatch(tmp_path, monkeypatch):
 
 
 def _shared_mnist():
-    """``../shared/data/mnist`` next to the checkout (or its parent, for worktrees), if present."""
-    here = Path(__file__).resolve().parents[1]
-    for base in (here.parent, here.parent.parent):
-        if (base / "shared" / "data" / "mnist" / "t10k-labels-idx1-ubyte.gz").is_file():
-            return base / "shared" / "data" / "mnist"
-    return None
+    """Real MNIST where deepling looks for it (``deepling.data.dataset_dir``), if present."""
+    from deepling.data import dataset_dir
+
+    root = dataset_dir("mnist")
+    return root if (root / "t10k-labels-idx1-ubyte.gz").is_file() else None
 
 
 @pytest.mark.skipif(_shared_mnist() is None, reason="real MNIST (../shared/data/mnist) not present")

@@ -200,9 +200,9 @@ def test_cli_lists_and_runs_a_lesson(tmp_path, capsys):
 
 
 def test_pretraining_few_labels_on_digits():
-    # With the lesson's budget (20 epochs per layer) pretraining wins on every seed; with 10-15 epochs
-    # per layer it does not reliably (docs/lessons.md reports both).
+    # With the lesson's budget (30 epochs per layer) pretraining wins on every seed; with 20 epochs
+    # per layer it does not reliably (+0.1 points on the digits' training split).
     r = lessons.run("pretraining_few_labels", source="digits", seeds=(0, 1, 2))
-    assert r["labels"] == 100 and r["unlabeled"] == 1400
+    assert r["labels"] == 100 and r["unlabeled"] == 1437  # the digits training split
     assert r["seeds_where_pretraining_wins"] >= 2
     assert r["mean_pretrained"] > r["mean_random_init"] + 0.01

@@ -1,4 +1,4 @@
-"""`python -m deepling.studio`: serves on 127.0.0.1 and stops cleanly on Ctrl-C (SIGINT)."""
+"""`deepling studio` (here `python -m deepling studio`): serves on 127.0.0.1 and stops cleanly on Ctrl-C (SIGINT)."""
 
 from __future__ import annotations
 
@@ -62,7 +62,7 @@ def _children(pid: int, wait_for: int, timeout: float = 30) -> list[int]:
 def test_serves_on_localhost_and_stops_on_ctrl_c(tmp_path):
     port = free_port()
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (SRC, os.environ.get("PYTHONPATH")) if p))
-    proc = subprocess.Popen([sys.executable, "-m", "deepling.studio", "--port", str(port), "--cache", str(tmp_path)],
+    proc = subprocess.Popen([sys.executable, "-m", "deepling", "studio", "--port", str(port), "--cache", str(tmp_path)],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.time() + 60
@@ -95,8 +95,12 @@ def test_serves_on_localhost_and_stops_on_ctrl_c(tmp_path):
             proc.communicate()
 
 
-def test_bad_port_is_refused():
-    from deepling.studio.__main__ import main
+def test_cli_documents_the_command_and_refuses_a_bad_port(capsys):
+    from deepling.cli import main
 
-    with pytest.raises(ValueError, match="--port"):
-        main(["--port", "70000"])
+    with pytest.raises(SystemExit):
+        main(["studio", "--help"])
+    out = capsys.readouterr().out
+    assert "--port" in out and "--host" in out and "127.0.0.1" in out
+    assert main(["studio", "--port", "70000"]) == 1
+    assert "deepling studio: error: --port must be in 1..65535" in capsys.readouterr().err

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 import deepling as dl
-from deepling.lessons._plot import save, subplots
+from deepling.lessons.plotting import save, subplots
 
 
 def _softmax(z: dl.Tensor) -> dl.Tensor:

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 import deepling as dl
-from deepling.lessons._plot import save, subplots
+from deepling.lessons.plotting import save, subplots
 
 X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float32)
 TARGETS = {

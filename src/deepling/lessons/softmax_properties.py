@@ -12,7 +12,7 @@ import numpy as np
 
 import deepling as dl
 import deepling.nn.functional as F
-from deepling.lessons._plot import save, subplots
+from deepling.lessons.plotting import save, subplots
 
 
 def run(seed: int = 0) -> dict[str, Any]:

@@ -11,7 +11,7 @@ import numpy as np
 import deepling as dl
 import deepling.nn as nn
 import deepling.nn.functional as F
-from deepling.lessons._plot import save, subplots
+from deepling.lessons.plotting import save, subplots
 
 
 def _model(seed: int) -> nn.Module:

@@ -30,16 +30,10 @@ __all__ = [
     "dense_autoencoder", "conv_autoencoder", "corrupt", "kl_bernoulli", "gaussian_kl", "pca_project",
 ]
 
-_ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "gelu": nn.GELU, "leaky_relu": nn.LeakyReLU,
-                "elu": nn.ELU, "silu": nn.SiLU, "identity": nn.Identity}
-
 
 def _act(name: str | None) -> nn.Module:
-    if name is None:
-        return nn.Identity()
-    if name not in _ACTIVATIONS:
-        raise ValueError(f"autoencoder: unknown activation {name!r} (choose from {sorted(_ACTIVATIONS)} or None)")
-    return _ACTIVATIONS[name]()
+    """``nn.activation_by_name(name)``; None is the identity (a linear layer)."""
+    return nn.Identity() if name is None else nn.activation_by_name(name)
 
 
 def _per_sample(sq: Tensor) -> Tensor:

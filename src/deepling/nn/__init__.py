@@ -3,6 +3,7 @@
 from deepling.nn import functional, init
 from deepling.nn import utils as utils
 from deepling.nn.activation import (
+    ACTIVATIONS,
     CELU,
     ELU,
     GELU,
@@ -27,6 +28,8 @@ from deepling.nn.activation import (
     Step,
     Tanh,
     Threshold,
+    UnknownActivationError,
+    activation_by_name,
 )
 from deepling.nn.attention import MultiheadAttention
 from deepling.nn.container import ModuleDict, ModuleList, Sequential
@@ -130,6 +133,9 @@ __all__ = [
     "PReLU",
     "Threshold",
     "GLU",
+    "ACTIVATIONS",
+    "UnknownActivationError",
+    "activation_by_name",
     "Flatten",
     "Unflatten",
     "MSELoss",

@@ -8,7 +8,8 @@ from deepling.optim import lr_scheduler
 from deepling.optim.adagrad import Adagrad
 from deepling.optim.adam import Adam, AdamW
 from deepling.optim.optimizer import Optimizer
+from deepling.optim.registry import OPTIMIZERS, make_optimizer
 from deepling.optim.rmsprop import RMSprop
 from deepling.optim.sgd import SGD
 
-__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "lr_scheduler"]
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "lr_scheduler", "OPTIMIZERS", "make_optimizer"]

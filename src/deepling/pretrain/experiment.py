@@ -5,7 +5,7 @@ as unlabeled data, compare on the test set:
   (a) an MLP of shape ``layers -> classes`` trained from random init on the labeled images;
   (b) the same MLP initialized by greedy stacked denoising-autoencoder pretraining on all the
       training images, then fine-tuned on the same labeled images with the same optimizer budget.
-``deepling pretrain`` runs it; ``autoencoder_mse`` measures a dense autoencoder's test reconstruction MSE.
+``deepling pretrain`` (``deepling.cli.pretrain``) runs it; ``autoencoder_mse`` measures a dense autoencoder's test reconstruction MSE.
 """
 
 from __future__ import annotations
@@ -20,10 +20,10 @@ import numpy as np
 import deepling as dl
 from deepling import nn, optim
 from deepling.autograd import no_grad
-from deepling.data import DataLoader, TensorDataset
+from deepling.data import DataLoader, TensorDataset, load_dataset
 from deepling.pretrain.stacked import StackedAutoencoder
 
-__all__ = ["Result", "load_mnist", "labeled_subset", "run_experiment", "autoencoder_mse", "format_table"]
+__all__ = ["Result", "flat_images", "labeled_subset", "run_experiment", "autoencoder_mse", "format_table"]
 
 
 @dataclass
@@ -37,14 +37,13 @@ class Result:
     seconds_finetune: float = 0.0
 
 
-def load_mnist(data_dir: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """``(X_train (60000, 784), y_train, X_test (10000, 784), y_test)``, pixels scaled to [0, 1] float32."""
-    from deepling.data.datasets import MNIST
-
-    tr, te = MNIST(data_dir, train=True, download=False), MNIST(data_dir, train=False, download=False)
-    scale = np.float32(1 / 255)
-    return (tr.data.reshape(len(tr.data), -1).astype(np.float32) * scale, tr.targets,
-            te.data.reshape(len(te.data), -1).astype(np.float32) * scale, te.targets)
+def flat_images(dataset: str = "mnist", data_dir: str | Path | None = None
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(X_train (N, D), y_train, X_test (M, D), y_test)`` of a data set of ``deepling.data.DATASETS``,
+    flattened, pixels in [0, 1] float32; ``data_dir=None`` follows ``deepling.data.location``."""
+    X, y, _ = load_dataset(dataset, True, data_dir)
+    Xt, yt, _ = load_dataset(dataset, False, data_dir)
+    return X.reshape(len(X), -1), y, Xt.reshape(len(Xt), -1), yt
 
 
 def labeled_subset(y: np.ndarray, per_class: int, seed: int) -> np.ndarray:
@@ -184,70 +183,3 @@ def _figures(ae: Any, X: np.ndarray, y: np.ndarray, out: Path, shape: str) -> No
     plot_reconstructions(X[:12], ae(x[:12]).array, out / "reconstructions.png", n=12, title=f"autoencoder {shape}: test images")
     plot_features(ae.encoder[0].weight.array, out / "features.png", n=64, title="first-layer features")
     plot_codes_2d(ae.encode(x).array, y, out / "codes_2d.png", title="codes (PCA to 2-D), colored by label")
-
-
-# ---------------------------------------------------------------------------------------- CLI
-def add_subcommand(sub: Any) -> None:
-    """Add ``deepling pretrain`` to the CLI's subparsers."""
-    import argparse
-
-    from deepling.cli import DATASETS, _nonneg_float, _positive_float, _positive_int, _widths
-
-    def _seeds(s: str) -> list[int]:
-        try:
-            return [int(v) for v in s.split(",") if v.strip()]
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected comma-separated integer seeds like 0,1,2, got {s!r}") from None
-
-    p = sub.add_parser("pretrain", help="semi-supervised experiment: random init vs greedy stacked-autoencoder pretraining",
-                       description="Train an MLP on a few labels from random init, and the same MLP initialized by greedy "
-                                   "layer-wise stacked denoising-autoencoder pretraining on all training images; print "
-                                   "both test accuracies per seed.",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--dataset", choices=sorted(DATASETS), default="mnist", help="data set")
-    p.add_argument("--data-dir", type=Path, default=None, help="where the data set's files are")
-    p.add_argument("--layers", type=_widths, default=[784, 500, 250, 30], help="input width and hidden widths")
-    p.add_argument("--labels", type=_positive_int, default=1000, help="labeled training images (balanced over classes)")
-    p.add_argument("--epochs-per-layer", type=_positive_int, default=2, help="pretraining epochs per stage")
-    p.add_argument("--finetune-epochs", type=_positive_int, default=30, help="supervised epochs over the labeled images (both arms)")
-    p.add_argument("--seeds", type=_seeds, default=[0], help="comma-separated seeds")
-    p.add_argument("--activation", default="relu", choices=["relu", "sigmoid", "tanh", "elu", "leaky_relu"])
-    p.add_argument("--corruption", default="mask", choices=["mask", "gaussian", "none"], help="denoising corruption")
-    p.add_argument("--noise", type=_nonneg_float, default=0.3, help="masking probability or Gaussian std")
-    p.add_argument("--lr", type=_positive_float, default=1e-3, help="Adam learning rate for pretraining")
-    p.add_argument("--finetune-lr", type=_positive_float, default=1e-3, help="Adam learning rate for the supervised phase")
-    p.add_argument("--batch-size", type=_positive_int, default=128, help="pretraining batch size")
-    p.add_argument("--recon-sizes", type=_widths, default=[784, 256, 64], help="dense autoencoder for --recon-epochs")
-    p.add_argument("--recon-epochs", type=int, default=0, help="also train dense_autoencoder(--recon-sizes) this many "
-                                                               "epochs and report its test reconstruction MSE (0: skip)")
-    p.add_argument("--figures", type=Path, default=None, help="with --recon-epochs: write reconstruction, feature "
-                                                                 "and 2-D code figures to this directory")
-    p.add_argument("--threads", type=_positive_int, default=None, help="BLAS threads")
-    p.add_argument("--no-progress", action="store_true", help="no progress bars or per-epoch lines")
-
-
-def cmd_pretrain(a: Any) -> int:
-    """``deepling pretrain``: run the experiment and print the table."""
-    from deepling.cli import DATASETS, _blas_threads, _default_data_dir
-
-    data_dir = a.data_dir if a.data_dir is not None else _default_data_dir(a.dataset)
-    X, y, _ = DATASETS[a.dataset](data_dir, True)
-    Xt, yt, _ = DATASETS[a.dataset](data_dir, False)
-    data = (X.reshape(len(X), -1), y, Xt.reshape(len(Xt), -1), yt)
-    t0 = time.perf_counter()
-    with _blas_threads(a.threads):
-        results = run_experiment(data, a.layers, a.labels, a.epochs_per_layer, a.finetune_epochs, a.seeds,
-                                 activation=a.activation, corruption=None if a.corruption == "none" else a.corruption,
-                                 noise=a.noise, pretrain_lr=a.lr, finetune_lr=a.finetune_lr, batch_size=a.batch_size,
-                                 progress=not a.no_progress)
-        print(format_table(results, a.layers, a.labels, a.epochs_per_layer, a.finetune_epochs))
-        for r in results:
-            stages = ", ".join(f"{losses[-1]:.4f}" for losses in r.pretrain_losses)
-            print(f"seed {r.seed}: final reconstruction MSE per stage: {stages}")
-        if a.recon_epochs > 0:
-            mse = autoencoder_mse(data, a.recon_sizes, a.recon_epochs, seed=a.seeds[0], progress=not a.no_progress,
-                                  figures=a.figures)
-            shape = "-".join(str(s) for s in a.recon_sizes)
-            print(f"autoencoder {shape} ({a.recon_epochs} epochs): test reconstruction MSE per pixel {mse:.5f}")
-    print(f"total wall time {time.perf_counter() - t0:.0f}s")
-    return 0

@@ -1,6 +1,6 @@
 """deepling studio: a local web page where the real engine trains while you watch.
 
-``deepling studio`` (or ``python -m deepling.studio``) serves four views on 127.0.0.1: the
+``deepling studio`` (or ``python -m deepling studio``) serves four views on 127.0.0.1: the
 playground (TensorFlow Playground's experiment on deepling), a digit pad (a CNN classifies what you
 draw), the lessons (each claim of the course, run from a form) and the autograd graph (stepped
 backward node by node). Needs the ``studio`` extra (Starlette, uvicorn).

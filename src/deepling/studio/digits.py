@@ -1,7 +1,7 @@
 """The digit pad's model: a small CNN trained once by deepling in a background thread, then cached.
 
-It learns from MNIST when the IDX files are found (``data_dir``, ``$DEEPLING_MNIST`` or
-``../shared/data/mnist``), else from scikit-learn's embedded 8x8 digits scaled up to 28x28. Every
+It learns from MNIST when the IDX files are found (``data_dir``, else deepling's data rule:
+``$DEEPLING_DATA/mnist``, ``../shared/data/mnist``, ``~/.cache/deepling/mnist``), else from scikit-learn's embedded 8x8 digits scaled up to 28x28. Every
 image, drawn or loaded, is normalized the way MNIST was made: the ink's bounding box scaled to fit
 20x20 and its center of mass put at the center of a 28x28 frame, so a drawing looks like the data.
 ``predict`` returns the class probabilities, the first convolution's feature maps and the saliency
@@ -69,21 +69,21 @@ def normalize(img: np.ndarray) -> np.ndarray:
 
 
 def _mnist_dir(data_dir: str | os.PathLike | None) -> Path | None:
-    if data_dir is not None:
-        for d in (Path(data_dir), Path(data_dir) / "mnist"):
-            if (d / "train-labels-idx1-ubyte.gz").exists() or (d / "train-labels-idx1-ubyte").exists():
-                return d
-        return None
-    from deepling.lessons._data import mnist_dir
+    """The directory holding MNIST's training files: ``data_dir`` (or its ``mnist/``), else where
+    deepling's one data rule (``deepling.data.dataset_dir``) says; None when they are not there."""
+    from deepling.data import dataset_dir
 
-    return mnist_dir()
+    for d in ((Path(data_dir), Path(data_dir) / "mnist") if data_dir is not None else (dataset_dir("mnist"),)):
+        if (d / "train-labels-idx1-ubyte.gz").exists() or (d / "train-labels-idx1-ubyte").exists():
+            return d
+    return None
 
 
 def load_training_data(source: str, data_dir: str | os.PathLike | None, n_max: int) -> tuple[np.ndarray, np.ndarray, str]:
     """Images ``(N, 1, 28, 28)`` float32, labels ``(N,)`` and the name of the data set used."""
     root = _mnist_dir(data_dir) if source in ("auto", "mnist") else None
     if source == "mnist" and root is None:
-        raise FileNotFoundError("MNIST not found: pass --data DIR or set DEEPLING_MNIST to a directory with the IDX files")
+        raise FileNotFoundError("MNIST not found: pass --data-dir DIR or set DEEPLING_DATA (see deepling.data.location)")
     if root is not None:
         from deepling.data.datasets.mnist import MNIST
 

@@ -18,13 +18,9 @@ import numpy as np
 
 from deepling.data.dataset import ImageLabelDataset
 from deepling.data.datasets.idx import IMAGES_MAGIC, LABELS_MAGIC, IDXError, parse_idx, read_idx
+from deepling.data.location import dataset_dir
 
-__all__ = ["MNIST", "FashionMNIST", "default_data_dir"]
-
-
-def default_data_dir() -> Path:
-    """Where downloads go: ``$DEEPLING_DATA`` or ``~/.cache/deepling``."""
-    return Path(os.environ.get("DEEPLING_DATA", Path.home() / ".cache" / "deepling"))
+__all__ = ["MNIST", "FashionMNIST"]
 
 
 def _fetch(url: str, timeout: float = 30.0) -> bytes:
@@ -36,13 +32,15 @@ def _fetch(url: str, timeout: float = 30.0) -> bytes:
 class MNIST(ImageLabelDataset):
     """Handwritten digits 0-9 (LeCun, Cortes, Burges).
 
-    Args: ``root`` (directory holding the IDX files; default ``default_data_dir()/MNIST``),
+    Args: ``root`` (directory holding the IDX files; default ``dataset_dir('mnist')``, see
+    ``deepling.data.location``),
     ``train`` (60000 training or 10000 test images), ``transform`` (applied to the ``(28, 28)``
     uint8 image array), ``target_transform``, ``download`` (fetch missing files).
     Attributes: ``data`` uint8 ``(N, 28, 28)``, ``targets`` int64 ``(N,)`` (NumPy arrays), ``classes``.
     Item: ``(image, label)``; with no transform, the image is the uint8 ``(28, 28)`` array.
     """
 
+    dataset_name = "mnist"  # its name in deepling.data.location (the default root)
     mirrors = ["https://ossci-datasets.s3.amazonaws.com/mnist/", "http://yann.lecun.com/exdb/mnist/"]
     # MD5 of each decompressed file (what we verify) and of the published .gz (what the mirrors serve)
     resources = {
@@ -56,7 +54,7 @@ class MNIST(ImageLabelDataset):
 
     def __init__(self, root: str | os.PathLike | None = None, train: bool = True, transform: Callable | None = None,
                  target_transform: Callable | None = None, download: bool = False) -> None:
-        self.root = Path(root) if root is not None else default_data_dir() / type(self).__name__
+        self.root = Path(root) if root is not None else dataset_dir(self.dataset_name)
         self.train = train
         self.transform, self.target_transform = transform, target_transform
         prefix = "train" if train else "t10k"
@@ -140,6 +138,7 @@ class FashionMNIST(MNIST):
     the ``.gz`` files (served unchanged by the official mirror) and then parsed as IDX.
     """
 
+    dataset_name = "fashion-mnist"
     mirrors = ["http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"]
     resources = {
         "train-images-idx3-ubyte": ("", "8d4fb7e6c68d591d4c3dfef9ec88bf0d"),

@@ -1,4 +1,4 @@
-"""``deepling lesson list`` and ``deepling lesson run NAME [--plot out.png] [--option value ...]``."""
+"""``deepling lesson list`` and ``deepling lesson run NAME [--plot out.png] [--set KEY=VALUE ...]``."""
 
 from __future__ import annotations
 
@@ -7,10 +7,11 @@ import ast
 import time
 from typing import Any
 
-from deepling import lessons
+__all__ = ["add_parser", "cmd_lesson"]
 
 
 def add_parser(sub: Any) -> None:
+    """Add ``deepling lesson`` to the subparsers ``sub``."""
     p = sub.add_parser("lesson", help="list or run the curriculum's lessons (each claim as an experiment)",
                        description="Each lesson states one claim of the course, runs the experiment that shows it, "
                                    "prints the numbers and can draw its figure.")
@@ -31,16 +32,10 @@ def _value(text: str) -> Any:
         return text
 
 
-def _fmt(v: Any) -> str:
-    if isinstance(v, float):
-        return f"{v:.6g}"
-    if isinstance(v, (list, tuple)):
-        items = [_fmt(x) for x in v[:12]]
-        return "[" + ", ".join(items) + (", ..." if len(v) > 12 else "") + "]"
-    return str(v)
+def cmd_lesson(a: argparse.Namespace) -> int:
+    from deepling import lessons
+    from deepling.lessons.formatting import format_value
 
-
-def command(a: argparse.Namespace) -> int:
     if a.lesson_command == "list":
         names = lessons.available()
         width = max(len(n) for n in names)
@@ -58,7 +53,7 @@ def command(a: argparse.Namespace) -> int:
     result = lessons.run(a.name, **options)
     seconds = time.perf_counter() - t0
     print(f"{a.name}: {lessons.summary(a.name)}")
-    rows = [(k, _fmt(v)) for k, v in result.items() if not k.startswith("_")]
+    rows = [(k, format_value(v)) for k, v in result.items() if not k.startswith("_")]
     width = max((len(k) for k, _ in rows), default=0)
     for k, v in rows:
         print(f"  {k:<{width}}  {v}")
