@@ -10,7 +10,8 @@ shape, a summary of the value and, once ``backward`` has filled it in, of the gr
     svg = deepling.viz.draw_graph(y, params={"w": w, "x": x, "b": b})
 
 Gradients of inner nodes appear only for tensors that kept them (``retain_grad()``);
-``graph_data(..., retain=True)`` asks every inner node to keep its gradient before you call backward.
+``retain_graph_grads(y)`` asks every inner node of ``y``'s graph to keep its gradient, before you
+call backward.
 """
 
 from __future__ import annotations
