@@ -2,7 +2,9 @@
 
 Rows are the modules in call order (``Class: depth-index``, tree drawn with box characters),
 with each module's output shape, its parameter count and whether they train. The totals count each
-parameter once, the mult-adds count each multiply of a parameter by an input, and memory is
+parameter once, the mult-adds count each multiply of a parameter by an input (a convolution's
+weights at every output position, a Linear's at every row: ``N * L * params`` on ``(N, L, H)``,
+where torchinfo counts ``N * params``), and memory is
 estimated as torchinfo does: input bytes + twice (value and gradient) the outputs of the leaf
 layers that hold parameters + the parameters' bytes.
 """
