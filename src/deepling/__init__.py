@@ -9,6 +9,7 @@ from deepling import (
     autograd,
     data,
     nn,  # noqa: E402
+    onnx,
     optim,
     utils,
 )

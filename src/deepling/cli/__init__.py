@@ -1,9 +1,10 @@
 """The ``deepling`` command line: an adapter over the library (argparse, messages, exit codes).
 
 One module per command family: ``train`` (``train``, ``evaluate``, ``sample``), ``pretrain``,
-``lesson``, ``studio``, ``bench``; ``arguments`` holds what they share. The registries the choices come from
-live in the library: ``deepling.models.MODELS`` / ``LANGUAGE_MODELS``, ``deepling.data.DATASETS``,
-``deepling.optim.OPTIMIZERS``, ``deepling.nn.ACTIVATIONS``. Nothing in the library imports this package.
+``lesson``, ``interop`` (``export``, ``import``), ``studio``, ``bench``; ``arguments`` holds what they share.
+The registries the choices come from live in the library: ``deepling.models.MODELS`` /
+``LANGUAGE_MODELS``, ``deepling.data.DATASETS``, ``deepling.optim.OPTIMIZERS``,
+``deepling.nn.ACTIVATIONS``. Nothing in the library imports this package.
 
 Exit codes: 0 done, 1 a user error (one line on stderr: missing data, bad checkpoint, ...), 2 bad
 arguments (argparse), 130 interrupted (a checkpoint was saved).
@@ -15,13 +16,14 @@ import argparse
 import sys
 from typing import Callable, Sequence
 
-from deepling.cli import bench, lesson, pretrain, studio, train
+from deepling.cli import bench, interop, lesson, pretrain, studio, train
 
 __all__ = ["main", "build_parser", "COMMANDS"]
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "train": train.cmd_train, "evaluate": train.cmd_evaluate, "sample": train.cmd_sample,
-    "lesson": lesson.cmd_lesson, "pretrain": pretrain.cmd_pretrain, "studio": studio.cmd_studio,
+    "lesson": lesson.cmd_lesson, "pretrain": pretrain.cmd_pretrain,
+    "export": interop.cmd_export, "import": interop.cmd_import, "studio": studio.cmd_studio,
 }
 
 
@@ -37,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_parsers(sub)
     lesson.add_parser(sub)
     pretrain.add_parser(sub)
+    interop.add_parsers(sub)
     studio.add_parser(sub)
     bench.add_parser(sub)
     return p

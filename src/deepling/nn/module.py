@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections import OrderedDict
 from typing import Any, Callable, Iterator, NamedTuple
 
@@ -360,3 +361,21 @@ class Module:
 
     def __dir__(self) -> list[str]:
         return sorted(set(super().__dir__()) | set(self._parameters) | set(self._buffers) | set(self._modules))
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "__init__" in cls.__dict__:  # record constructor arguments for whole-module save
+            cls.__init__ = _recording_init(cls.__dict__["__init__"])  # type: ignore[method-assign]
+
+
+def _recording_init(init: Callable) -> Callable:
+    """Wrap a Module subclass's ``__init__`` to keep the arguments of the outermost call (the most
+    derived class's) in ``_init_args``, so ``deepling.save(module, f)`` can rebuild it without pickle."""
+
+    @functools.wraps(init)
+    def __init__(self: Module, *args: Any, **kwargs: Any) -> None:
+        if "_init_args" not in self.__dict__:
+            object.__setattr__(self, "_init_args", (args, kwargs))
+        init(self, *args, **kwargs)
+
+    return __init__
