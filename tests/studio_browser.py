@@ -35,7 +35,7 @@ def studio_server(cache_dir: str | os.PathLike, **options: Any) -> Iterator[str]
     from deepling.studio.server import create_app
 
     options.setdefault("digits_source", "digits")
-    options.setdefault("digits_epochs", 2)
+    options.setdefault("digits_epochs", 1)
     options.setdefault("train_digits", False)  # the pad's first request starts it: no CPU spent elsewhere
     app = create_app(cache_dir=cache_dir, **options)
     port = free_port()

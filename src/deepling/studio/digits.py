@@ -169,7 +169,7 @@ class DigitModel:
         with engine() as box:
             dl.manual_seed(self.seed)
             opt = dl.optim.Adam(model.parameters(), lr=2e-3)
-        rng_state, batch = box["rng"], 64
+        rng_state, batch = box["rng"], 32 if len(tr) < 5000 else 64  # a small set: more, smaller steps
         steps = self.epochs * ((len(tr) + batch - 1) // batch)
         done, t0 = 0, time.perf_counter()
         for _ in range(self.epochs):
