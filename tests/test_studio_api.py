@@ -299,6 +299,13 @@ def test_digit_model_trains_caches_and_predicts(tmp_path):
     r = m.predict(img.ravel().tolist())
     assert len(r["probs"]) == 10 and abs(sum(r["probs"]) - 1) < 1e-3 and r["top"] == int(np.argmax(r["probs"]))
     assert len(r["maps"]) == 8 and _unpack(r["saliency"]).size == 784 and _unpack(r["saliency"]).max() == 255
+    import deepling as dl
+
+    dl.manual_seed(123)  # whatever the generator's state, the same seed trains the same model
+    fresh = DigitModel(tmp_path / "other", source="digits", epochs=1, n_max=300)
+    fresh.start()
+    fresh._thread.join(timeout=120)
+    assert fresh.predict(img.ravel().tolist())["probs"] == r["probs"]
     again = DigitModel(tmp_path, source="digits", epochs=1, n_max=300)
     again.start()
     again._thread.join(timeout=60)

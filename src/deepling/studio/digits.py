@@ -138,6 +138,7 @@ class DigitModel:
             x, y, name = load_training_data(self.source, self.data_dir, self.n_max)
             path = self._cache_path(name)
             with engine():
+                dl.manual_seed(self.seed)  # the same weights whatever else used the generator before
                 model = build_cnn()
             if path.exists():
                 saved = dl.load(path)
@@ -167,7 +168,7 @@ class DigitModel:
         perm = rng.permutation(len(x))
         val, tr = perm[:n_val], perm[n_val:]
         with engine() as box:
-            dl.manual_seed(self.seed)
+            dl.manual_seed(self.seed + 1)
             opt = dl.optim.Adam(model.parameters(), lr=2e-3)
         rng_state, batch = box["rng"], 32 if len(tr) < 5000 else 64  # a small set: more, smaller steps
         steps = self.epochs * ((len(tr) + batch - 1) // batch)
