@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from typing import Any, Callable, Iterable, Sequence
 
-from tqdm.auto import tqdm
-
 from deepling import nn
 from deepling.autograd import no_grad
 from deepling.models.mlp import MLP
@@ -17,6 +15,7 @@ from deepling.models.rbm import RBM
 from deepling.nn.module import Module
 from deepling.pretrain.stacked import batch_inputs, copy_into_mlp
 from deepling.tensor import Tensor
+from deepling.train.fit import fit
 
 __all__ = ["DBN"]
 
@@ -47,24 +46,17 @@ class DBN(Module):
         """Train RBM ``k`` by CD-``cd_k`` (or PCD) on the codes of RBMs ``0..k-1``; returns its mean
         reconstruction error per epoch."""
         rbm = self.rbms[k]
-        optimizer = optimizer_factory(list(rbm.parameters()))
-        errors = []
-        for epoch in range(epochs):
-            total, n = 0.0, 0
-            for batch in tqdm(loader, desc=f"RBM {k + 1}/{len(self.rbms)} epoch {epoch + 1}/{epochs}",
-                              disable=not progress, leave=False):
-                with no_grad():
-                    v = self.codes(batch_inputs(batch), k)
-                loss = rbm.cd_loss(v, k=cd_k, persistent=persistent)
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
-                total += float(rbm.reconstruction_error(v).array.sum())
-                n += v.shape[0]
-            errors.append(total / max(n, 1))
-            if progress:
-                tqdm.write(f"RBM {k + 1}/{len(self.rbms)} epoch {epoch + 1}/{epochs}: reconstruction MSE {errors[-1]:.5f}")
-        return errors
+
+        def step(model: Any, batch: Any) -> dict[str, Any]:
+            with no_grad():
+                v = model.codes(batch_inputs(batch), k)
+            # the CD surrogate's value means little; the reconstruction error tracks progress
+            return {"loss": rbm.cd_loss(v, k=cd_k, persistent=persistent),
+                    "reconstruction_error": rbm.reconstruction_error(v).array.mean()}
+
+        history = fit(self, loader, None, optimizer_factory(list(rbm.parameters())), epochs, step_fn=step,
+                      progress=progress, desc=f"RBM {k + 1}/{len(self.rbms)}")
+        return history["reconstruction_error"]
 
     def pretrain(self, loader: Iterable, epochs_per_layer: int, optimizer_factory: Callable[[list[Any]], Any],
                  cd_k: int = 1, persistent: bool = False, progress: bool = True) -> list[list[float]]:

@@ -22,6 +22,7 @@ from deepling import nn, optim
 from deepling.autograd import no_grad
 from deepling.data import DataLoader, TensorDataset, load_dataset
 from deepling.pretrain.stacked import StackedAutoencoder
+from deepling.train.fit import fit
 
 __all__ = ["Result", "flat_images", "labeled_subset", "run_experiment", "autoencoder_mse", "format_table"]
 
@@ -58,16 +59,11 @@ def labeled_subset(y: np.ndarray, per_class: int, seed: int) -> np.ndarray:
     return np.sort(np.concatenate(idx))
 
 
-def _finetune(model: Any, X: np.ndarray, y: np.ndarray, epochs: int, lr: float, batch_size: int) -> None:
+def _finetune(model: Any, X: np.ndarray, y: np.ndarray, epochs: int, lr: float, batch_size: int,
+              progress: bool = False, desc: str | None = None) -> None:
     loader = DataLoader(TensorDataset(X, y), batch_size=batch_size, shuffle=True)
     opt = optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr)
-    model.train()
-    for _ in range(epochs):
-        for xb, yb in loader:
-            loss = nn.functional.cross_entropy(model(xb), yb)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
+    fit(model, loader, nn.functional.cross_entropy, opt, epochs, progress=progress, desc=desc)
 
 
 def _accuracy(model: Any, X: np.ndarray, y: np.ndarray) -> float:
@@ -106,7 +102,7 @@ def run_experiment(data: tuple[np.ndarray, ...], layers: Sequence[int] = (784, 5
         from deepling.models.mlp import MLP
 
         baseline = MLP(layers[0], list(layers[1:]), classes, activation=activation)
-        _finetune(baseline, Xl, yl, finetune_epochs, finetune_lr, finetune_batch_size)
+        _finetune(baseline, Xl, yl, finetune_epochs, finetune_lr, finetune_batch_size, progress, f"seed {seed} random init")
         acc_a = _accuracy(baseline, Xt, yt)
         t1 = time.perf_counter()
 
@@ -116,7 +112,7 @@ def run_experiment(data: tuple[np.ndarray, ...], layers: Sequence[int] = (784, 5
         losses = sae.pretrain(unlabeled, epochs_per_layer, lambda ps: optim.Adam(ps, lr=pretrain_lr), progress=progress)
         t2 = time.perf_counter()
         clf = sae.to_classifier(classes)
-        _finetune(clf, Xl, yl, finetune_epochs, finetune_lr, finetune_batch_size)
+        _finetune(clf, Xl, yl, finetune_epochs, finetune_lr, finetune_batch_size, progress, f"seed {seed} fine-tune")
         acc_b = _accuracy(clf, Xt, yt)
         t3 = time.perf_counter()
         results.append(Result(seed, acc_a, acc_b, losses, t1 - t0, t2 - t1, t3 - t2))
@@ -151,22 +147,14 @@ def autoencoder_mse(data: tuple[np.ndarray, ...], sizes: Sequence[int] = (784, 2
     """Train ``dense_autoencoder(sizes)`` (ReLU, sigmoid output, MSE) on the training images and return
     its mean squared reconstruction error per pixel on the test images. With ``figures`` (a directory),
     also write ``reconstructions.png``, ``features.png`` and ``codes_2d.png`` (square images only)."""
-    from tqdm.auto import tqdm
-
     from deepling.models.autoencoder import dense_autoencoder
 
     X, _, Xt, _ = data
     dl.manual_seed(seed)
     ae = dense_autoencoder(sizes, activation="relu", out_activation="sigmoid")
-    opt = optim.Adam(ae.parameters(), lr=lr)
     loader = DataLoader(TensorDataset(X), batch_size=batch_size, shuffle=True)
-    for epoch in range(epochs):
-        ae.train()
-        for (xb,) in tqdm(loader, desc=f"autoencoder epoch {epoch + 1}/{epochs}", disable=not progress, leave=False):
-            loss = ae.loss(xb)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
+    fit(ae, loader, None, optim.Adam(ae.parameters(), lr=lr), epochs, step_fn=lambda model, batch: model.loss(batch[0]),
+        progress=progress, desc="autoencoder")
     ae.eval()
     with no_grad():
         errs = np.concatenate([ae.reconstruction_error(dl.Tensor(Xt[i:i + 1000])).array for i in range(0, len(Xt), 1000)])

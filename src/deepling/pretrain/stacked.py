@@ -11,14 +11,13 @@ from __future__ import annotations
 
 from typing import Any, Callable, Iterable, Sequence
 
-from tqdm.auto import tqdm
-
 from deepling import nn
 from deepling.autograd import no_grad
 from deepling.models.autoencoder import _act, _check_corruption, corrupt
 from deepling.models.mlp import MLP
 from deepling.nn.module import Module
 from deepling.tensor import Tensor
+from deepling.train.fit import fit
 
 __all__ = ["StackedAutoencoder", "batch_inputs", "copy_into_mlp"]
 
@@ -101,27 +100,10 @@ class StackedAutoencoder(Module):
         """Train stage ``k`` alone for ``epochs``; returns its mean reconstruction loss per epoch."""
         if not 0 <= k < self.num_stages:
             raise ValueError(f"StackedAutoencoder.pretrain_layer: stage {k} out of range [0, {self.num_stages})")
-        self.train()
-        optimizer = optimizer_factory(self.stage_parameters(k))
-        losses = []
-        for epoch in range(epochs):
-            total, n = 0.0, 0
-            bar = tqdm(unlabeled_loader, desc=f"stage {k + 1}/{self.num_stages} epoch {epoch + 1}/{epochs}",
-                       disable=not progress, leave=False)
-            for batch in bar:
-                x = batch_inputs(batch)
-                loss = self.stage_loss(k, x)
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
-                total += float(loss.item()) * x.shape[0]
-                n += x.shape[0]
-                bar.set_postfix(loss=f"{total / n:.4f}")
-            losses.append(total / max(n, 1))
-            if progress:
-                tqdm.write(f"stage {k + 1}/{self.num_stages} ({self.layer_sizes[k]} -> {self.layer_sizes[k + 1]}) "
-                           f"epoch {epoch + 1}/{epochs}: reconstruction MSE {losses[-1]:.5f}")
-        return losses
+        history = fit(self, unlabeled_loader, None, optimizer_factory(self.stage_parameters(k)), epochs,
+                      step_fn=lambda model, batch: model.stage_loss(k, batch_inputs(batch)), progress=progress,
+                      desc=f"stage {k + 1}/{self.num_stages} ({self.layer_sizes[k]} -> {self.layer_sizes[k + 1]})")
+        return history["loss"]
 
     def pretrain(self, unlabeled_loader: Iterable, epochs_per_layer: int,
                  optimizer_factory: Callable[[list[Any]], Any], progress: bool = True) -> list[list[float]]:

@@ -1,6 +1,7 @@
 """Callbacks: objects ``fit`` calls at the start/end of training, of each epoch and of each batch.
 
-A callback sets ``trainer.stop_training = True`` to end training after the current epoch.
+A callback sets ``trainer.stop_training = True`` to end training after the current step (set in
+``on_epoch_end``: after this epoch).
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ class Callback:
     def on_epoch_end(self, trainer: Any, epoch: int, logs: dict[str, float]) -> None: ...
 
     def on_batch_end(self, trainer: Any, batch: int, loss: float) -> None: ...
+
+    def on_eval_end(self, trainer: Any, step: int, logs: dict[str, float]) -> None:
+        """After an evaluation every ``eval_every`` steps; ``logs`` as in ``history.step_history``."""
 
     def state_dict(self) -> dict[str, Any]:
         """What to store in a checkpoint so a resumed run continues exactly."""
@@ -85,9 +89,14 @@ class LambdaCallback(Callback):
     """A callback from plain functions, e.g. ``LambdaCallback(on_epoch_end=lambda t, e, logs: print(logs))``."""
 
     def __init__(self, on_epoch_end: Callable | None = None, on_batch_end: Callable | None = None,
-                 on_train_begin: Callable | None = None, on_train_end: Callable | None = None) -> None:
+                 on_train_begin: Callable | None = None, on_train_end: Callable | None = None,
+                 on_eval_end: Callable | None = None) -> None:
         self._fns = {"on_epoch_end": on_epoch_end, "on_batch_end": on_batch_end,
-                     "on_train_begin": on_train_begin, "on_train_end": on_train_end}
+                     "on_train_begin": on_train_begin, "on_train_end": on_train_end, "on_eval_end": on_eval_end}
+
+    def on_eval_end(self, trainer: Any, step: int, logs: dict[str, float]) -> None:
+        if self._fns["on_eval_end"]:
+            self._fns["on_eval_end"](trainer, step, logs)
 
     def on_epoch_end(self, trainer: Any, epoch: int, logs: dict[str, float]) -> None:
         if self._fns["on_epoch_end"]:

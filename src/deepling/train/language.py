@@ -1,23 +1,23 @@
 """Character-level language models: train one on a text file with checkpoints, resume and Ctrl-C,
 measure its validation loss, and sample from a saved checkpoint.
 
-``train_language_model`` is what ``deepling train --dataset text`` runs; ``load_language_model`` and
-``generate_text`` are what ``deepling sample`` runs. A checkpoint holds the model, the optimizer, the
-batch generator's state, the step reached, the loss history and (under ``"config"``) everything
-needed to rebuild the model and its vocabulary.
+``train_language_model`` is what ``deepling train --dataset text`` runs (a step budget of ``fit``
+over ``RandomWindows``); ``load_language_model`` and ``generate_text`` are what ``deepling sample``
+runs. A checkpoint is ``fit``'s: the model, the optimizer, the batch generator's state, the step
+reached, the loss history and (under ``"config"``) everything needed to rebuild the model and its
+vocabulary.
 """
 
 from __future__ import annotations
 
 import json
-import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
-__all__ = ["text_loss", "train_language_model", "load_language_model", "generate_text"]
+__all__ = ["RandomWindows", "text_loss", "train_language_model", "load_language_model", "generate_text"]
 
 
 def text_loss(model: Any, data: np.ndarray, context: int, batch: int = 256) -> float:
@@ -42,6 +42,26 @@ def text_loss(model: Any, data: np.ndarray, context: int, batch: int = 256) -> f
     return total / (n * context)
 
 
+class RandomWindows:
+    """Endless batches ``(x, y)`` of ``batch_size`` windows of ``context`` characters at random starts in
+    ``corpus``'s ``split``, drawn from ``generator``. All its state is the generator's, which ``fit``
+    checkpoints, so a resumed run draws the same batches as an uninterrupted one without replaying."""
+
+    def __init__(self, corpus: Any, split: str, batch_size: int, context: int, generator: Any) -> None:
+        self.corpus, self.split, self.batch_size, self.context = corpus, split, batch_size, context
+        self.generator = generator
+
+    def __iter__(self) -> Iterator[tuple[Any, Any]]:
+        while True:
+            yield self.corpus.get_batch(self.split, self.batch_size, self.context, generator=self.generator)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        pass
+
+
 def train_language_model(model_name: str, text: str | Path, out: str | Path, *, context: int = 64, steps: int = 1500,
                          batch_size: int = 32, embed: int = 64, hidden: int = 256, layers: int = 1, heads: int = 4,
                          dropout: float = 0.0, optimizer: str = "adam", lr: float = 1e-3, momentum: float = 0.9,
@@ -50,25 +70,24 @@ def train_language_model(model_name: str, text: str | Path, out: str | Path, *, 
     """Train ``LANGUAGE_MODELS[model_name]`` on the characters of ``text`` (first 90% train, last 10%
     validation) for ``steps`` steps of ``batch_size`` random windows of ``context`` characters.
 
-    Every ``eval_every`` steps: a quick validation estimate, a progress line and a checkpoint
-    ``out/checkpoint.ckpt``; ``resume=True`` continues from it. Ctrl-C saves the checkpoint and
-    returns. At the end: the full validation loss, ``out/metrics.json`` and ``out/history.json``.
+    Through ``fit``: every ``eval_every`` steps a validation estimate (8 batches of windows, the
+    same each time), a progress line and a checkpoint ``out/checkpoint.ckpt``; ``resume=True``
+    continues from it exactly. Ctrl-C finishes the step, saves the checkpoint and returns. At the
+    end: the full validation loss, ``out/metrics.json`` and ``out/history.json`` (``fit``'s history).
     Returns the metrics: ``val_loss``, ``steps_completed``, ``interrupted``, ``seconds``.
     """
     import deepling as dl
     from deepling.data import CharCorpus
     from deepling.models import LANGUAGE_MODELS
     from deepling.nn import functional as F
-    from deepling.nn.utils import clip_grad_norm_
     from deepling.optim import make_optimizer
-    from deepling.train.checkpoint import load_checkpoint, save_checkpoint
+    from deepling.train.fit import fit
 
     if model_name not in LANGUAGE_MODELS:
         raise ValueError(f"unknown language model {model_name!r}: choose from {sorted(LANGUAGE_MODELS)}")
     corpus = CharCorpus.from_file(text)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    ckpt = out / "checkpoint.ckpt"
     options = {"embed": embed, "hidden": hidden, "num_layers": layers, "dropout": dropout, "heads": heads}
     cfg = {"model": model_name, "model_options": options, "dataset": "text", "text": str(text), "chars": corpus.chars,
            "context": context, "seed": seed, "steps": steps, "batch_size": batch_size, "optimizer": optimizer,
@@ -76,58 +95,30 @@ def train_language_model(model_name: str, text: str | Path, out: str | Path, *, 
     dl.manual_seed(seed)
     model = LANGUAGE_MODELS[model_name](corpus.vocab_size, context, **options)
     opt = make_optimizer(optimizer, model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
-    gen = dl.Generator(seed)
-    step, history = 0, []
-    if resume and ckpt.exists():
-        state = load_checkpoint(ckpt, model, opt, generator=gen)
-        step, history = state["epoch"], list(state.get("history", []))
-        print(f"resumed from {ckpt} at step {step}")
     n_params = sum(p.numel() for p in model.parameters())
     print(f"training {model_name} ({n_params:,} parameters) on {text}: {corpus.vocab_size} characters, "
           f"{len(corpus.train_data):,} train / {len(corpus.val_data):,} validation, {steps} steps of "
           f"{batch_size} x {context}, {optimizer} lr {lr}, clip {clip}", flush=True)
 
-    def save() -> None:
-        save_checkpoint(ckpt, model, opt, epoch=step, generator=gen, config=cfg, history=history)
+    def next_char_loss(m: Any, batch: tuple[Any, Any]) -> Any:
+        x, y = batch
+        return F.cross_entropy(m(x).reshape(-1, corpus.vocab_size), y.reshape(-1))
 
-    t_start, running, interrupted = time.perf_counter(), [], False
-    t_last = t_start
-    try:
-        while step < steps:
-            x, y = corpus.get_batch("train", batch_size, context, generator=gen)
-            logits = model(x)
-            loss = F.cross_entropy(logits.reshape(-1, corpus.vocab_size), y.reshape(-1))
-            opt.zero_grad()
-            loss.backward()
-            if clip:
-                clip_grad_norm_(model.parameters(), clip)
-            opt.step()
-            step += 1
-            running.append(loss.item())
-            if step % eval_every == 0 or step == steps:
-                # a quick validation estimate on 8 random batches; the full pass runs at the end
-                vx, vy = corpus.get_batch("val", 8 * batch_size, context, generator=dl.Generator(step))
-                with dl.no_grad():
-                    model.eval()
-                    vl = F.cross_entropy(model(vx).reshape(-1, corpus.vocab_size), vy.reshape(-1)).item()
-                    model.train()
-                history.append({"step": step, "train_loss": float(np.mean(running)), "val_loss": vl})
-                if progress:
-                    print(f"step {step:6d}  train loss {np.mean(running):.4f}  val loss ~{vl:.4f}  "
-                          f"({(time.perf_counter() - t_last) / len(running) * 1e3:.0f} ms/step)", flush=True)
-                running, t_last = [], time.perf_counter()
-                save()
-    except KeyboardInterrupt:
-        interrupted = True
-        save()
-        print(f"interrupted at step {step}; resume with --resume", file=sys.stderr)
+    # the quick estimate every eval_every steps; the full validation pass runs at the end
+    val_sample = [corpus.get_batch("val", 8 * batch_size, context, generator=dl.Generator(seed + 1))]
+    t_start = time.perf_counter()
+    history = fit(model, RandomWindows(corpus, "train", batch_size, context, dl.Generator(seed)), None, opt,
+                  max_steps=steps, step_fn=next_char_loss, val_loader=val_sample, eval_every=eval_every,
+                  clip_grad_norm=clip or None, checkpoint=out / "checkpoint.ckpt", resume=resume, progress=progress,
+                  checkpoint_extra={"config": cfg}, desc=model_name)
     val = text_loss(model, corpus.val_data, context)
     elapsed = time.perf_counter() - t_start
-    metrics = {"val_loss": val, "steps_completed": step, "interrupted": interrupted, "seconds": elapsed}
+    metrics = {"val_loss": val, "steps_completed": history.global_step, "interrupted": history.interrupted,
+               "seconds": elapsed}
     (out / "metrics.json").write_text(json.dumps(metrics, indent=1))
-    (out / "history.json").write_text(json.dumps(history, indent=1))
-    save()
-    print(f"validation loss: {val:.4f} nats/char over {len(corpus.val_data):,} characters  ({step} steps, {elapsed:.1f}s)")
+    history.save_json(out / "history.json")
+    print(f"validation loss: {val:.4f} nats/char over {len(corpus.val_data):,} characters  "
+          f"({history.global_step} steps, {elapsed:.1f}s)")
     print(f"wrote checkpoint.ckpt, metrics.json, history.json to {out}")
     return metrics
 
