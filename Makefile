@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 
 # extras per stamp
 EXTRAS_train := datasets,viz
-EXTRAS_test := datasets,viz,test
+EXTRAS_test := datasets,viz,studio,test
 EXTRAS_lint := dev
 EXTRAS_bench := datasets,bench
 

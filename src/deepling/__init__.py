@@ -216,6 +216,7 @@ from deepling.tensor import (  # noqa: I001  (tensor first: the ops import it)
     uint32,
     uint64,
 )
+from deepling.viz.summary import summary
 
 bool = bool_  # noqa: A001  (PyTorch spells it deepling.bool)
 float = float32  # noqa: A001

@@ -1,7 +1,7 @@
 """The ``deepling`` command line: an adapter over the library (argparse, messages, exit codes).
 
 One module per command family: ``train`` (``train``, ``evaluate``, ``sample``), ``pretrain``,
-``lesson``, ``interop`` (``export``, ``import``), ``bench``, ``run`` (the launcher); ``arguments`` holds what they share.
+``lesson``, ``interop`` (``export``, ``import``), ``studio``, ``bench``, ``run`` (the launcher); ``arguments`` holds what they share.
 The registries the choices come from live in the library: ``deepling.models.MODELS`` /
 ``LANGUAGE_MODELS``, ``deepling.data.DATASETS``, ``deepling.optim.OPTIMIZERS``,
 ``deepling.nn.ACTIVATIONS``. Nothing in the library imports this package.
@@ -16,14 +16,14 @@ import argparse
 import sys
 from typing import Callable, Sequence
 
-from deepling.cli import bench, interop, lesson, pretrain, run, train
+from deepling.cli import bench, interop, lesson, pretrain, run, studio, train
 
 __all__ = ["main", "build_parser", "COMMANDS"]
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "train": train.cmd_train, "evaluate": train.cmd_evaluate, "sample": train.cmd_sample,
     "lesson": lesson.cmd_lesson, "pretrain": pretrain.cmd_pretrain,
-    "export": interop.cmd_export, "import": interop.cmd_import,
+    "export": interop.cmd_export, "import": interop.cmd_import, "studio": studio.cmd_studio,
 }
 
 
@@ -40,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     lesson.add_parser(sub)
     pretrain.add_parser(sub)
     interop.add_parsers(sub)
+    studio.add_parser(sub)
     bench.add_parser(sub)
     run.add_parser(sub)
     return p
