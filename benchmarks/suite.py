@@ -42,7 +42,7 @@ from deepling.runtime import get_num_threads, set_num_threads, tune_malloc  # no
 # --------------------------------------------------------------------------------------- workloads
 MLP_SIZES = [784, 512, 256, 10]
 AE_SIZES = [784, 256, 64, 256, 784]
-TARGETS = {"mlp": 0.9, "autoencoder": 0.9, "lenet": 1.5, "cnn_bn": 1.5, "resnet20": 1.75, "lstm": 1.5, "gpt": 1.5,
+TARGETS = {"mlp": 0.9, "autoencoder": 0.9, "lenet": 1.2, "cnn_bn": 1.5, "resnet20": 1.75, "lstm": 1.4, "gpt": 1.0,
            "mlp_infer_b1": 1.0}
 
 
@@ -330,6 +330,78 @@ def rss_child(name: str, framework: str, threads: int, malloc: bool, steps: int 
     return {"peak_mb": _peak_rss_mb(), "before_steps_mb": before}
 
 
+def fresh_child(name: str, framework: str, threads: int | None, repeat: int) -> dict[str, Any]:
+    """Run in a fresh process with default settings (no tune_malloc, nothing else imported): build
+    one framework's side of ``name``, warm up 3 steps, time ``repeat`` blocks of ``inner`` steps;
+    report the ms/step samples and the peak RSS. This is how a user's script runs."""
+    if threads is not None:
+        set_num_threads(threads)
+    w = WORKLOADS[name]
+    x, y = _inputs(name, w.batch)
+    if framework == "torch":
+        import torch
+
+        if threads is not None:
+            torch.set_num_threads(threads)
+        step = _stepper(torch, name, _torch_model(name), x, y, w.train)
+    else:
+        step = _stepper(dl, name, _deepling_model(name), x, y, w.train)
+    for _ in range(3):
+        step()
+    samples = []
+    for _ in range(repeat):
+        t0 = _clock()
+        for _ in range(w.inner):
+            step()
+        samples.append((_clock() - t0) / w.inner * 1e3)
+    return {"samples_ms": samples, "peak_mb": _peak_rss_mb()}
+
+
+def _run_fresh(name: str, framework: str, threads: int | None, repeat: int, clock: str) -> dict[str, Any]:
+    cmd = [sys.executable, "-m", "benchmarks.suite", "--fresh-child", name, framework, "--repeat", str(repeat),
+           "--clock", clock]
+    if threads is not None:
+        cmd += ["--threads", str(threads)]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(_ROOT / "src"), str(_ROOT), os.environ.get("PYTHONPATH", "")]))
+    out = subprocess.run(cmd, capture_output=True, text=True, cwd=_ROOT, env=env, timeout=1200)
+    if out.returncode != 0:
+        raise RuntimeError(f"fresh {framework} {name} failed: {out.stderr[-500:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def run_fresh(names: list[str], threads: int | None, repeat: int, clock: str, rounds: int) -> list[dict[str, Any]]:
+    """Each framework alone in its own fresh process with default settings, ``rounds`` times in
+    alternating order; the median over all blocks of all rounds is reported."""
+    rows = []
+    for n in names:
+        samples: dict[str, list[float]] = {"deepling": [], "torch": []}
+        peak: dict[str, float] = {}
+        order = ["deepling", "torch"]
+        for r in range(rounds):
+            for fw in (order if r % 2 == 0 else order[::-1]):
+                res = _run_fresh(n, fw, threads, repeat, clock)
+                samples[fw] += res["samples_ms"]
+                peak[fw] = max(peak.get(fw, 0.0), res["peak_mb"])
+        med = {k: statistics.median(v) for k, v in samples.items()}
+        row = {"workload": n, "batch": WORKLOADS[n].batch, "ms": med, "ratio": med["deepling"] / med["torch"],
+               "target": TARGETS.get(n), "peak_mb": peak, "spread_ms": {k: [min(v), max(v)] for k, v in samples.items()}}
+        rows.append(row)
+        print(_fmt_fresh(row), flush=True)
+    return rows
+
+
+def _fmt_fresh(r: dict[str, Any]) -> str:
+    target = r["target"]
+    tgt = "" if target is None else f"<= {target}" + (" met" if r["ratio"] <= target else " **not met**")
+    ms, pk = r["ms"], r["peak_mb"]
+    return (f"| {r['workload']} | {r['batch']} | {ms['deepling']:.3f} | {ms['torch']:.3f} | {r['ratio']:.2f}x | {tgt} | "
+            f"{pk['deepling']:.0f} / {pk['torch']:.0f} |")
+
+
+FRESH_HEADER = ("| workload | batch | deepling ms | torch ms | ratio | target | peak RSS MiB dl / torch |\n"
+                "|---|---:|---:|---:|---:|---|---:|")
+
+
 def _status_mb(field: str) -> float:
     with open("/proc/self/status") as f:
         for line in f:
@@ -429,12 +501,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--settle", type=float, default=None,
                     help="idle seconds before each timed block, so one framework's spinning BLAS/OpenMP "
                          "threads do not steal the cores from the next (default 0.3 with >1 thread, else 0)")
+    ap.add_argument("--fresh", choices=("first", "only", "no"), default="first",
+                    help="also time each framework alone in a fresh process with default settings, as a user "
+                         "runs it (default: first, before the interleaved view; 'only' skips the interleaved view)")
+    ap.add_argument("--fresh-rounds", type=int, default=2, help="fresh processes per framework and workload")
     ap.add_argument("--rss-child", nargs=2, metavar=("WORKLOAD", "FRAMEWORK"), help=argparse.SUPPRESS)
+    ap.add_argument("--fresh-child", nargs=2, metavar=("WORKLOAD", "FRAMEWORK"), help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
 
-    threads = a.threads or get_num_threads()
     global _clock, _settle
     _clock = time.process_time if a.clock == "cpu" else time.perf_counter
+    if a.fresh_child:
+        print(json.dumps(fresh_child(a.fresh_child[0], a.fresh_child[1], a.threads, a.repeat)))
+        return 0
+    threads = a.threads or get_num_threads()
     _settle = a.settle if a.settle is not None else (0.3 if threads > 1 else 0.0)
     if a.rss_child:
         print(json.dumps(rss_child(a.rss_child[0], a.rss_child[1], threads, a.tune_malloc)))
@@ -443,6 +523,17 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [n for n in names if n not in WORKLOADS]
     if unknown:
         ap.error(f"unknown workload(s) {unknown}; choose from {list(WORKLOADS)}")
+    fresh_rows: list[dict[str, Any]] = []
+    if a.fresh != "no":
+        print(f"Each framework alone in a fresh process, default settings, threads {a.threads or 'default'}, "
+              f"clock {a.clock}, load average {os.getloadavg()[0]:.1f}\n\n{FRESH_HEADER}", flush=True)
+        fresh_rows = run_fresh(names, a.threads, a.repeat, a.clock, a.fresh_rounds)
+        print(f"(load average {os.getloadavg()[0]:.1f} at the end)\n", flush=True)
+        if a.fresh == "only":
+            if a.json:
+                Path(a.json).write_text(json.dumps({"fresh": fresh_rows, "load_avg_end": os.getloadavg()[0],
+                                                    "command": " ".join(sys.argv)}, indent=2))
+            return 0
     if a.tune_malloc:
         tune_malloc()
     import torch
@@ -450,7 +541,7 @@ def main(argv: list[str] | None = None) -> int:
     set_num_threads(threads)
     torch.set_num_threads(threads)
     info = machine_info(threads)
-    info.update(torch=torch.__version__, tune_malloc=a.tune_malloc, repeat=a.repeat, clock=a.clock, settle_s=_settle,
+    info.update(torch=torch.__version__, tune_malloc=a.tune_malloc or dl.runtime.malloc_tuned_at_import, repeat=a.repeat, clock=a.clock, settle_s=_settle,
                 command="python -m benchmarks " + " ".join(sys.argv[1:] if argv is None else argv))
     print(f"BLAS {info['blas']}; sgemm {info['sgemm_gflops']:.1f} GFLOP/s; load {info['load_avg']:.1f}", flush=True)
     rows = []
@@ -464,9 +555,14 @@ def main(argv: list[str] | None = None) -> int:
 
             print(format_profile(n, r["profile"]), flush=True)
     info["load_avg_end"] = os.getloadavg()[0]
+    if fresh_rows:
+        print(f"\nFresh processes, each framework alone, default settings:\n\n{FRESH_HEADER}")
+        for fr in fresh_rows:
+            print(_fmt_fresh(fr))
+        print("\nInterleaved in one process:")
     print_table(info, rows)
     if a.json:
-        Path(a.json).write_text(json.dumps({"machine": info, "results": rows}, indent=2))
+        Path(a.json).write_text(json.dumps({"machine": info, "fresh": fresh_rows, "results": rows}, indent=2))
         print(f"\nwrote {a.json}")
     return 0
 

@@ -37,6 +37,23 @@ def test_tune_malloc_reports_whether_it_applied():
     assert float(a.sum()) == 1024 * 1024
 
 
+@pytest.mark.parametrize("env, expected", [(None, True), ("0", False)])
+def test_import_tunes_malloc_by_default_unless_disabled(env, expected):
+    import os
+    import platform
+    import subprocess
+    import sys
+
+    environ = {k: v for k, v in os.environ.items() if k != "DEEPLING_TUNE_MALLOC"}
+    if env is not None:
+        environ["DEEPLING_TUNE_MALLOC"] = env
+    out = subprocess.run([sys.executable, "-c", "import deepling.runtime as r; print(r.malloc_tuned_at_import)"],
+                         capture_output=True, text=True, env=environ, timeout=120)
+    assert out.returncode == 0, out.stderr
+    glibc = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
+    assert out.stdout.strip() == str(expected and glibc)
+
+
 def test_leaf_grads_never_alias_each_other_or_the_seed():
     # Add hands the same array to both inputs; each leaf must end up with its own gradient.
     a = dl.tensor(np.ones(3, dtype=np.float32), requires_grad=True)
@@ -92,7 +109,7 @@ def suite():
 def test_suite_runs_small_workloads_and_writes_json(suite, tmp_path, capsys):
     out = tmp_path / "bench.json"
     assert suite.main(["--workloads", "mlp_infer_b1,mlp", "--repeat", "1", "--no-rss", "--threads", "1",
-                       "--json", str(out), "--profile"]) == 0
+                       "--json", str(out), "--profile", "--fresh", "no"]) == 0
     res = json.loads(out.read_text())
     assert res["machine"]["threads"] == 1 and res["machine"]["sgemm_gflops"] > 0
     rows = {r["workload"]: r for r in res["results"]}
@@ -104,6 +121,22 @@ def test_suite_runs_small_workloads_and_writes_json(suite, tmp_path, capsys):
     assert mlp["profile"]["parts_ms"]  # the profiler saw the ops
     assert any(k.startswith("matmul|") for k in mlp["profile"]["parts_ms"])
     assert "| mlp | 128 |" in capsys.readouterr().out
+
+
+def test_suite_fresh_mode_times_each_framework_in_its_own_process(suite, tmp_path, capsys):
+    out = tmp_path / "fresh.json"
+    assert suite.main(["--workloads", "mlp_infer_b1", "--repeat", "1", "--threads", "1", "--fresh", "only",
+                       "--fresh-rounds", "1", "--json", str(out)]) == 0
+    (row,) = json.loads(out.read_text())["fresh"]
+    assert row["workload"] == "mlp_infer_b1" and set(row["ms"]) == {"deepling", "torch"}
+    assert row["ratio"] == pytest.approx(row["ms"]["deepling"] / row["ms"]["torch"])
+    assert row["peak_mb"]["deepling"] > 0 and row["peak_mb"]["torch"] > 0
+    assert "| mlp_infer_b1 | 1 |" in capsys.readouterr().out
+
+
+def test_fresh_child_reports_samples_and_peak(suite):
+    r = suite.fresh_child("mlp_infer_b1", "deepling", 1, repeat=2)
+    assert len(r["samples_ms"]) == 2 and all(v > 0 for v in r["samples_ms"]) and r["peak_mb"] > 0
 
 
 def test_suite_builds_identical_twins(suite):

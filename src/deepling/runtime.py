@@ -5,7 +5,9 @@ that NumPy calls (OpenBLAS, MKL, BLIS) through ``threadpoolctl``, an optional de
 ``bench`` and ``dev`` extras install it). Without it, ``set_num_threads`` raises ImportError and
 ``get_num_threads`` falls back to ``os.cpu_count()``.
 
-``tune_malloc()`` is opt-in (see its docstring for the memory trade-off).
+``tune_malloc()`` runs once when deepling is imported (speed is the default: see its docstring for
+the measured effect and the memory trade-off); set the environment variable ``DEEPLING_TUNE_MALLOC=0``
+before the import to keep glibc's own thresholds.
 """
 
 from __future__ import annotations
@@ -60,11 +62,27 @@ def tune_malloc(mmap_threshold: int = 256 << 20, trim_threshold: int = 1 << 30) 
     then page-faults all of them back in (zero-filled by the kernel) on every step. Raising the mmap
     threshold to ``mmap_threshold`` bytes and the trim threshold to ``trim_threshold`` bytes makes
     those blocks come from the heap and stay there. Trade-off: the process keeps up to about
-    ``trim_threshold`` bytes of freed memory mapped (its RSS does not shrink after a big step), so it
-    is opt-in. Returns True when applied, False on a non-glibc platform.
+    ``trim_threshold`` bytes of freed memory mapped (its RSS does not shrink after a big step).
+    ``import deepling`` calls it once unless ``DEEPLING_TUNE_MALLOC=0`` is set
+    (measured in fresh processes, one thread, CPU time: LeNet-5 step 22.7 -> 14.0 ms,
+    cnn_bn 479 -> 362 ms, peak RSS within 3%).
+    Returns True when applied, False on a non-glibc platform (or if glibc refused).
     """
     if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
         return False
-    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-    ok = libc.mallopt(_M_MMAP_THRESHOLD, int(mmap_threshold)) == 1
-    return libc.mallopt(_M_TRIM_THRESHOLD, int(trim_threshold)) == 1 and ok
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        ok = libc.mallopt(_M_MMAP_THRESHOLD, int(mmap_threshold)) == 1
+        return libc.mallopt(_M_TRIM_THRESHOLD, int(trim_threshold)) == 1 and ok
+    except (OSError, AttributeError):  # no loadable libc or no mallopt in it: leave malloc alone
+        return False
+
+
+def _tune_malloc_at_import() -> bool:
+    """What ``import deepling`` does: ``tune_malloc()`` unless ``DEEPLING_TUNE_MALLOC=0``."""
+    if os.environ.get("DEEPLING_TUNE_MALLOC", "1").strip().lower() in ("0", "false", "no", "off"):
+        return False
+    return tune_malloc()
+
+
+malloc_tuned_at_import: bool = _tune_malloc_at_import()

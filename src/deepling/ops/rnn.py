@@ -163,12 +163,21 @@ class RecurrentSequence(Function):
             i, f, g, o = a4[:, :, 0], a4[:, :, 1], a4[:, :, 2], a4[:, :, 3]
             tc = self.tanh_c
             c_prev = self.cs[prev_off : prev_off + T]
+            # In place, gate by gate (no full-size temporaries): s(1-s) as s - s*s, 1-y^2 as 1 - y*y.
             k = np.empty((T, B, 4, H), dtype=dt)
-            np.multiply(g, _dsigmoid(i), out=k[:, :, 0])
-            np.multiply(c_prev, _dsigmoid(f), out=k[:, :, 1])
-            np.multiply(i, 1 - g * g, out=k[:, :, 2])
-            np.multiply(tc, _dsigmoid(o), out=k[:, :, 3])
-            k_c = o * (1 - tc * tc)
+            tmp = np.empty((T, B, H), dtype=dt)
+            for q, (s_, m_) in enumerate(((i, g), (f, c_prev), (None, i), (o, tc))):
+                kq = k[:, :, q]
+                if s_ is None:  # i (1 - g^2)
+                    np.multiply(g, g, out=tmp)
+                    np.subtract(1, tmp, out=tmp)
+                else:  # m s (1 - s)
+                    np.subtract(1, s_, out=tmp)
+                    tmp *= s_
+                np.multiply(tmp, m_, out=kq)
+            k_c = np.multiply(tc, tc, out=tmp)
+            np.subtract(1, k_c, out=k_c)
+            k_c *= o
             da4 = dxg.reshape(T, B, 4, H)
             for t in reversed(self.order):
                 dh_t = g_hs[t + out_off] + dh
