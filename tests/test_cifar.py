@@ -142,6 +142,7 @@ def test_cli_trains_cnn_models_on_cifar10_files(tmp_path, capsys, model):
     assert cli.main(args) == 0
     stdout = capsys.readouterr().out
     assert "test accuracy:" in stdout and model in stdout
-    # The checkpoint rebuilds the same architecture (with BatchNorm buffers for resnet20).
-    assert cli.main(["evaluate", str(out / "checkpoint.ckpt"), "--out", str(tmp_path / "ev")]) == 0
+    # The checkpoint rebuilds the same architecture (with BatchNorm buffers for resnet20); the data
+    # folder is the user's to name (a checkpoint never chooses where deepling reads or downloads).
+    assert cli.main(["evaluate", str(out / "checkpoint.ckpt"), "--data-dir", str(data), "--out", str(tmp_path / "ev")]) == 0
     assert "test accuracy" in capsys.readouterr().out

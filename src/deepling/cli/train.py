@@ -76,7 +76,8 @@ def add_parsers(sub: Any) -> None:
                                    "loss and accuracy (and write a confusion matrix with --out).",
                        formatter_class=HelpFormatter)
     e.add_argument("checkpoint", type=Path, help="path of checkpoint.ckpt")
-    e.add_argument("--data-dir", type=Path, default=None, help="where the data set's files are (default: as in training)")
+    e.add_argument("--data-dir", type=Path, default=None, help="where the data set's files are (default: the data rule, as for train; never a "
+                        "folder read from the checkpoint)")
     e.add_argument("--batch-size", type=positive_int, default=512, help="evaluation batch size")
     e.add_argument("--out", type=Path, default=None, help="directory for confusion.png (optional)")
 

@@ -170,7 +170,8 @@ def _check_resumable(ckpt: Path, cfg: dict[str, Any]) -> None:
 def evaluate_classifier(checkpoint: str | Path, data_dir: str | Path | None = None, batch_size: int = 512,
                         out: str | Path | None = None) -> dict[str, Any]:
     """Rebuild the model of a ``train_classifier`` checkpoint and test it on its data set's test split
-    (``data_dir`` default: the directory used in training); with ``out``, write ``confusion.png``.
+    (``data_dir`` default: ``dataset_dir(name)``, never a folder read from the checkpoint); with
+    ``out``, write ``confusion.png``.
     Returns ``{"loss", "accuracy"}``."""
     from deepling import nn
     from deepling.data import load_dataset
