@@ -52,7 +52,8 @@ def test_make_optimizer_passes_each_optimizer_its_options():
     assert isinstance(sgd, optim.SGD) and sgd.param_groups[0]["momentum"] == 0.5
     adam = optim.make_optimizer("adam", [w], lr=0.1, momentum=0.5)  # Adam has no momentum option
     assert isinstance(adam, optim.Adam) and adam.param_groups[0]["lr"] == 0.1
-    assert set(optim.OPTIMIZERS) == {"sgd", "adam", "adamw", "rmsprop", "adagrad"}
+    assert set(optim.OPTIMIZERS) == {"sgd", "adam", "adamw", "rmsprop", "adagrad", "adadelta", "adamax", "nadam",
+                                   "radam"}
     with pytest.raises(ValueError, match="unknown optimizer 'lbfgs'"):
         optim.make_optimizer("lbfgs", [w], lr=0.1)
 

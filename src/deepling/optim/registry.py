@@ -8,16 +8,22 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
+from deepling.optim.adadelta import Adadelta
 from deepling.optim.adagrad import Adagrad
 from deepling.optim.adam import Adam, AdamW
+from deepling.optim.adamax import Adamax
+from deepling.optim.nadam import NAdam
 from deepling.optim.optimizer import Optimizer
+from deepling.optim.radam import RAdam
 from deepling.optim.rmsprop import RMSprop
 from deepling.optim.sgd import SGD
 
 __all__ = ["OPTIMIZERS", "make_optimizer"]
 
+# Optimizers whose ``step()`` needs no closure (LBFGS does, so a plain training loop cannot drive it).
 OPTIMIZERS: dict[str, type[Optimizer]] = {"adam": Adam, "adamw": AdamW, "sgd": SGD, "rmsprop": RMSprop,
-                                           "adagrad": Adagrad}
+                                           "adagrad": Adagrad, "adadelta": Adadelta, "adamax": Adamax,
+                                           "nadam": NAdam, "radam": RAdam}
 _WITH_MOMENTUM = (SGD, RMSprop)
 
 

@@ -74,6 +74,10 @@ class MNIST(ImageLabelDataset):
         name = type(self).__name__
         return [self.root, self.root / name / "raw", self.root / name.lower()]
 
+    def _download_dir(self) -> Path:
+        """Where ``download=True`` writes the files (``root`` itself; torchvision's layout in ``deepling.vision``)."""
+        return self.root
+
     def _find(self, name: str) -> Path | None:
         for d in self._search_dirs():
             for candidate in (d / name, d / (name + ".gz")):
@@ -108,8 +112,9 @@ class MNIST(ImageLabelDataset):
                 errors.append(f"{url}: checksum mismatch")
                 continue
             parse_idx(raw, url)  # structure check before anything is written
-            self.root.mkdir(parents=True, exist_ok=True)
-            dest = self.root / (name + ".gz")
+            folder = self._download_dir()
+            folder.mkdir(parents=True, exist_ok=True)
+            dest = folder / (name + ".gz")
             tmp = dest.with_suffix(".gz.part")
             tmp.write_bytes(blob if blob[:2] == b"\x1f\x8b" else gzip.compress(raw, mtime=0))
             os.replace(tmp, dest)
