@@ -26,6 +26,7 @@ PORTED = Path(__file__).resolve().parents[1] / "examples" / "ported"
 IMPORTS = [  # (PyTorch's import line pattern, deepling's), applied to whole lines only
     (r"^import torch\.(\S+) as (\S+)$", r"import deepling.\1 as \2"),
     (r"^import torch$", "import deepling as torch"),
+    (r"^import torch\.(\S+)$", r"import deepling.\1; import deepling as torch"),  # binds the name torch, as Python does
     (r"^from torch((?:\.\S+)?) import (.+)$", r"from deepling\1 import \2"),
     (r"^import torchvision$", "import deepling.vision as torchvision"),
     (r"^from torchvision((?:\.\S+)?) import (.+)$", r"from deepling.vision\1 import \2"),
@@ -67,9 +68,10 @@ def _events(path: Path) -> EventAccumulator:
 
 
 def test_port_rewrites_only_import_lines():
-    src = "import torch\nimport torch.nn as nn\nfrom torch.utils.data import DataLoader\nimport torchvision\n" \
+    src = "import torch\nimport torch.nn as nn\nimport torch.utils.data\nfrom torch.utils.data import DataLoader\nimport torchvision\n" \
           "from torchvision import datasets, transforms\nx = torch.zeros(1)  # import torch\n"
-    assert port(src) == ("import deepling as torch\nimport deepling.nn as nn\nfrom deepling.utils.data import DataLoader\n"
+    assert port(src) == ("import deepling as torch\nimport deepling.nn as nn\nimport deepling.utils.data; import deepling as torch\n"
+                         "from deepling.utils.data import DataLoader\n"
                          "import deepling.vision as torchvision\nfrom deepling.vision import datasets, transforms\n"
                          "x = torch.zeros(1)  # import torch\n")
 
