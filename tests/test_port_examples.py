@@ -151,3 +151,16 @@ def test_language_model_loop_matches_torch(tmp_path, monkeypatch):
     assert dl["losses"] == pytest.approx(pt["losses"], rel=1e-4, abs=1e-5)
     assert dl["hits"] == pt["hits"]
     assert dl["report"] == pt["report"]
+
+
+@pytest.mark.parametrize("values", [
+    [0.01, 0.01], [0.5, 1.0], [1.0, 2.0], [0.123456, 2.5], [1e-5, 1.0], [1e5, 1.0], [3.14159],
+    [1.0, 2000.0], [0.0, 0.0], [float("nan"), 1.5], [-0.5, 3.25], [[1.5, 2.0], [3.0, 4.0]], 0.5, 2.0,
+    [1e9, 1.0],
+])
+def test_float_tensors_print_as_torch(values):
+    """``print(tensor)`` shows PyTorch's four fixed decimals (``0.0100``), integers as ``1.``."""
+    import torch
+
+    import deepling as dl
+    assert repr(dl.tensor(values)) == repr(torch.tensor(values))
