@@ -150,3 +150,32 @@ def test_hooks_and_user_layers_are_traced_through_their_ops():
     dl.onnx.export(model, x, buf, dynamic_axes={"input": [0], "output": [0]})
     xb = dl.randn(2, 4)
     np.testing.assert_allclose(_session(buf.getvalue()).run(None, {"input": xb.array})[0], model(xb).array, atol=1e-6)
+
+
+def test_functional_softmax_and_log_softmax_export():
+    """A word_language_model-style module: F.log_softmax / F.softmax called in forward (op-level)."""
+    import deepling.nn.functional as F
+
+    class LM(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.encoder = nn.Embedding(9, 4)
+            self.rnn = nn.LSTM(4, 5, 2)
+            self.decoder = nn.Linear(5, 9)
+
+        def forward(self, x, hidden):
+            out, hidden = self.rnn(self.encoder(x), hidden)
+            decoded = self.decoder(out).view(-1, 9)
+            return F.log_softmax(decoded, dim=1) + F.softmax(decoded, dim=-1), hidden
+
+    dl.manual_seed(0)
+    m = LM().eval()
+    x = dl.randint(0, 9, (6, 2))
+    hidden = (dl.zeros(2, 2, 5), dl.zeros(2, 2, 5))
+    buf = io.BytesIO()
+    dl.onnx.export(m, (x, hidden), buf)
+    with dl.no_grad():
+        want, _ = m(x, hidden)
+    got = _session(buf.getvalue()).run(None, {"input_0": x.array, "input_1": hidden[0].array,
+                                             "input_2": hidden[1].array})
+    np.testing.assert_allclose(got[0], want.array, atol=1e-5)

@@ -151,6 +151,19 @@ def to_array(data: Any, dtype: Any = None) -> np.ndarray:
         raise ValueError(f"tensor: the data is not a regular nested sequence of numbers ({e})") from None
 
 
+
+def _float_mode(a: np.ndarray) -> str:
+    """NumPy's float mode for PyTorch's printing: four decimals always (``0.0100``, ``1.0000e-05``),
+    except when every finite value is an integer printed without an exponent (``1., 2.``)."""
+    if a.dtype.kind != "f" or a.size == 0:
+        return "maxprec"
+    v = np.abs(a[np.isfinite(a) & (a != 0)])
+    if v.size == 0:
+        return "maxprec"
+    lo, hi = v.min(), v.max()
+    sci = hi >= 1e8 or hi / lo > 1000.0
+    return "maxprec" if (not sci and np.all(v == np.ceil(v))) else "fixed"
+
 class Tensor:
     """An n-dimensional array that can record the ops applied to it and differentiate through them.
 
@@ -488,7 +501,8 @@ class Tensor:
 
     # ----------------------------------------------------------------- repr
     def __repr__(self) -> str:
-        body = np.array2string(self.array, separator=", ", prefix="tensor(", precision=4)
+        body = np.array2string(self.array, separator=", ", prefix="tensor(", precision=4,
+                               floatmode=_float_mode(self.array))
         extras = []
         if self.array.dtype not in (float32, int64, bool_) or (self.array.size == 0 and self.array.dtype != float32):
             extras.append(f"dtype=deepling.{self.array.dtype.name}")

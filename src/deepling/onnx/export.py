@@ -391,6 +391,13 @@ def _unary(g: _Graph, fn: type, args: tuple, kwargs: dict, out: Tensor) -> None:
     g.emit({"Clone": "Identity"}.get(fn.__name__, fn.__name__), [g.name(args[0])], out)
 
 
+@_op("Softmax", "LogSoftmax")
+def _softmax_op(g: _Graph, fn: type, args: tuple, kwargs: dict, out: Tensor) -> None:
+    # F.softmax / F.log_softmax as functions: the op records (x, axis), axis already made non-negative
+    axis = kwargs.get("axis", args[1] if len(args) > 1 else -1)
+    g.emit(fn.__name__, [g.name(args[0])], out, axis=int(axis))
+
+
 @_op("Cast")
 def _cast(g: _Graph, fn: type, args: tuple, kwargs: dict, out: Tensor) -> None:
     g.emit("Cast", [g.name(args[0])], out, to=int(g.helper.np_dtype_to_tensor_dtype(out.dtype)))

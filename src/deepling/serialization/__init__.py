@@ -20,15 +20,18 @@ checkpoints). Paths are written atomically.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
+from collections.abc import Iterable, Iterator
 from typing import IO, Any
 
 from deepling.serialization import native, safetensors_file, torchzip
 from deepling.serialization.fileio import SerializationError, atomic_write, open_zip, read_all, source_name
 from deepling.serialization.values import as_numpy, is_array_like
 
-__all__ = ["save", "load", "load_metadata", "detect_format", "SerializationError", "FORMATS", "as_numpy", "is_array_like"]
+__all__ = ["save", "load", "load_metadata", "detect_format", "SerializationError", "FORMATS", "as_numpy", "is_array_like",
+           "add_safe_globals", "get_safe_globals", "clear_safe_globals", "safe_globals"]
 
 FORMATS = ("deepling", "safetensors", "torch")
 
@@ -130,3 +133,44 @@ def load_metadata(f: str | os.PathLike | IO[bytes]) -> dict[str, str]:
     """The str -> str metadata of a safetensors file."""
     name = source_name(f)
     return safetensors_file.read_metadata(read_all(f), name)
+
+
+# PyTorch's allowlist for ``torch.load(weights_only=True)``. deepling unpickles nothing, so the list
+# changes no load: a whole Module comes back from a deepling file when its class is imported, and
+# a PyTorch file's pickle may name only tensors, storages, dtypes and ordered dicts. The list is kept
+# (and reported) as PyTorch keeps it, so scripts that allowlist their classes run unchanged.
+_SAFE_GLOBALS: list[Any] = []
+
+
+def _check_globals(op: str, safe: Any) -> list[Any]:
+    if isinstance(safe, (str, bytes)) or not isinstance(safe, Iterable):
+        raise TypeError(f"{op}: expected a list of classes/functions (or (obj, name) tuples), "
+                        f"got {type(safe).__name__}")
+    return list(safe)
+
+
+def add_safe_globals(safe_globals: list[Any]) -> None:
+    """Add classes/functions to the allowlist (PyTorch's ``torch.serialization.add_safe_globals``)."""
+    _SAFE_GLOBALS.extend(_check_globals("add_safe_globals", safe_globals))
+
+
+def get_safe_globals() -> list[Any]:
+    """The allowlist, in the order it was added to."""
+    return list(_SAFE_GLOBALS)
+
+
+def clear_safe_globals() -> None:
+    """Empty the allowlist."""
+    _SAFE_GLOBALS.clear()
+
+
+@contextlib.contextmanager
+def safe_globals(safe_globals: list[Any]) -> Iterator[None]:
+    """``with safe_globals([...]):`` allowlists for the block only, as PyTorch's context manager."""
+    added = _check_globals("safe_globals", safe_globals)
+    before = list(_SAFE_GLOBALS)
+    _SAFE_GLOBALS.extend(added)
+    try:
+        yield
+    finally:
+        _SAFE_GLOBALS[:] = before
