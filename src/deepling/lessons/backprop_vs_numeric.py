@@ -13,6 +13,7 @@ import numpy as np
 
 import deepling as dl
 from deepling.lessons._plot import save, subplots
+from deepling.lessons._verdict import verdict
 
 
 def _loss(x: dl.Tensor, w1: dl.Tensor, w2: dl.Tensor) -> dl.Tensor:
@@ -50,13 +51,21 @@ def compare(hidden: int, seed: int = 0) -> dict[str, float]:
 
 def run(hidden_sizes: tuple[int, ...] = (4, 16, 64), seed: int = 0) -> dict[str, Any]:
     rows = [compare(h, seed) for h in hidden_sizes]
-    return {
+    err = max(r["max_rel_error"] for r in rows)
+    ratio = [r["t_numeric"] / r["t_backprop"] for r in rows]
+    out = {
         "params": [int(r["params"]) for r in rows],
         "max_rel_error": [r["max_rel_error"] for r in rows],
         "backprop_seconds": [r["t_backprop"] for r in rows],
         "numeric_seconds": [r["t_numeric"] for r in rows],
-        "numeric_over_backprop": [r["t_numeric"] / r["t_backprop"] for r in rows],
+        "numeric_over_backprop": ratio,
     }
+    out["verdict"] = verdict(__doc__, [
+        (f"max relative difference backprop vs central differences {err:.2g} (must be < 1e-6)", err < 1e-6),
+        (f"central differences cost {ratio[-1]:.0f}x one backprop at P = {out['params'][-1]} parameters "
+         f"(must be > 10x and more than at P = {out['params'][0]}: {ratio[0]:.0f}x)", ratio[-1] > 10 and ratio[-1] > ratio[0]),
+    ])
+    return out
 
 
 def plot(result: dict[str, Any], path: str) -> None:
@@ -64,6 +73,7 @@ def plot(result: dict[str, Any], path: str) -> None:
     ax = axes[0][0]
     ax.plot(result["params"], result["backprop_seconds"], marker="o", label="backprop (1 backward)")
     ax.plot(result["params"], result["numeric_seconds"], marker="o", label="central differences (2P forwards)")
-    ax.set(xscale="log", yscale="log", xlabel="parameters P", ylabel="seconds", title="cost of a gradient")
+    ax.set(xscale="log", yscale="log", xlabel="parameters P", ylabel="time for one gradient (s)",
+           title="same gradient; numeric costs 2P forward passes")
     ax.legend(fontsize=8)
     save(fig, path)
