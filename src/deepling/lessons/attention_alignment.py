@@ -118,10 +118,13 @@ def plot(result: dict[str, Any], path: str) -> None:
     ax = axes[0][1]
     eff = result["_effect"]
     ax.bar(range(1, len(eff) + 1), eff, color=["C0" if i < result["context"] else "C3" for i in range(len(eff))])
-    ax.bar([], [], color="C0", label="inside the context window")
-    ax.bar([], [], color="C3", label="outside: no effect")
-    ax.axvline(result["context"] + 0.5, color="k", lw=0.8, label=f"context = {result['context']} tokens")
-    ax.legend(fontsize=8)
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    ax.axvline(result["context"] + 0.5, color="k", lw=0.8)
+    ax.legend(handles=[Patch(color="C0", label="inside the context window"), Patch(color="C3", label="outside: no effect"),
+                       Line2D([], [], color="k", lw=0.8, label=f"context = {result['context']} tokens")], fontsize=8)
+    fig.suptitle("causal attention: no weight on later tokens; a GPT reads only its context window", fontsize=10)
     ax.set(xlabel="perturbed token: positions before the end", ylabel="max |change| of next-token logits",
            title=f"only the last {result['context']} tokens matter")
     save(fig, path)

@@ -78,17 +78,17 @@ def plot(result: dict[str, Any], path: str) -> None:
     fig, axes = subplots(3, cols + 1, (1.3 * (cols + 1), 4.6))
     for ax in axes.ravel():
         ax.axis("off")
-    lim = float(max(m1.max(), m2.max()))  # one colour scale for every map: the colorbar reads for each
     axes[0][0].imshow(result["_digit"], cmap="gray")
     axes[0][0].set_title("input", fontsize=8)
-    for j, m in enumerate(m1):
-        im = axes[0][j + 1].imshow(m, cmap="magma", vmin=0, vmax=lim)
+    for j, m in enumerate(m1):  # one colour scale per layer: each colorbar reads for its row(s)
+        im1 = axes[0][j + 1].imshow(m, cmap="magma", vmin=0, vmax=float(m1.max()))
     axes[0][1].set_title(f"layer 1 (ReLU) maps, {m1.shape[1]}x{m1.shape[2]}", fontsize=8, loc="left")
     for j, m in enumerate(m2):
-        axes[1 + j // cols][1 + j % cols].imshow(m, cmap="magma", vmin=0, vmax=lim)
+        im2 = axes[1 + j // cols][1 + j % cols].imshow(m, cmap="magma", vmin=0, vmax=float(m2.max()))
     axes[1][1].set_title(f"layer 2 (ReLU) maps, {m2.shape[1]}x{m2.shape[2]}: coarser, sparser", fontsize=8, loc="left")
     fig.suptitle(f"trained CNN on {result['source']} (test accuracy {result['test_accuracy']:.3f}): "
                  "full-resolution strokes, then coarser, sparser parts", fontsize=9)
     fig.tight_layout()
-    fig.colorbar(im, ax=axes.ravel().tolist(), shrink=0.7, label="activation after ReLU")
+    fig.colorbar(im1, ax=axes[0].tolist(), shrink=0.9, label="layer 1 activation")
+    fig.colorbar(im2, ax=axes[1:].ravel().tolist(), shrink=0.9, label="layer 2 activation")
     save(fig, path, tight=False)

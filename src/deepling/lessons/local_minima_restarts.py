@@ -84,10 +84,10 @@ def plot(result: dict[str, Any], path: str) -> None:
     losses = result["xor_final_losses"]
     colors = ["C2" if v < 0.01 else "C3" for v in losses]
     axes[0][1].bar(range(len(losses)), losses, color=colors)
-    axes[0][1].bar([], [], color="C2", label="solved (loss < 0.01)")
-    axes[0][1].bar([], [], color="C3", label="stuck")
+    from matplotlib.patches import Patch
+
+    axes[0][1].legend(handles=[Patch(color="C2", label="solved (loss < 0.01)"), Patch(color="C3", label="not solved")], fontsize=8)
     axes[0][1].set(title="XOR 2-2-1: final loss per seed", xlabel="initialization seed", ylabel="final training MSE",
                    xticks=range(len(losses)))
-    axes[0][1].legend(fontsize=8)
     fig.suptitle("non-convex losses: different starts, different minima; the best restart finds the global one", fontsize=10)
     save(fig, path)

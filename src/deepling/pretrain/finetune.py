@@ -144,8 +144,8 @@ def pseudo_label(model: Any, X: np.ndarray, y: np.ndarray, X_val: np.ndarray, y_
     """Pseudo-labeling (Lee 2013) on top of a trained ``model``: label the unlabeled images the model is
     confident about (max softmax probability >= ``threshold``), fine-tune on the labeled plus the
     pseudo-labeled images with early stopping on the labeled validation split, and repeat for
-    ``rounds``. A round whose best validation score (accuracy, then loss) is worse than the model's
-    before it is undone. Returns per round the number and share of pseudo-labels and the validation
+    ``rounds``. A round whose best validation accuracy is lower than the model's before it is undone
+    (pseudo-labels make the model more confident, so the validation loss is not the judge here). Returns per round the number and share of pseudo-labels and the validation
     accuracy kept."""
     log = []
     for r in range(rounds):
@@ -157,7 +157,7 @@ def pseudo_label(model: Any, X: np.ndarray, y: np.ndarray, X_val: np.ndarray, y_
         yc = np.concatenate([y, p[keep].argmax(1).astype(np.int64)])
         res = finetune(model, Xc, yc, X_val, y_val, lr=lr, momentum=momentum, batch_size=batch_size,
                        max_epochs=max_epochs, patience=patience, progress=progress)
-        kept = (res.val_accuracy, -res.val_loss) >= before
+        kept = res.val_accuracy >= before[0]
         if not kept:
             model.load_state_dict(state)
         log.append({"round": r + 1, "pseudo_labels": int(keep.sum()), "share": float(keep.mean()),
