@@ -355,3 +355,6 @@ def test_semi_supervised_experiment_small_end_to_end(tmp_path):
            sorted((r.method, r.seed, r.test_accuracy, r.seconds) for r in runs)
     with pytest.raises(ValueError, match="unknown methods"):
         run_semi_supervised((x, y, xt, yt), labels=(40,), methods=("magic",), recipe=recipe)
+    with pytest.raises(ValueError, match="other settings .*dropout"):
+        run_semi_supervised((x, y, xt, yt), labels=(40,), seeds=(0,), recipe=Recipe(**{**recipe.__dict__, "dropout": 0.2}),
+                            out=tmp_path, progress=False)

@@ -126,7 +126,9 @@ def pretrain_stack(kind: str, X: np.ndarray, recipe: Recipe, seed: int, progress
 
 
 def _cached_stack(kind: str, X: np.ndarray, recipe: Recipe, seed: int, out: Path | None, progress: bool) -> tuple[list, float]:
-    name = f"{kind}_{'-'.join(map(str, recipe.layers))}_e{recipe.pretrain_epochs}_seed{seed}.pt"
+    noise = f"_noise{recipe.noise}" if kind == "sdae" else f"_momentum{recipe.dbn_momentum}"
+    name = (f"{kind}_{'-'.join(map(str, recipe.layers))}_e{recipe.pretrain_epochs}_lr{recipe.pretrain_lr}"
+            f"_batch{recipe.pretrain_batch_size}{noise}_seed{seed}.pt")
     path = out / "weights" / name if out is not None else None
     if path is not None and path.exists():
         state = dl.load(path)
@@ -199,6 +201,20 @@ class _Runner:
         return run
 
 
+def _check_recipe(out: Path, recipe: Recipe) -> None:
+    """Runs under ``out`` are reused by key (budget, method, cell, seed): refuse to mix settings."""
+    (out / "runs").mkdir(parents=True, exist_ok=True)
+    path, mine = out / "recipe.json", json.loads(json.dumps(asdict(recipe)))
+    if path.exists():
+        theirs = json.loads(path.read_text())
+        diff = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
+        if diff:
+            raise ValueError(f"run_semi_supervised: the runs under {out} were made with other settings ({', '.join(diff)}); "
+                             "use another output directory")
+    else:
+        _write_json(path, mine)
+
+
 def run_semi_supervised(data: tuple[np.ndarray, ...], labels: Sequence[int] = (100, 1000, 60000),
                         methods: Sequence[str] = METHODS, seeds: Sequence[int] = (0, 1, 2), recipe: Recipe | None = None,
                         out: str | Path | None = None, progress: bool = True,
@@ -219,7 +235,7 @@ def run_semi_supervised(data: tuple[np.ndarray, ...], labels: Sequence[int] = (1
             raise ValueError(f"run_semi_supervised: labels ({n}) must be a multiple of the number of classes ({classes})")
     outp = Path(out) if out is not None else None
     if outp is not None:
-        (outp / "runs").mkdir(parents=True, exist_ok=True)
+        _check_recipe(outp, recipe)
     runner = _Runner(outp, progress, log)
     stacks: dict[tuple[str, int], tuple[list, float]] = {}
     kinds = [k for k in ("sdae", "dbn") if k in methods or (k == "sdae" and "pseudo" in methods)]
