@@ -8,7 +8,8 @@ shape (``layers -> classes``):
           masking, cross-entropy reconstruction, SGD) pretrained on all training images, then
           fine-tuned on the same grid of fine-tuning settings;
   dbn     stacked RBMs (``DBN``, CD-1) pretrained the same way, fine-tuned the same way;
-  pseudo  pseudo-labeling on top of the best pretrained network (the modern endpoint of the idea).
+  pseudo  pseudo-labeling on top of the best pretrained network (by validation score, per seed; the
+          modern endpoint of the idea).
 Fine-tuning is SGD with momentum, dropout, early stopping on the validation split with the best
 weights restored (``deepling.pretrain.finetune``). ``deepling pretrain`` runs it; every run is
 written under ``--out`` as it finishes (and reused by a rerun), with the table and figures.
@@ -167,7 +168,8 @@ def _tune(make: Callable[[], Any], lr: float, s: _Split, recipe: Recipe) -> tupl
     model = make()
     res = finetune(model, s.Xl, s.yl, s.Xv, s.yv, lr=lr, momentum=recipe.momentum, batch_size=recipe.batch_size,
                    max_epochs=s.max_epochs, patience=s.patience)
-    return accuracy(model, s.Xt, s.yt), res.val_accuracy, res.best_epoch, {"epochs_run": res.epochs_run}, model
+    return (accuracy(model, s.Xt, s.yt), res.val_accuracy, res.best_epoch,
+            {"epochs_run": res.epochs_run, "val_loss": res.val_loss}, model)
 
 
 class _Runner:
@@ -238,7 +240,7 @@ def run_semi_supervised(data: tuple[np.ndarray, ...], labels: Sequence[int] = (1
         _check_recipe(outp, recipe)
     runner = _Runner(outp, progress, log)
     stacks: dict[tuple[str, int], tuple[list, float]] = {}
-    kinds = [k for k in ("sdae", "dbn") if k in methods or (k == "sdae" and "pseudo" in methods)]
+    kinds = [k for k in ("sdae", "dbn") if k in methods or "pseudo" in methods]
     for n in labels:
         max_epochs, patience = recipe.epochs_for(min(n, len(y)))
         for seed in seeds:
@@ -250,18 +252,20 @@ def run_semi_supervised(data: tuple[np.ndarray, ...], labels: Sequence[int] = (1
                 for act in recipe.activations:
                     for lr in recipe.finetune_lrs:
                         _random_cell(runner, n, split, recipe, classes, act, lr)
+            pseed = 0 if recipe.shared_pretraining else seed
+            best: tuple | None = None  # the pretrained net pseudo-labeling starts from: best validation score
             for kind in kinds:
-                pseed = 0 if recipe.shared_pretraining else seed
                 if (kind, pseed) not in stacks:
                     stacks[(kind, pseed)] = _cached_stack(kind, X, recipe, pseed, outp, progress)
-                best = None
                 for lr in recipe.finetune_lrs:
                     run, model = _pretrained_cell(runner, n, split, recipe, classes, kind, lr, stacks[(kind, pseed)],
-                                                  record=kind in methods)
-                    if best is None or (run is not None and run.val_accuracy > best[0]):
-                        best = (run.val_accuracy if run is not None else -1.0, lr, model)
-                if kind == "sdae" and "pseudo" in methods and n < len(y) and best is not None:
-                    _pseudo_cell(runner, n, split, recipe, classes, best[1], best[2], stacks[(kind, pseed)][0])
+                                                  record=kind in methods or "pseudo" in methods)
+                    score = (run.val_accuracy, -run.extra.get("val_loss", np.inf)) if run is not None else (-1.0, 0.0)
+                    if best is None or score > best[0]:
+                        best = (score, kind, lr, model)
+            if "pseudo" in methods and n < len(y) and best is not None:
+                _, kind, lr, model = best
+                _pseudo_cell(runner, n, split, recipe, classes, kind, lr, model, stacks[(kind, pseed)][0])
     return runner.runs
 
 
@@ -293,15 +297,15 @@ def _pretrained_cell(runner: _Runner, n: int, s: _Split, recipe: Recipe, classes
     return run, result[4]
 
 
-def _pseudo_cell(runner: _Runner, n: int, s: _Split, recipe: Recipe, classes: int, lr: float, model: Any,
+def _pseudo_cell(runner: _Runner, n: int, s: _Split, recipe: Recipe, classes: int, kind: str, lr: float, model: Any,
                  layers: list) -> None:
-    config = {"on": "sdae", "lr": lr}
+    config = {"on": kind, "lr": lr}
     run = runner.cached(n, "pseudo", config, s.seed)
     if run is not None:
         runner.add(run)
         return
     t0 = time.perf_counter()
-    if model is None:  # the SDAE run came from the cache: fine-tune it again (deterministic for the seed)
+    if model is None:  # the pretrained run came from the cache: fine-tune it again (deterministic for the seed)
         model = _tune(lambda: copy_into_mlp(layers, classes, "sigmoid", dropout=recipe.dropout), lr, s, recipe)[4]
     rounds = pseudo_label(model, s.Xl, s.yl, s.Xv, s.yv, s.X_all[s.unlabeled], threshold=recipe.pseudo_threshold)
     result = (accuracy(model, s.Xt, s.yt), rounds[-1]["val_accuracy"], rounds[-1]["best_epoch"], {"rounds": rounds})
@@ -333,7 +337,7 @@ def summarize(runs: Sequence[Run]) -> list[dict[str, Any]]:
 
 
 _NAMES = {"random": "random init (best of grid)", "sdae": "stacked denoising AE", "dbn": "DBN (stacked RBMs)",
-          "pseudo": "pseudo-labeling on SDAE"}
+          "pseudo": "pseudo-labeling on the best pretrained"}
 
 
 def format_table(rows: Sequence[dict[str, Any]], recipe: Recipe | None = None) -> str:
@@ -379,9 +383,9 @@ def plot_results(rows: Sequence[dict[str, Any]], path: str | Path) -> None:
         ax.bar(xs, ys, width, yerr=es, capsize=3, label=_NAMES[m], color=f"C{j}")
     lo = min(100 * r["mean"] - 100 * r["std"] for r in rows)
     ax.set(xticks=range(len(budgets)), xticklabels=[f"{n:,} labels" for n in budgets], ylabel="test accuracy (%)",
-           ylim=(max(0.0, lo - 3), 100), xlabel="labeled training images",
+           ylim=(max(0.0, lo - 3), 101), xlabel="labeled training images",
            title="with few labels, pretraining on the unlabeled images pays")
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="upper left", title="bars: mean over seeds, whiskers: std", title_fontsize=7)
     save(fig, str(path))
 
 
