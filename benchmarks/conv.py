@@ -23,12 +23,9 @@ import torch.nn as tnn
 
 import deepling as dl
 import deepling.nn.functional as F
+from deepling.data import dataset_dir
 from deepling.models.lenet import LeNet5
 from deepling.models.resnet import resnet20
-
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-if not DATA.exists():
-    DATA = Path("/work/shared/data")
 
 
 def blas_report() -> int:
@@ -130,7 +127,7 @@ def bench_conv2d(repeats: int) -> None:
 
 
 def _cifar_batch(n: int) -> tuple[np.ndarray, np.ndarray]:
-    root = DATA / "cifar10-subset"
+    root = dataset_dir("cifar10")  # ../shared/data/cifar10-subset here (deepling.data.location)
     if root.exists():
         from deepling.data.datasets.cifar import CIFAR10
 
@@ -170,7 +167,7 @@ def _idx(path: Path) -> np.ndarray:
 
 
 def bench_lenet_mnist(epochs: int, batch: int = 64, lr: float = 0.01, momentum: float = 0.9) -> None:
-    root = DATA / "mnist"
+    root = dataset_dir("mnist")
 
     def load(prefix: str) -> tuple[np.ndarray, np.ndarray]:
         images = _idx(root / f"{prefix}-images-idx3-ubyte.gz")[:, None].astype(np.float32) / 255

@@ -22,16 +22,14 @@ import torch.nn.functional as TF
 from threadpoolctl import threadpool_info
 
 import deepling as dl
+from deepling.data import dataset_dir
 from deepling.models.gpt import GPT, plot_attention
 from deepling.nn.utils import clip_grad_norm_
 from deepling.ops.loss import cross_entropy
 from deepling.optim import AdamW
 
-# ../shared/data next to the checkout (a worktree sits one level deeper).
-_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_TEXT = next((p / "shared/data/tinyshakespeare/input.txt" for p in (_ROOT.parent, _ROOT.parent.parent)
-                     if (p / "shared/data/tinyshakespeare/input.txt").exists()),
-                    _ROOT.parent / "shared/data/tinyshakespeare/input.txt")
+# ../shared/data/tinyshakespeare by deepling's data rule (deepling.data.location)
+DEFAULT_TEXT = dataset_dir("tinyshakespeare") / "input.txt"
 
 
 class _TorchPos(torch.nn.Module):

@@ -31,14 +31,14 @@ from threadpoolctl import threadpool_info, threadpool_limits  # noqa: E402
 
 import deepling as dl  # noqa: E402
 from deepling import optim  # noqa: E402
+from deepling.data import dataset_dir  # noqa: E402
 from deepling.data.datasets.text import CharCorpus  # noqa: E402
 from deepling.models.char_rnn import CharRNN  # noqa: E402
 from deepling.nn import functional as F  # noqa: E402
 from deepling.nn.utils import clip_grad_norm_  # noqa: E402
 
-# ../shared/data next to the repository (the project layout), else the machine-wide copy.
-TEXT = Path(__file__).resolve().parents[1].parent / "shared/data/tinyshakespeare/input.txt"
-DEFAULT_TEXT = Path("/work/shared/data/tinyshakespeare/input.txt")
+# ../shared/data/tinyshakespeare by deepling's data rule (deepling.data.location)
+TEXT = dataset_dir("tinyshakespeare") / "input.txt"
 
 
 def _blas() -> tuple[str, int]:
@@ -110,7 +110,7 @@ def _val_loss(forward, data: np.ndarray, context: int, vocab: int, batch: int = 
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--text", type=Path, default=TEXT if TEXT.exists() else DEFAULT_TEXT)
+    ap.add_argument("--text", type=Path, default=TEXT)
     ap.add_argument("--repeats", type=int, default=30)
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--context", type=int, default=64)

@@ -13,7 +13,8 @@ from torch import nn
 from benchmarks.gpt import TorchGPT
 from benchmarks.lstm import TorchCharLSTM
 
-__all__ = ["mlp", "autoencoder", "lenet", "cnn_bn", "resnet20", "TorchGPT", "TorchCharLSTM"]
+__all__ = ["mlp", "autoencoder", "dense_autoencoder", "conv_autoencoder", "lenet", "cnn_bn", "resnet20", "resnet18",
+           "alexnet_small", "TorchGPT", "TorchCharLSTM"]
 
 
 def mlp(sizes: list[int]) -> nn.Sequential:
@@ -99,3 +100,85 @@ class _CifarResNet(nn.Module):
 
 def resnet20() -> nn.Module:
     return _CifarResNet(3)
+
+
+class _ImageNetResNet18(nn.Module):
+    """torchvision's resnet18 layout (7x7/2 stem, 3x3/2 max-pool, four stages of two BasicBlocks)."""
+
+    def __init__(self, num_classes: int = 1000) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 64, 7, 2, 3, bias=False)
+        self.bn1 = nn.BatchNorm2d(64)
+        self.relu = nn.ReLU(inplace=True)
+        self.maxpool = nn.MaxPool2d(3, 2, 1)
+        c_in = 64
+        for i, (planes, stride) in enumerate(((64, 1), (128, 2), (256, 2), (512, 2))):
+            setattr(self, f"layer{i + 1}", nn.Sequential(_Basic(c_in, planes, stride), _Basic(planes, planes, 1)))
+            c_in = planes
+        self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
+        self.fc = nn.Linear(512, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+        return self.fc(self.avgpool(x).flatten(1))
+
+
+def resnet18(num_classes: int = 1000) -> nn.Module:
+    return _ImageNetResNet18(num_classes)
+
+
+class _AlexNetSmall(nn.Module):
+    """``deepling.models.AlexNet(small=True)``: torchvision's layer indices, sized for 32x32 inputs."""
+
+    def __init__(self, num_classes: int = 10) -> None:
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(3, 64, 3, 2, 1), nn.ReLU(), nn.MaxPool2d(2, 2), nn.Conv2d(64, 192, 3, padding=1), nn.ReLU(),
+            nn.MaxPool2d(2, 2), nn.Conv2d(192, 384, 3, padding=1), nn.ReLU(), nn.Conv2d(384, 256, 3, padding=1),
+            nn.ReLU(), nn.Conv2d(256, 256, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2, 2))
+        self.avgpool = nn.AdaptiveAvgPool2d((2, 2))
+        self.classifier = nn.Sequential(nn.Dropout(), nn.Linear(1024, 1024), nn.ReLU(), nn.Dropout(),
+                                        nn.Linear(1024, 1024), nn.ReLU(), nn.Linear(1024, num_classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(torch.flatten(self.avgpool(self.features(x)), 1))
+
+
+def alexnet_small(num_classes: int = 10) -> nn.Module:
+    return _AlexNetSmall(num_classes)
+
+
+class _EncoderDecoder(nn.Module):
+    def __init__(self, encoder: nn.Module, decoder: nn.Module) -> None:
+        super().__init__()
+        self.encoder, self.decoder = encoder, decoder
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decoder(self.encoder(x))
+
+
+def dense_autoencoder(sizes: list[int]) -> nn.Module:
+    """``deepling.models.dense_autoencoder(sizes, out_activation='sigmoid')``: ReLU inside, sigmoid output."""
+    enc: list[nn.Module] = []
+    for a, b in zip(sizes[:-1], sizes[1:]):
+        enc += [nn.Linear(a, b), nn.ReLU()]
+    back = sizes[::-1]
+    dec: list[nn.Module] = []
+    for i, (a, b) in enumerate(zip(back[:-1], back[1:])):
+        dec += [nn.Linear(a, b), nn.Sigmoid() if i == len(back) - 2 else nn.ReLU()]
+    return _EncoderDecoder(nn.Sequential(*enc), nn.Sequential(*dec))
+
+
+def conv_autoencoder(channels: tuple[int, ...] = (16, 32), in_channels: int = 1) -> nn.Module:
+    """``deepling.models.conv_autoencoder``: stride-2 convs down, transposed convs up, sigmoid output."""
+    chans = [in_channels, *channels]
+    enc: list[nn.Module] = []
+    for a, b in zip(chans[:-1], chans[1:]):
+        enc += [nn.Conv2d(a, b, 3, stride=2, padding=1), nn.ReLU()]
+    back = chans[::-1]
+    dec: list[nn.Module] = []
+    for i, (a, b) in enumerate(zip(back[:-1], back[1:])):
+        dec += [nn.ConvTranspose2d(a, b, 3, stride=2, padding=1, output_padding=1),
+                nn.Sigmoid() if i == len(back) - 2 else nn.ReLU()]
+    return _EncoderDecoder(nn.Sequential(*enc), nn.Sequential(*dec))

@@ -1,6 +1,9 @@
 """MNIST MLP, deepling next to PyTorch: the same 784-512-256-10 network, data, schedule and threads.
 
-    python examples/mnist_mlp_compare.py [--data-dir ../shared/data/mnist] [--epochs 10] [--threads 2]
+    python examples/mnist_mlp_compare.py [--data-dir DIR] [--epochs 10] [--threads 2]
+
+The data is found as everywhere in deepling (``deepling.data.location``: $DEEPLING_DATA/mnist,
+../shared/data/mnist, ~/.cache/deepling/mnist) unless ``--data-dir`` says otherwise.
 
 ReLU, dropout 0.2, Adam lr 1e-3, batch 128, shuffled each epoch. Both frameworks start from the same
 initial weights and see the same normalized data; BLAS (deepling's NumPy) and torch are both limited
@@ -19,14 +22,14 @@ from pathlib import Path
 import numpy as np
 
 
-def load_mnist(data_dir: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    from deepling.data.datasets import MNIST
+def load_mnist(data_dir: Path | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    from deepling.data import load_dataset
 
-    def prep(ds: MNIST) -> tuple[np.ndarray, np.ndarray]:
-        x = ds.data.reshape(len(ds), -1).astype(np.float32) / 255.0
-        return (x - np.float32(0.1307)) / np.float32(0.3081), ds.targets
+    def prep(train: bool) -> tuple[np.ndarray, np.ndarray]:
+        x, y, _ = load_dataset("mnist", train, data_dir)
+        return (x.reshape(len(x), -1) - np.float32(0.1307)) / np.float32(0.3081), y
 
-    return (*prep(MNIST(data_dir, train=True)), *prep(MNIST(data_dir, train=False)))
+    return (*prep(True), *prep(False))
 
 
 def run_deepling(init: dict, data: tuple, epochs: int, seed: int) -> dict:
@@ -101,7 +104,7 @@ def run_torch(init: dict, data: tuple, epochs: int, seed: int, threads: int) -> 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--data-dir", type=Path, default=Path("../shared/data/mnist"))
+    p.add_argument("--data-dir", type=Path, default=None)
     p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)

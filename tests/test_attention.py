@@ -11,7 +11,7 @@ import deepling as dl
 import deepling.nn.functional as F
 from deepling.nn import MultiheadAttention
 from deepling.ops.attention import attention_weights, packed_self_attention
-from oracle import check_grad, check_op, compare
+from oracle import check_grad, check_module, check_op
 
 SHAPES = [
     [(2, 3, 5, 4), (2, 3, 6, 4), (2, 3, 6, 7)],  # (N, H, L, E), (N, H, S, E), (N, H, S, Ev)
@@ -130,35 +130,19 @@ def _pair(E=8, H=2, **kw):
     return t, d
 
 
-def _run_mha(t, d, q, k=None, v=None, grad=True, **kw):
-    """Run both modules on the same arrays; compare output, weights and all gradients."""
-    tin = [torch.tensor(a, requires_grad=True) for a in (q, k, v) if a is not None]
-    din = [dl.tensor(a, requires_grad=True) for a in (q, k, v) if a is not None]
+def _run_mha(t, d, q, k=None, v=None, **kw):
+    """Run both modules on the same arrays (query only: self-attention); compare output, weights
+    and all gradients (oracle.check_module)."""
     tkw = {n: torch.tensor(m) for n, m in kw.items() if isinstance(m, np.ndarray)}
     dkw = {n: dl.tensor(m) for n, m in kw.items() if isinstance(m, np.ndarray)}
     flags = {n: m for n, m in kw.items() if not isinstance(m, np.ndarray)}
-    targs = tin if len(tin) == 3 else tin * 3
-    dargs = din if len(din) == 3 else din * 3
-    to, tw = t(*targs, **tkw, **flags)
-    do, dw = d(*dargs, **dkw, **flags)
-    compare("output", do, to, 1e-5, 1e-4)
-    if tw is None:
-        assert dw is None
-    else:
-        compare("weights", dw, tw, 1e-5, 1e-4)
-    if not grad:
-        return
-    g = np.random.default_rng(7).standard_normal(to.shape).astype(np.float32)
-    loss_t, loss_d = (to * torch.tensor(g)).sum(), (do * dl.tensor(g)).sum()
-    if tw is not None:
-        gw = np.random.default_rng(8).standard_normal(tw.shape).astype(np.float32)
-        loss_t, loss_d = loss_t + (tw * torch.tensor(gw)).sum(), loss_d + (dw * dl.tensor(gw)).sum()
-    loss_t.backward()
-    loss_d.backward()
-    for i, (a, b) in enumerate(zip(din, tin)):
-        compare(f"grad of input {i}", a.grad, b.grad, 1e-4, 1e-3)
-    for name, p in t.named_parameters():
-        compare(f"grad of {name}", d.get_parameter(name).grad, p.grad, 1e-4, 1e-3)
+
+    def call(m, *xs):
+        masks = tkw if isinstance(m, torch.nn.Module) else dkw
+        return m(*(xs if len(xs) == 3 else xs * 3), **masks, **flags)
+
+    check_module(d, t, [a for a in (q, k, v) if a is not None], modes=None, copy_weights=False, call=call,
+                 atol=1e-5, rtol=1e-4, grad_atol=1e-4, grad_rtol=1e-3)
 
 
 def _x(*shape, seed=0):

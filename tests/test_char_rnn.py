@@ -3,23 +3,16 @@
 import numpy as np
 import pytest
 import torch
-from threadpoolctl import threadpool_limits
 
 import deepling as dl
 from deepling import optim
 from deepling.data.datasets.text import CharCorpus, CharWindows
-from deepling.models.char_rnn import CharRNN, _sample
+from deepling.models.char_rnn import CharRNN
+from deepling.models.sampling import sample_next
 from deepling.nn import functional as F
 from deepling.nn.utils import clip_grad_norm_
 
 TEXT = "To be, or not to be, that is the question:\nWhether 'tis nobler in the mind to suffer\n"
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_blas_thread():
-    # Tiny per-step GEMMs: a 2-thread BLAS on a shared 2-core machine only adds synchronisation.
-    with threadpool_limits(limits=1, user_api="blas"):
-        yield
 
 
 def test_corpus_vocabulary_and_roundtrip(tmp_path):
@@ -113,15 +106,15 @@ def test_generate_carries_state_like_a_full_forward(cell):
 def test_sample_follows_tempered_top_k_softmax():
     logits = np.array([[2.0, 1.0, 0.0, -1.0]] * 20000, dtype=np.float32)
     rng = np.random.default_rng(0)
-    draws = _sample(logits, 0.5, None, rng)
+    draws = sample_next(logits, 0.5, None, rng)
     p = np.exp(logits[0] / 0.5)
     p /= p.sum()
     np.testing.assert_allclose(np.bincount(draws, minlength=4) / len(draws), p, atol=0.01)
-    top2 = _sample(logits, 1.0, 2, rng)
+    top2 = sample_next(logits, 1.0, 2, rng)
     assert set(np.unique(top2)) == {0, 1}
     q = np.exp(logits[0, :2]) / np.exp(logits[0, :2]).sum()
     np.testing.assert_allclose(np.bincount(top2, minlength=2) / len(top2), q, atol=0.01)
-    np.testing.assert_array_equal(_sample(logits[:3], 1.0, 1, rng), [0, 0, 0])
+    np.testing.assert_array_equal(sample_next(logits[:3], 1.0, 1, rng), [0, 0, 0])
 
 
 def test_char_lstm_memorizes_a_short_text():

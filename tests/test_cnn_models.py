@@ -14,21 +14,7 @@ import deepling as dl
 from deepling.models.alexnet import AlexNet
 from deepling.models.lenet import LeNet5
 from deepling.models.resnet import BasicBlock, Bottleneck, CifarResNet, ResNet, resnet18, resnet20, resnet34, resnet50
-
-try:
-    from threadpoolctl import threadpool_limits
-except ImportError:  # optional: only limits BLAS threads
-    threadpool_limits = None
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_blas_thread():
-    # Many small GEMMs: on a loaded machine, multi-threaded BLAS spends more time waiting than computing.
-    if threadpool_limits is None:
-        yield
-        return
-    with threadpool_limits(limits=1, user_api="blas"):
-        yield
+from oracle import check_module
 
 
 # ---------------------------------------------------------------------------- torch twins
@@ -127,22 +113,10 @@ def _same_keys_and_shapes(ours, theirs):
         assert tuple(a[k].shape) == tuple(b[k].shape), k
 
 
-def _outputs_match(ours, theirs, xshape, train=False, atol=1e-4):
-    """Load torch's weights into ours, then compare logits (and the input gradient in train mode)."""
-    ours.load_state_dict(theirs.state_dict())
-    ours.train(train)
-    theirs.train(train)
-    x = np.random.default_rng(0).standard_normal(xshape).astype(np.float32)
-    tx, dx = torch.tensor(x, requires_grad=True), dl.tensor(x, requires_grad=True)
-    ty, dy = theirs(tx), ours(dx)
-    scale = float(np.abs(ty.detach().numpy()).max()) + 1
-    np.testing.assert_allclose(dy.array, ty.detach().numpy(), atol=atol * scale, rtol=1e-3)
-    if train:
-        ty.sum().backward()
-        dy.sum().backward()
-        np.testing.assert_allclose(dx.grad.array, tx.grad.numpy(), atol=atol * 10, rtol=1e-2)
-        for (name, p), tp in zip(ours.named_parameters(), theirs.parameters()):
-            np.testing.assert_allclose(p.grad.array, tp.grad.numpy(), atol=atol * 10, rtol=1e-2, err_msg=name)
+def _outputs_match(ours, theirs, xshape, train=False):
+    """Compare with the twin on its weights, in train or eval mode (logits and all gradients)."""
+    check_module(ours, theirs, [xshape], modes=("train" if train else "eval",), atol=1e-3, rtol=1e-3,
+                 grad_atol=1e-3, grad_rtol=1e-2)
 
 
 # ---------------------------------------------------------------------------- state_dict layouts
@@ -246,8 +220,10 @@ def test_lenet5_shapes_and_parity():
                                        tnn.Tanh(), tnn.Linear(84, 10))
     theirs.forward = lambda x: theirs.classifier(theirs.features(x))
     _outputs_match(LeNet5(activation="tanh", pool="avg"), theirs, (3, 1, 28, 28), train=True)
-    with pytest.raises(ValueError, match="LeNet5: activation"):
+    with pytest.raises(ValueError, match="unknown activation 'gelu6'"):
         LeNet5(activation="gelu6")
+    with pytest.raises(ValueError, match="LeNet5: pool"):
+        LeNet5(pool="median")
 
 
 # ---------------------------------------------------------------------------- learning

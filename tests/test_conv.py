@@ -7,7 +7,7 @@ import torch.nn.functional as TF
 
 import deepling as dl
 import deepling.nn.functional as F
-from oracle import check_grad, check_op
+from oracle import check_grad, check_module, check_op
 
 CONV2D_CASES = [
     # x shape, w shape, kwargs
@@ -107,25 +107,8 @@ def test_conv2d_float32_stays_float32_and_no_graph_under_no_grad():
 
 
 # ---------------------------------------------------------------------------- modules
-def _same_weights(ours, theirs):
-    ours.load_state_dict(theirs.state_dict())
-    assert list(ours.state_dict()) == list(theirs.state_dict())
-    for k, v in theirs.state_dict().items():
-        assert ours.state_dict()[k].shape == tuple(v.shape), k
-
-
-def _module_parity(ours, theirs, xshape, atol=1e-4):
-    _same_weights(ours, theirs)
-    x = np.random.default_rng(0).standard_normal(xshape).astype(np.float32)
-    tx, dx = torch.tensor(x, requires_grad=True), dl.tensor(x, requires_grad=True)
-    ty, dy = theirs(tx), ours(dx)
-    np.testing.assert_allclose(dy.array, ty.detach().numpy(), atol=atol, rtol=1e-4)
-    w = np.random.default_rng(1).standard_normal(ty.shape).astype(np.float32)
-    (ty * torch.tensor(w)).sum().backward()
-    (dy * dl.tensor(w)).sum().backward()
-    np.testing.assert_allclose(dx.grad.array, tx.grad.numpy(), atol=atol * 10, rtol=1e-3)
-    for (name, p), tp in zip(ours.named_parameters(), theirs.parameters()):
-        np.testing.assert_allclose(p.grad.array, tp.grad.numpy(), atol=atol * 10, rtol=1e-3, err_msg=name)
+def _module_parity(ours, theirs, xshape):
+    check_module(ours, theirs, [xshape], atol=1e-4, rtol=1e-4, grad_atol=1e-3, grad_rtol=1e-3)
 
 
 @pytest.mark.parametrize("args,kw,xshape", [
@@ -150,7 +133,7 @@ def test_conv_transpose2d_module_matches_torch():
     kw = {"stride": 2, "padding": 1, "output_padding": 1, "groups": 2}
     _module_parity(dl.nn.ConvTranspose2d(4, 6, 3, **kw), torch.nn.ConvTranspose2d(4, 6, 3, **kw), (2, 4, 5, 4))
     ours, theirs = dl.nn.ConvTranspose2d(2, 3, 3, stride=2), torch.nn.ConvTranspose2d(2, 3, 3, stride=2)
-    _same_weights(ours, theirs)
+    ours.load_state_dict(theirs.state_dict())
     x = np.random.default_rng(0).standard_normal((1, 2, 4, 4)).astype(np.float32)
     want = theirs(torch.tensor(x), output_size=(10, 10)).detach().numpy()
     np.testing.assert_allclose(ours(dl.tensor(x), output_size=(10, 10)).array, want, atol=1e-5)

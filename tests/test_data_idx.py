@@ -3,7 +3,6 @@
 import gzip
 import hashlib
 import struct
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -198,12 +197,11 @@ def test_mnist_download_checksum_mismatch(tmp_path, monkeypatch):
 
 
 def _shared_mnist():
-    """``../shared/data/mnist`` next to the checkout (or its parent, for worktrees), if present."""
-    here = Path(__file__).resolve().parents[1]
-    for base in (here.parent, here.parent.parent):
-        if (base / "shared" / "data" / "mnist" / "t10k-labels-idx1-ubyte.gz").is_file():
-            return base / "shared" / "data" / "mnist"
-    return None
+    """Real MNIST where deepling looks for it (``deepling.data.dataset_dir``), if present."""
+    from deepling.data import dataset_dir
+
+    root = dataset_dir("mnist")
+    return root if (root / "t10k-labels-idx1-ubyte.gz").is_file() else None
 
 
 @pytest.mark.skipif(_shared_mnist() is None, reason="real MNIST (../shared/data/mnist) not present")
@@ -214,3 +212,29 @@ def test_real_mnist_test_set_if_present():
     assert ds.targets[:10].tolist() == [7, 2, 1, 0, 4, 1, 4, 9, 5, 9]
     raw = gzip.decompress((root / "t10k-labels-idx1-ubyte.gz").read_bytes())
     assert hashlib.md5(raw).hexdigest() == MNIST.resources["t10k-labels-idx1-ubyte"][0]
+
+
+def test_header_dimensions_past_2_63_are_an_idx_error(tmp_path):
+    # dims whose product overflows int64 used to wrap to 0, pass the size check and fail in reshape
+    import struct
+
+    from deepling.data.datasets.idx import IDXError, parse_idx
+
+    header = struct.pack(">HBB", 0, 0x08, 4) + struct.pack(">4I", 2**32 - 1, 2**32 - 1, 2**32 - 1, 2**16)
+    with pytest.raises(IDXError, match="header says dims"):
+        parse_idx(header, "big.idx")
+
+
+def test_a_gzip_bomb_is_refused_before_it_fills_memory(tmp_path):
+    import gzip as _gzip
+
+    from deepling.data.datasets import idx as idx_module
+
+    path = tmp_path / "bomb-idx3-ubyte.gz"
+    path.write_bytes(_gzip.compress(b"\0" * (8 << 20)))  # 8 MiB of zeros in a few KiB
+    with pytest.raises(idx_module.IDXError, match="gzip bomb"):
+        idx_module._read_bytes(path, limit=1 << 20)
+    truncated = tmp_path / "t-idx1-ubyte.gz"
+    truncated.write_bytes(_gzip.compress(b"\0" * 1000)[:-12])
+    with pytest.raises(idx_module.IDXError, match="corrupted or truncated"):
+        idx_module._read_bytes(truncated)

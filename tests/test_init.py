@@ -172,3 +172,17 @@ def test_linear_default_init_law():
     _check_uniform(lin.weight.array.astype(np.float64), -bound, bound)
     b = lin.bias.array
     assert np.abs(b).max() <= bound and b.std() == pytest.approx(bound / math.sqrt(3), rel=0.15)
+
+
+@pytest.mark.parametrize("name", ["uniform", "normal", "constant", "eye", "dirac", "xavier_uniform", "xavier_normal",
+                                  "kaiming_uniform", "kaiming_normal", "orthogonal"])
+def test_deprecated_names_warn_and_work_as_torchs(name):
+    shape = (3, 2, 3) if name == "dirac" else (3, 4)
+    args = (0.5,) if name == "constant" else ()
+    with pytest.warns(FutureWarning) as tw:
+        getattr(torch.nn.init, name)(torch.empty(shape), *args)
+    t = dl.empty(*shape)
+    with pytest.warns(FutureWarning) as dw:
+        out = getattr(dl.nn.init, name)(t, *args)
+    assert str(dw[0].message) == str(tw[0].message)
+    assert out is t and getattr(dl.nn.init, name).__name__ == name

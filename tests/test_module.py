@@ -264,3 +264,47 @@ def test_l1_penalty_is_sum_of_absolute_weights():
     assert dm[0].bias.grad is None
     with pytest.raises(ValueError, match="no parameters"):
         dl.nn.l1_penalty(dl.nn.ReLU())
+
+
+def _hook_calls(torch_like, register: str) -> list[int]:
+    """Register one hook twice, remove the first handle, register it again: how often does it run?"""
+    calls: list[int] = []
+    m = torch_like.nn.Linear(2, 2)
+
+    def hook(*args):
+        calls.append(1)
+
+    h1 = getattr(m, register)(hook)
+    getattr(m, register)(hook)
+    h1.remove()
+    getattr(m, register)(hook)
+    m(torch_like.zeros(1, 2))
+    return calls
+
+
+@pytest.mark.parametrize("register", ["register_forward_hook", "register_forward_pre_hook"])
+def test_hook_handles_never_collide_like_torch(register):
+    assert len(_hook_calls(dl, register)) == len(_hook_calls(torch, register)) == 2
+
+
+def test_removable_handle_ids_increase_and_work_as_context_managers():
+    m = dl.nn.Linear(2, 2)
+    calls: list[str] = []
+    a = m.register_forward_hook(lambda *_: calls.append("a"))
+    with m.register_forward_pre_hook(lambda *_: calls.append("pre")) as b:
+        m(dl.zeros(1, 2))
+    m(dl.zeros(1, 2))
+    assert b.id > a.id
+    assert calls == ["pre", "a", "a"]
+    a.remove()
+    a.remove()  # idempotent
+    m(dl.zeros(1, 2))
+    assert calls == ["pre", "a", "a"]
+
+
+@pytest.mark.parametrize("bad", [[1, 2], "ab", 3, None])
+def test_load_state_dict_of_a_non_mapping_is_a_type_error_as_in_torch(bad):
+    with pytest.raises(TypeError, match="dict-like"):
+        torch.nn.Linear(2, 2).load_state_dict(bad)
+    with pytest.raises(TypeError, match="expected state_dict to be dict-like, got"):
+        dl.nn.Linear(2, 2).load_state_dict(bad)

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import deepling as dl
-from oracle import check_grad, check_op
+from oracle import check_grad, check_module, check_op
 
 TF, DF = torch.nn.functional, dl.nn.functional
 
@@ -160,22 +160,10 @@ def _compare_state(m, tm):
             np.testing.assert_allclose(sd[k].array, tsd[k].numpy(), atol=1e-5, rtol=1e-5, err_msg=k)
 
 
-def _step(m, tm, x, seed, grads=True):
-    """Run both modules on x, compare outputs and the gradients of input and parameters."""
-    tx = torch.tensor(x, requires_grad=grads)
-    dx = dl.tensor(x, requires_grad=grads)
-    t, d = tm(tx), m(dx)
-    np.testing.assert_allclose(d.array, t.detach().numpy(), atol=2e-5, rtol=1e-4)
-    if grads:
-        w = np.random.default_rng(seed).standard_normal(t.shape).astype(np.float32)
-        (t * torch.tensor(w)).sum().backward()
-        (d * dl.tensor(w)).sum().backward()
-        np.testing.assert_allclose(dx.grad.array, tx.grad.numpy(), atol=2e-4, rtol=1e-3)
-        for (name, p), (tname, tp) in zip(m.named_parameters(), tm.named_parameters()):
-            assert name == tname
-            np.testing.assert_allclose(p.grad.array, tp.grad.numpy(), atol=2e-4, rtol=1e-3, err_msg=name)
-        m.zero_grad()
-        tm.zero_grad()
+def _step(m, tm, x, seed):
+    """Run both modules on x in their current mode, compare outputs and all gradients."""
+    check_module(m, tm, [x], modes=None, copy_weights=False, seed=seed, atol=2e-5, rtol=1e-4,
+                 grad_atol=2e-4, grad_rtol=1e-3)
 
 
 BN_CASES = [

@@ -54,6 +54,22 @@ CASES = [
     ("adagrad-maximize", optim.Adagrad, torch.optim.Adagrad, dict(lr=0.1, maximize=True)),
     ("adagrad-all", optim.Adagrad, torch.optim.Adagrad,
      dict(lr=0.1, lr_decay=0.01, weight_decay=0.05, initial_accumulator_value=0.1, eps=1e-6, maximize=True)),
+    ("adadelta", optim.Adadelta, torch.optim.Adadelta, dict()),
+    ("adadelta-rho-eps-wd", optim.Adadelta, torch.optim.Adadelta, dict(lr=0.5, rho=0.8, eps=1e-4, weight_decay=0.1)),
+    ("adadelta-maximize", optim.Adadelta, torch.optim.Adadelta, dict(lr=0.5, maximize=True)),
+    ("adamax", optim.Adamax, torch.optim.Adamax, dict()),
+    ("adamax-wd-betas", optim.Adamax, torch.optim.Adamax, dict(lr=0.01, betas=(0.8, 0.99), weight_decay=0.1)),
+    ("adamax-maximize", optim.Adamax, torch.optim.Adamax, dict(lr=0.01, maximize=True, eps=1e-3)),
+    ("nadam", optim.NAdam, torch.optim.NAdam, dict()),
+    ("nadam-wd", optim.NAdam, torch.optim.NAdam, dict(lr=0.01, weight_decay=0.1)),
+    ("nadam-decoupled", optim.NAdam, torch.optim.NAdam, dict(lr=0.01, weight_decay=0.1, decoupled_weight_decay=True)),
+    ("nadam-momentum-decay-maximize", optim.NAdam, torch.optim.NAdam,
+     dict(lr=0.01, momentum_decay=0.1, betas=(0.8, 0.9), maximize=True)),
+    ("radam", optim.RAdam, torch.optim.RAdam, dict()),
+    ("radam-wd", optim.RAdam, torch.optim.RAdam, dict(lr=0.01, weight_decay=0.1)),
+    ("radam-decoupled", optim.RAdam, torch.optim.RAdam, dict(lr=0.01, weight_decay=0.1, decoupled_weight_decay=True)),
+    # beta2 = 0.9: rho_t passes 5 at step 6, so the rectified branch runs within the test's steps
+    ("radam-rectified-maximize", optim.RAdam, torch.optim.RAdam, dict(lr=0.01, betas=(0.8, 0.9), maximize=True)),
 ]
 IDS = [c[0] for c in CASES]
 
@@ -308,7 +324,7 @@ def test_state_dict_round_trip_resumes_identically(name, dl_cls, t_cls, options)
     del opt
     fresh = dl_cls(params, lr=123.0)
     fresh.load_state_dict(saved)
-    assert fresh.param_groups[0]["lr"] == options["lr"]
+    assert fresh.param_groups[0]["lr"] == options.get("lr", dl_cls([dl.nn.Parameter(dl.ones(1))]).defaults["lr"])
     _train(fresh, params, seq[5:])
     for i, (p, r) in enumerate(zip(params, ref)):
         np.testing.assert_array_equal(p.array, r.array, err_msg=f"{name}: parameter {i}")

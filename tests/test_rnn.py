@@ -4,21 +4,12 @@ float64 gradchecks, and small "learns" tasks."""
 import numpy as np
 import pytest
 import torch
-from threadpoolctl import threadpool_limits
 
 import deepling as dl
 from deepling.autograd import gradcheck
-from oracle import check_grad, check_op
+from oracle import check_grad, check_module, check_op
 
 LAYERS = ["RNN", "GRU", "LSTM"]
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_blas_thread():
-    # Per-step GEMMs are tiny: a 2-thread BLAS on a loaded 2-core machine spends 30x longer
-    # synchronising its threads than computing.
-    with threadpool_limits(limits=1, user_api="blas"):
-        yield
 
 
 def _pair(name, *args, **kw):
@@ -37,35 +28,14 @@ def _as_tuple(s):
 
 
 def _compare_run(t, m, x, states=None, atol=2e-5):
-    """Run both with the same inputs, backprop a random projection of output AND final states,
-    and compare outputs, states, input/state gradients and every parameter gradient."""
-    tx = torch.tensor(x, requires_grad=True)
-    dx = dl.tensor(x, requires_grad=True)
-    t_st = d_st = None
-    if states is not None:
-        t_st = tuple(torch.tensor(s, requires_grad=True) for s in states)
-        d_st = tuple(dl.tensor(s, requires_grad=True) for s in states)
-    to, th = t(tx, None if t_st is None else (t_st if len(t_st) > 1 else t_st[0]))
-    do, dh = m(dx, None if d_st is None else (d_st if len(d_st) > 1 else d_st[0]))
-    th, dh = _as_tuple(th), _as_tuple(dh)
-    np.testing.assert_allclose(do.array, to.detach().numpy(), atol=atol, err_msg="output")
-    assert do.dtype == np.float32
-    for i, (a, b) in enumerate(zip(dh, th)):
-        np.testing.assert_allclose(a.array, b.detach().numpy(), atol=atol, err_msg=f"final state {i}")
-    rng = np.random.default_rng(7)
-    ws = [rng.standard_normal(a.shape).astype(np.float32) for a in (to, *th)]
-    sum((a * torch.tensor(w)).sum() for a, w in zip((to, *th), ws)).backward()
-    loss = (do * dl.tensor(ws[0])).sum()
-    for a, w in zip(dh, ws[1:]):
-        loss = loss + (a * dl.tensor(w)).sum()
-    loss.backward()
-    np.testing.assert_allclose(dx.grad.array, tx.grad.numpy(), atol=atol * 5, err_msg="grad input")
-    if states is not None:
-        for i, (a, b) in enumerate(zip(d_st, t_st)):
-            np.testing.assert_allclose(a.grad.array, b.grad.numpy(), atol=atol * 5, err_msg=f"grad initial state {i}")
-    tp = dict(t.named_parameters())
-    for name, p in m.named_parameters():
-        np.testing.assert_allclose(p.grad.array, tp[name].grad.numpy(), atol=atol * 5, rtol=1e-4, err_msg=f"grad {name}")
+    """Run both with the same inputs (and initial states), compare outputs and final states, then,
+    under a random projection of all of them, input/state gradients and every parameter gradient."""
+
+    def call(mod, x, *st):
+        return mod(x, None if not st else (st if len(st) > 1 else st[0]))
+
+    check_module(m, t, [x, *(states or ())], call=call, copy_weights=False, atol=atol, rtol=1e-5,
+                 grad_atol=atol * 5, grad_rtol=1e-4)
 
 
 def _states(name, layers, dirs, batch, hidden, proj=0, seed=3):
@@ -140,24 +110,9 @@ def test_cells_match_torch(name, batched, bias):
     lead = (3,) if batched else ()
     x = rng.standard_normal(lead + (4,)).astype(np.float32)
     states = [rng.standard_normal(lead + (5,)).astype(np.float32) for _ in range(2 if name == "LSTMCell" else 1)]
-    tx, dx = torch.tensor(x, requires_grad=True), dl.tensor(x, requires_grad=True)
-    ts = [torch.tensor(s, requires_grad=True) for s in states]
-    ds = [dl.tensor(s, requires_grad=True) for s in states]
-    tout = _as_tuple(t(tx, tuple(ts) if len(ts) > 1 else ts[0]))
-    dout = _as_tuple(m(dx, tuple(ds) if len(ds) > 1 else ds[0]))
-    ws = [rng.standard_normal(o.shape).astype(np.float32) for o in tout]
-    sum((o * torch.tensor(w)).sum() for o, w in zip(tout, ws)).backward()
-    loss = (dout[0] * dl.tensor(ws[0])).sum()
-    for o, w in zip(dout[1:], ws[1:]):
-        loss = loss + (o * dl.tensor(w)).sum()
-    loss.backward()
-    for a, b in zip(dout, tout):
-        np.testing.assert_allclose(a.array, b.detach().numpy(), atol=1e-5)
-    for a, b in zip([dx, *ds], [tx, *ts]):
-        np.testing.assert_allclose(a.grad.array, b.grad.numpy(), atol=1e-5)
-    tp = dict(t.named_parameters())
-    for n, p in m.named_parameters():
-        np.testing.assert_allclose(p.grad.array, tp[n].grad.numpy(), atol=1e-5, err_msg=n)
+    check_module(m, t, [x, *states], call=lambda mod, x, *st: mod(x, st if len(st) > 1 else st[0]),
+                 copy_weights=False, atol=1e-5, grad_atol=1e-5)
+    tx, dx = torch.tensor(x), dl.tensor(x)
     # Without a state the cells start from zeros, as torch's do.
     np.testing.assert_allclose(_as_tuple(m(dx))[0].array, _as_tuple(t(tx))[0].detach().numpy(), atol=1e-5)
 

@@ -24,14 +24,15 @@ def test_tensor_from_python_data_matches_torch(data):
     np.testing.assert_array_equal(d.array, t.numpy())
 
 
-def test_float_arrays_become_float32():
-    # the brief: float32 by default, also for float64 NumPy data (from_numpy keeps the dtype)
+def test_numpy_arrays_keep_their_dtype_as_in_torch():
+    # PyTorch: a NumPy array keeps its dtype; Python floats take the default dtype (float32)
     a = np.arange(3.0)
-    assert dl.tensor(a).dtype == np.float32
-    assert dl.Tensor(a).dtype == np.float32
-    assert dl.tensor(a, dtype=dl.float64).dtype == np.float64
+    assert dl.tensor(a).dtype == np.float64
+    assert dl.tensor([0.5, 1]).dtype == np.float32
+    assert dl.Tensor(a).dtype == np.float32 == dl.Tensor([1, 2]).dtype  # the legacy constructor: default dtype
+    assert dl.tensor(a, dtype=dl.float32).dtype == np.float32
     assert dl.from_numpy(a).dtype == np.float64
-    assert dl.tensor(np.arange(3, dtype=np.int32)).dtype == np.int64
+    assert dl.tensor(np.arange(3, dtype=np.int32)).dtype == np.int32
 
 
 def test_attributes_match_torch():
@@ -46,7 +47,7 @@ def test_attributes_match_torch():
     np.testing.assert_array_equal(d.mT.array, t.mT.numpy())
     np.testing.assert_array_equal(dl.tensor(a[0]).T.array, torch.tensor(a[0]).T.numpy())
     assert d.tolist() == pytest.approx(np.asarray(t.tolist()))
-    assert d.device == "cpu"
+    assert d.device == dl.device("cpu") and str(d.device) == str(t.device)
 
 
 def test_scalar_conversions():

@@ -12,7 +12,7 @@ import deepling as dl
 from deepling import nn
 from deepling.nn.normalization import LayerNorm
 from deepling.ops.activation import gelu
-from oracle import check_grad, compare
+from oracle import check_grad, check_module
 
 
 def _load(t: torch.nn.Module, d: nn.Module) -> None:
@@ -25,19 +25,12 @@ def _x(*shape, seed=0):
     return np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
 
 
-def _compare_run(t_fn, d_fn, arrays, t_params, d_module, atol=1e-5):
-    """Outputs, input gradients and parameter gradients under a random projection of the output."""
-    tin = [torch.tensor(a, requires_grad=True) for a in arrays]
-    din = [dl.tensor(a, requires_grad=True) for a in arrays]
-    to, do = t_fn(*tin), d_fn(*din)
-    compare("output", do, to, atol, atol * 10)
-    w = _x(*to.shape, seed=99)
-    (to * torch.tensor(w)).sum().backward()
-    (do * dl.tensor(w)).sum().backward()
-    for i, (a, b) in enumerate(zip(din, tin)):
-        compare(f"grad of input {i}", a.grad, b.grad, atol * 10, atol * 100)
-    for name, p in t_params:
-        compare(f"grad of {name}", d_module.get_parameter(name).grad, p.grad, atol * 10, atol * 100)
+def _compare_run(t_fn, d_fn, arrays, t_module, d_module, atol=1e-5):
+    """Outputs, input gradients and parameter gradients under a random projection of the output,
+    the modules in their current mode (``t_fn``/``d_fn`` call them with the masks)."""
+    check_module(d_module, t_module, arrays, modes=None, copy_weights=False,
+                 call=lambda m, *xs: (t_fn if isinstance(m, torch.nn.Module) else d_fn)(*xs),
+                 atol=atol, rtol=atol * 10, grad_atol=atol * 10, grad_rtol=atol * 100)
 
 
 @pytest.mark.parametrize("norm_first", [False, True])
@@ -54,7 +47,7 @@ def test_encoder_layer_matches_torch(norm_first, activation, batch_first):
     kpm[1, 3:] = True
     _compare_run(lambda x: t(x, src_mask=mask_t, src_key_padding_mask=torch.tensor(kpm)),
                  lambda x: d(x, src_mask=mask_d, src_key_padding_mask=dl.tensor(kpm)),
-                 [_x(3, 5, 8) if batch_first else _x(5, 3, 8)], t.named_parameters(), d)
+                 [_x(3, 5, 8) if batch_first else _x(5, 3, 8)], t, d)
 
 
 @pytest.mark.parametrize("norm_first", [False, True])
@@ -71,7 +64,7 @@ def test_decoder_layer_matches_torch(norm_first):
                        memory_key_padding_mask=torch.tensor(mkpm)),
         lambda x, m: d(x, m, tgt_mask=nn.Transformer.generate_square_subsequent_mask(4), tgt_is_causal=True,
                        memory_key_padding_mask=dl.tensor(mkpm)),
-        [_x(4, 2, 8), _x(6, 2, 8, seed=1)], t.named_parameters(), d)
+        [_x(4, 2, 8), _x(6, 2, 8, seed=1)], t, d)
 
 
 @pytest.mark.parametrize("norm_first", [False, True])
@@ -91,7 +84,7 @@ def test_transformer_matches_torch(norm_first):
                        memory_key_padding_mask=torch.tensor(kpm)),
         lambda s, g: d(s, g, tgt_mask=dm, src_key_padding_mask=dl.tensor(kpm),
                        memory_key_padding_mask=dl.tensor(kpm)),
-        [_x(3, 6, 8), _x(3, 4, 8, seed=1)], t.named_parameters(), d)
+        [_x(3, 6, 8), _x(3, 4, 8, seed=1)], t, d)
 
 
 def test_transformer_state_dict_round_trip_and_init():
@@ -117,7 +110,7 @@ def test_encoder_stack_with_causal_mask_matches_torch():
     tm = torch.nn.Transformer.generate_square_subsequent_mask(5)
     dm = nn.Transformer.generate_square_subsequent_mask(5)
     _compare_run(lambda x: t(x, mask=tm, is_causal=True), lambda x: d(x, mask=dm, is_causal=True),
-                 [_x(2, 5, 8)], t.named_parameters(), d)
+                 [_x(2, 5, 8)], t, d)
 
 
 def test_dropout_in_training_mode():

@@ -6,13 +6,19 @@ from typing import Any
 
 import numpy as np
 
+from deepling.devices import device as _device_type
+from deepling.devices import resolve
+
 __all__ = ["Generator", "manual_seed", "seed", "get_rng_state", "set_rng_state", "default_generator"]
 
 
 class Generator:
     """A seeded source of randomness (NumPy's PCG64), like ``torch.Generator``."""
 
-    def __init__(self, seed: int | None = None) -> None:
+    def __init__(self, seed: Any = None, device: Any = None) -> None:
+        if isinstance(seed, (str, _device_type)):  # torch.Generator("cpu"): the first argument is the device
+            seed, device = None, seed
+        self.device = resolve(device, "Generator")
         self.rng = np.random.default_rng(seed)
 
     def manual_seed(self, seed: int) -> Generator:
@@ -50,5 +56,7 @@ def set_rng_state(state: dict[str, Any]) -> None:
     default_generator.set_state(state)
 
 
-def _rng(generator: Generator | None = None) -> np.random.Generator:
+def numpy_rng(generator: Generator | None = None) -> np.random.Generator:
+    """The NumPy generator behind ``generator``, or behind the global one when None: every random
+    draw in deepling (init, dropout, shuffling, sampling) goes through it."""
     return (generator or default_generator).rng

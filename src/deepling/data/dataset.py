@@ -12,8 +12,8 @@ from typing import Any, Callable, Generic, Sequence, TypeVar
 
 import numpy as np
 
-from deepling.random import Generator, _rng
-from deepling.tensor import Tensor
+from deepling.random import Generator, numpy_rng
+from deepling.tensor import Tensor, to_array
 
 __all__ = ["Dataset", "TensorDataset", "Subset", "ConcatDataset", "random_split", "ImageLabelDataset"]
 
@@ -63,6 +63,16 @@ class ImageLabelDataset(Dataset):
         return lambda idx: (Tensor._wrap(self.data[idx]), Tensor._wrap(self.targets[idx]))
 
 
+def _sample_tensor(data: Any) -> Tensor:
+    """Arrays given to TensorDataset (a deepling convenience): floats in float32, integers in int64."""
+    arr = np.asarray(data)
+    if arr.dtype.kind == "f":
+        return Tensor._wrap(arr.astype(np.float32))
+    if arr.dtype.kind in "iu" and arr.dtype != np.uint8:
+        return Tensor._wrap(arr.astype(np.int64))
+    return Tensor._wrap(to_array(arr))
+
+
 class TensorDataset(Dataset):
     """Samples are rows of the given tensors: item ``i`` is ``(t[i] for t in tensors)``.
 
@@ -72,7 +82,7 @@ class TensorDataset(Dataset):
     def __init__(self, *tensors: Any) -> None:
         if not tensors:
             raise ValueError("TensorDataset: needs at least one tensor")
-        self.tensors = tuple(t if isinstance(t, Tensor) else Tensor(t) for t in tensors)
+        self.tensors = tuple(t if isinstance(t, Tensor) else _sample_tensor(t) for t in tensors)
         sizes = [t.shape[0] if t.ndim else None for t in self.tensors]
         if None in sizes or len(set(sizes)) != 1:
             shapes = ", ".join(str(t.shape) for t in self.tensors)
@@ -140,7 +150,7 @@ def random_split(dataset: Dataset, lengths: Sequence[int | float], generator: Ge
         lengths = counts
     if sum(lengths) != n:
         raise ValueError(f"random_split: sum of input lengths ({sum(lengths)}) does not equal the length of the dataset ({n})")
-    perm = _rng(generator).permutation(n)
+    perm = numpy_rng(generator).permutation(n)
     out, start = [], 0
     for length in lengths:
         out.append(Subset(dataset, perm[start : start + int(length)].tolist()))

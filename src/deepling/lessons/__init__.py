@@ -11,12 +11,13 @@ holds or does not hold) and a figure (``plot``). Tests assert every verdict.
 from __future__ import annotations
 
 import importlib
+import inspect
 from types import ModuleType
 from typing import Any
 
 from deepling.lessons._verdict import claim_of, format_verdict, verdict
 
-__all__ = ["NAMES", "available", "load", "run", "plot", "summary", "verdict", "format_verdict"]
+__all__ = ["NAMES", "available", "load", "run", "plot", "summary", "options", "verdict", "format_verdict"]
 
 # In the order of the course.
 NAMES = [
@@ -55,8 +56,35 @@ def summary(name: str) -> str:
     return claim_of(load(name).__doc__)
 
 
+def options(name: str) -> dict[str, Any]:
+    """A lesson's options (the keyword arguments of its ``run``) with their defaults."""
+    sig = inspect.signature(load(name).run)
+    return {p.name: p.default for p in sig.parameters.values()
+            if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.default is not p.empty}
+
+
+def _check_options(name: str, given: dict[str, Any]) -> None:
+    known = options(name)
+    listing = ", ".join(f"{k}={v!r}" for k, v in known.items()) or "none"
+    for key, value in given.items():
+        if key not in known:
+            raise ValueError(f"lesson {name}: unknown option {key!r}; its options are: {listing}")
+        default = known[key]
+        if default is None or value is None:
+            continue
+        numeric = (int, float)
+        if isinstance(default, bool) != isinstance(value, bool) or (
+            isinstance(default, numeric) and not isinstance(value, numeric)
+        ) or (isinstance(default, str) and not isinstance(value, str)):
+            raise ValueError(f"lesson {name}: option {key} expects a value like {default!r}, got {value!r}")
+        if isinstance(default, int) and not isinstance(default, bool) and isinstance(value, float):
+            raise ValueError(f"lesson {name}: option {key} expects an integer (default {default!r}), got {value!r}")
+
+
 def run(name: str, **options: Any) -> dict[str, Any]:
-    """Run lesson ``name``; the result holds its numbers and ``result["verdict"]`` (see ``_verdict``)."""
+    """Run lesson ``name``; the result holds its numbers and ``result["verdict"]`` (see ``_verdict``).
+    An unknown option or a value of the wrong kind is a ValueError naming the lesson's options."""
+    _check_options(name, options)
     result = load(name).run(**options)
     if "verdict" not in result:
         raise RuntimeError(f"lesson {name!r} returned no verdict")

@@ -14,8 +14,8 @@ import numpy as np
 
 import deepling as dl
 import deepling.nn.functional as F
-from deepling.lessons._plot import save, subplots
 from deepling.lessons._verdict import verdict
+from deepling.lessons.plotting import save, subplots
 from deepling.models import GPT
 
 TEXT = ("the cat sat on the mat. the dog sat on the log. the cat saw the dog. the dog saw the cat. "

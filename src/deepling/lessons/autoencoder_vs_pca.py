@@ -15,9 +15,9 @@ import numpy as np
 import deepling as dl
 import deepling.nn as nn
 import deepling.nn.functional as F
-from deepling.lessons._data import images
-from deepling.lessons._plot import save, subplots
 from deepling.lessons._verdict import verdict
+from deepling.lessons.data import images
+from deepling.lessons.plotting import save, subplots
 
 
 def pca_error(x: np.ndarray, xt: np.ndarray, k: int) -> float:
@@ -44,10 +44,10 @@ def train_ae(model: nn.Module, x: np.ndarray, xt: np.ndarray, epochs: int, lr: f
 
 
 def run(code: int = 8, n_train: int = 5000, n_test: int = 1000, epochs: int = 30, source: str = "auto", seed: int = 0) -> dict[str, Any]:
-    from deepling.lessons._data import mnist_dir
+    from deepling.lessons.data import resolve_source
 
-    if source == "digits" or (source == "auto" and mnist_dir() is None):
-        n_train, n_test = min(n_train, 1400), min(n_test, 397)
+    if resolve_source(source) == "digits":
+        n_train, n_test = min(n_train, 1400), min(n_test, 360)
     data = images(n_train, n_test, source, seed)
     x, xt = data["x_train"], data["x_test"]
     d = x.shape[1]

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from deepling import lessons
-from deepling.lessons.cli import _fmt
+from deepling.lessons.formatting import format_value
 
 
 def _rows(result: dict[str, Any]) -> list[str]:
@@ -19,7 +19,7 @@ def _rows(result: dict[str, Any]) -> list[str]:
     for k, v in result.items():
         if k.startswith("_") or k == "verdict":
             continue
-        rows.append(f"| `{k}` | {_fmt(v)} |")
+        rows.append(f"| `{k}` | {format_value(v)} |")
     return rows
 
 

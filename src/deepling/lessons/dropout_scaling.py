@@ -10,8 +10,8 @@ from typing import Any
 
 import deepling as dl
 import deepling.nn as nn
-from deepling.lessons._plot import save, subplots
 from deepling.lessons._verdict import verdict
+from deepling.lessons.plotting import save, subplots
 
 
 def run(p: float = 0.5, n: int = 200_000, seed: int = 0) -> dict[str, Any]:

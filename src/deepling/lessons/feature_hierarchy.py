@@ -14,9 +14,9 @@ from typing import Any
 import deepling as dl
 import deepling.nn as nn
 import deepling.nn.functional as F
-from deepling.lessons._data import images
-from deepling.lessons._plot import save, subplots
 from deepling.lessons._verdict import verdict
+from deepling.lessons.data import images
+from deepling.lessons.plotting import save, subplots
 
 LAYERS = ["conv1", "relu1", "pool1", "conv2", "relu2", "pool2"]
 
@@ -28,10 +28,10 @@ def _model(side: int, c1: int, c2: int) -> nn.Sequential:
 
 def run(n_train: int = 3000, n_test: int = 1000, epochs: int = 3, c1: int = 8, c2: int = 16, lr: float = 3e-3,
         source: str = "auto", seed: int = 0) -> dict[str, Any]:
-    from deepling.lessons._data import mnist_dir
+    from deepling.lessons.data import resolve_source
 
-    if source == "digits" or (source == "auto" and mnist_dir() is None):
-        n_train, n_test = min(n_train, 1400), min(n_test, 397)
+    if resolve_source(source) == "digits":
+        n_train, n_test = min(n_train, 1400), min(n_test, 360)
     data = images(n_train, n_test, source, seed)
     side = data["side"]
     xtr = dl.tensor(data["x_train"].reshape(-1, 1, side, side))

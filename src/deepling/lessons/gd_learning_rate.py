@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 import deepling as dl
-from deepling.lessons._plot import save, subplots
 from deepling.lessons._verdict import verdict
+from deepling.lessons.plotting import save, subplots
 
 RATES = (1.0, 0.25, 0.24, 0.1)
 

@@ -16,8 +16,8 @@ import numpy as np
 import deepling as dl
 import deepling.nn as nn
 import deepling.nn.functional as F
-from deepling.lessons._plot import save, subplots
 from deepling.lessons._verdict import verdict
+from deepling.lessons.plotting import save, subplots
 
 
 def _stack_stds(init: str, act: str, depth: int, width: int, seed: int) -> list[float]:

@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 
 import deepling as dl
-from deepling.lessons._plot import save, subplots
 from deepling.lessons._verdict import verdict
+from deepling.lessons.plotting import save, subplots
 
 
 def run(n: int = 256, d_in: int = 8, d_hidden: int = 16, d_out: int = 4, seed: int = 0) -> dict[str, Any]:

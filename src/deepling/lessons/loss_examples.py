@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 
 import deepling as dl
-from deepling.lessons._plot import save, subplots
 from deepling.lessons._verdict import verdict
+from deepling.lessons.plotting import save, subplots
 
 
 def grads_at(z0: float) -> tuple[float, float]:

@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 
 import deepling as dl
-from deepling.lessons._plot import save, subplots
 from deepling.lessons._verdict import verdict
+from deepling.lessons.plotting import save, subplots
 
 
 def by_hand(x: np.ndarray, wh: np.ndarray, wo: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:

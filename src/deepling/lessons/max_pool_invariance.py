@@ -14,9 +14,9 @@ import numpy as np
 
 import deepling as dl
 import deepling.nn as nn
-from deepling.lessons._data import images
-from deepling.lessons._plot import save, subplots
 from deepling.lessons._verdict import verdict
+from deepling.lessons.data import images
+from deepling.lessons.plotting import save, subplots
 
 
 def _shift(x: np.ndarray, dy: int, dx: int) -> np.ndarray:

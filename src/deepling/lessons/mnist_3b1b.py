@@ -16,15 +16,15 @@ import numpy as np
 import deepling as dl
 import deepling.nn as nn
 import deepling.nn.functional as F
-from deepling.lessons._data import images
-from deepling.lessons._plot import save, subplots
 from deepling.lessons._verdict import verdict
+from deepling.lessons.data import images, resolve_source
+from deepling.lessons.plotting import save, subplots
 
 
 def run(n_train: int = 20000, n_test: int = 5000, epochs: int | None = None, lr: float = 1.0, batch: int = 32,
         source: str = "auto", seed: int = 0) -> dict[str, Any]:
-    if source == "digits" or (source == "auto" and _no_mnist()):
-        n_train, n_test = min(n_train, 1300), min(n_test, 497)
+    if resolve_source(source) == "digits":
+        n_train, n_test = min(n_train, 1300), min(n_test, 360)
         epochs = epochs or 40  # 1,300 small images: more passes for the same number of updates
     epochs = epochs or 5
     data = images(n_train, n_test, source, seed)
@@ -63,11 +63,6 @@ def run(n_train: int = 20000, n_test: int = 5000, epochs: int | None = None, lr:
         "_w1": model[0].weight.detach().numpy().copy(), "_side": data["side"], "_losses": losses,
     }
 
-
-def _no_mnist() -> bool:
-    from deepling.lessons._data import mnist_dir
-
-    return mnist_dir() is None
 
 
 def plot(result: dict[str, Any], path: str) -> None:

@@ -12,8 +12,8 @@ import numpy as np
 
 import deepling as dl
 import deepling.nn as nn
-from deepling.lessons._plot import save, subplots
 from deepling.lessons._verdict import verdict
+from deepling.lessons.plotting import save, subplots
 
 AXES = {"batch": (0, 2, 3), "layer": (1, 2, 3), "instance": (2, 3)}
 

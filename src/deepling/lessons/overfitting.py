@@ -10,9 +10,9 @@ from typing import Any
 import deepling as dl
 import deepling.nn as nn
 import deepling.nn.functional as F
-from deepling.lessons._data import images
-from deepling.lessons._plot import save, subplots
 from deepling.lessons._verdict import verdict
+from deepling.lessons.data import images
+from deepling.lessons.plotting import save, subplots
 
 
 def _curves(hidden: tuple[int, ...], data: dict[str, Any], epochs: int, seed: int, lr: float = 1e-3) -> dict[str, list[float]]:

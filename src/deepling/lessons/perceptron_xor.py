@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 
 import deepling as dl
-from deepling.lessons._plot import save, subplots
 from deepling.lessons._verdict import verdict
+from deepling.lessons.plotting import save, subplots
 
 X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float32)
 TARGETS = {

@@ -9,14 +9,14 @@ from typing import Any
 
 import numpy as np
 
-from deepling.lessons._data import images, mnist_dir
-from deepling.lessons._plot import save, subplots
 from deepling.lessons._verdict import verdict
+from deepling.lessons.data import images, resolve_source
+from deepling.lessons.plotting import save, subplots
 
 
 def run(n: int = 5000, max_distance: int = 7, source: str = "auto", seed: int = 0) -> dict[str, Any]:
-    if source == "digits" or (source == "auto" and mnist_dir() is None):
-        n = min(n, 1700)
+    if resolve_source(source) == "digits":
+        n = min(n, 1437)
     data = images(n, 1, source, seed)
     x = data["x_train"]
     side = data["side"]

@@ -15,20 +15,20 @@ from typing import Any
 
 import numpy as np
 
-from deepling.lessons._data import images, mnist_dir
-from deepling.lessons._plot import save, subplots
 from deepling.lessons._verdict import verdict
+from deepling.lessons.data import images, resolve_source
+from deepling.lessons.plotting import save, subplots
 
 
 def run(labels_per_class: int | None = None, seeds: tuple[int, ...] = (0, 1, 2), epochs_per_layer: int | None = None,
         n_unlabeled: int = 10000, source: str = "auto", finetune_lr: float = 0.03, max_epochs: int = 200,
         patience: int = 50) -> dict[str, Any]:
     """Defaults per source: MNIST 300 labels + ``n_unlabeled`` images, 784-500-500, 10 epochs per layer;
-    the 8x8 digits 50 labels + 1,400 images, 64-64-64, 100 epochs per layer (70 steps per epoch)."""
+    the 8x8 digits 50 labels + 1,437 images, 64-64-64, 100 epochs per layer (70 steps per epoch)."""
     from deepling.pretrain.experiment import Recipe, run_semi_supervised, summarize
 
-    if source == "digits" or (source == "auto" and mnist_dir() is None):
-        data = images(1400, 397, "digits", 0)
+    if resolve_source(source) == "digits":
+        data = images(1437, 360, "digits", 0)  # all of the digits
         layers: tuple[int, ...] = (64, 64, 64)
         labels_per_class, epochs_per_layer = labels_per_class or 5, epochs_per_layer or 100
     else:

@@ -16,9 +16,9 @@ import numpy as np
 import deepling as dl
 import deepling.nn as nn
 import deepling.nn.functional as F
-from deepling.lessons._data import images
-from deepling.lessons._plot import save, subplots
 from deepling.lessons._verdict import verdict
+from deepling.lessons.data import images
+from deepling.lessons.plotting import save, subplots
 
 
 def _fit(x: np.ndarray, y: np.ndarray, hidden: int, epochs: int, seed: int) -> nn.Sequential:
@@ -56,10 +56,10 @@ def run(n_train: int = 3000, n_test: int = 1000, hidden: int = 256, epochs: int 
         source: str = "auto", seed: int = 0) -> dict[str, Any]:
     from sklearn.svm import SVC
 
-    from deepling.lessons._data import mnist_dir
+    from deepling.lessons.data import resolve_source
 
-    if source == "digits" or (source == "auto" and mnist_dir() is None):
-        n_train, n_test = min(n_train, 1400), min(n_test, 397)
+    if resolve_source(source) == "digits":
+        n_train, n_test = min(n_train, 1400), min(n_test, 360)
     data = images(n_train, n_test, source, seed)
     x, y, xt, yt = data["x_train"], data["y_train"], data["x_test"], data["y_test"]
     out: dict[str, Any] = {"source": data["source"], "sparsities": list(sparsities), "components": list(components)}

@@ -13,8 +13,8 @@ import numpy as np
 
 import deepling as dl
 import deepling.nn as nn
-from deepling.lessons._plot import save, subplots
 from deepling.lessons._verdict import verdict
+from deepling.lessons.plotting import save, subplots
 
 # (kind, kernel, stride): a LeNet/VGG-like stack.
 STACK = [("conv", 3, 1), ("conv", 3, 1), ("pool", 2, 2), ("conv", 3, 1), ("conv", 3, 1), ("pool", 2, 2), ("conv", 5, 1)]

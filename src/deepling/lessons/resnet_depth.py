@@ -16,9 +16,9 @@ import numpy as np
 import deepling as dl
 import deepling.nn as nn
 import deepling.nn.functional as F
-from deepling.lessons._data import images
-from deepling.lessons._plot import save, subplots
 from deepling.lessons._verdict import verdict
+from deepling.lessons.data import images
+from deepling.lessons.plotting import save, subplots
 
 KINDS = ("plain", "plain_kaiming", "residual")
 

@@ -22,7 +22,7 @@ from deepling.nn import functional as F
 from deepling.nn.module import Module
 from deepling.nn.parameter import Parameter
 from deepling.ops.matmul import linear
-from deepling.random import _rng
+from deepling.random import numpy_rng
 from deepling.tensor import Tensor
 
 __all__ = [
@@ -30,16 +30,10 @@ __all__ = [
     "dense_autoencoder", "conv_autoencoder", "corrupt", "kl_bernoulli", "gaussian_kl", "pca_project",
 ]
 
-_ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "gelu": nn.GELU, "leaky_relu": nn.LeakyReLU,
-                "elu": nn.ELU, "silu": nn.SiLU, "identity": nn.Identity}
-
 
 def _act(name: str | None) -> nn.Module:
-    if name is None:
-        return nn.Identity()
-    if name not in _ACTIVATIONS:
-        raise ValueError(f"autoencoder: unknown activation {name!r} (choose from {sorted(_ACTIVATIONS)} or None)")
-    return _ACTIVATIONS[name]()
+    """``nn.activation_by_name(name)``; None is the identity (a linear layer)."""
+    return nn.Identity() if name is None else nn.activation_by_name(name)
 
 
 def _per_sample(sq: Tensor) -> Tensor:
@@ -64,9 +58,9 @@ def corrupt(x: Tensor, corruption: str, noise: float) -> Tensor:
     """
     _check_corruption(corruption, noise)
     if corruption == "mask":
-        keep = (_rng().random(x.shape) >= noise).astype(x.dtype)
+        keep = (numpy_rng().random(x.shape) >= noise).astype(x.dtype)
         return x * Tensor._wrap(keep)
-    eps = _rng().standard_normal(x.shape).astype(x.dtype)
+    eps = numpy_rng().standard_normal(x.shape).astype(x.dtype)
     return x + Tensor._wrap(eps * x.dtype.type(noise))
 
 
@@ -271,7 +265,7 @@ class VAE(Module):
     def reparameterize(self, mu: Tensor, logvar: Tensor) -> Tensor:
         if not self.training:
             return mu
-        eps = Tensor._wrap(_rng().standard_normal(mu.shape).astype(mu.dtype))
+        eps = Tensor._wrap(numpy_rng().standard_normal(mu.shape).astype(mu.dtype))
         return mu + (logvar * 0.5).exp() * eps
 
     def decode(self, z: Tensor) -> Tensor:
@@ -306,7 +300,7 @@ class VAE(Module):
 
     def sample(self, n: int) -> Tensor:
         """``n`` samples decoded from the prior ``z ~ N(0, I)`` (probabilities for bernoulli)."""
-        z = Tensor._wrap(_rng().standard_normal((n, self.latent_dim)).astype(self.fc_mu.weight.dtype))
+        z = Tensor._wrap(numpy_rng().standard_normal((n, self.latent_dim)).astype(self.fc_mu.weight.dtype))
         out = self.decode(z)
         return out.sigmoid() if self.likelihood == "bernoulli" else out
 

@@ -12,11 +12,12 @@ from typing import Any
 import numpy as np
 
 from deepling.autograd import no_grad
+from deepling.models.sampling import sample_next
 from deepling.nn.linear import Linear
 from deepling.nn.module import Module
 from deepling.nn.rnn import GRU, LSTM, RNN
 from deepling.nn.sparse import Embedding
-from deepling.random import Generator, _rng
+from deepling.random import Generator, numpy_rng
 from deepling.tensor import Tensor
 
 __all__ = ["CharRNN"]
@@ -69,12 +70,12 @@ class CharRNN(Module):
             raise ValueError(f"CharRNN.generate: temperature must be >= 0, got {temperature}")
         was_training = self.training
         self.eval()
-        rng = _rng(generator)
+        rng = numpy_rng(generator)
         out = [ids]
         logits, state = self.forward_with_state(Tensor._wrap(ids))
         last = logits.array[:, -1]
         for _ in range(max_new_tokens):
-            nxt = _sample(last, temperature, top_k, rng)
+            nxt = sample_next(last, temperature, top_k, rng)
             out.append(nxt[:, None])
             logits, state = self.forward_with_state(Tensor._wrap(nxt[:, None]), state)
             last = logits.array[:, -1]
@@ -84,17 +85,3 @@ class CharRNN(Module):
 
     def extra_repr(self) -> str:
         return f"cell={self.cell!r}"
-
-
-def _sample(logits: np.ndarray, temperature: float, top_k: int | None, rng: np.random.Generator) -> np.ndarray:
-    """One id per row of ``logits (B, V)``: inverse-CDF sampling of the tempered, top-k softmax."""
-    if temperature == 0:
-        return logits.argmax(axis=1)
-    z = logits.astype(np.float64) / temperature
-    if top_k is not None and top_k < z.shape[1]:
-        kth = np.partition(z, -top_k, axis=1)[:, -top_k][:, None]
-        z = np.where(z < kth, -np.inf, z)
-    p = np.exp(z - z.max(axis=1, keepdims=True))
-    cdf = np.cumsum(p, axis=1)
-    u = rng.random((z.shape[0], 1)) * cdf[:, -1:]
-    return np.minimum((cdf < u).sum(axis=1), z.shape[1] - 1).astype(np.int64)

@@ -12,6 +12,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from deepling.autograd import Function, no_grad
+from deepling.models.sampling import sample_next
 from deepling.nn.container import ModuleList
 from deepling.nn.dropout import Dropout
 from deepling.nn.linear import Linear
@@ -19,8 +20,9 @@ from deepling.nn.module import Module
 from deepling.nn.normalization import LayerNorm
 from deepling.nn.sparse import Embedding
 from deepling.nn.transformer import LearnedPositionalEmbedding
+from deepling.ops import kernels
 from deepling.ops.attention import attention_weights, packed_self_attention
-from deepling.random import _rng
+from deepling.random import numpy_rng
 from deepling.tensor import Tensor
 
 __all__ = ["GPT", "CausalSelfAttention", "plot_attention"]
@@ -55,8 +57,6 @@ class CausalSelfAttention(Module):
         return self.resid_dropout(self.proj(y))
 
 
-_K = np.sqrt(2 / np.pi)  # tanh-GELU constants (GPT-2's GELU)
-_C = 0.044715
 
 
 class _GeluMLP(Function):
@@ -71,16 +71,7 @@ class _GeluMLP(Function):
         x2 = x.reshape(-1, x.shape[-1])
         h = x2 @ w1.T
         h += b1
-        dt = h.dtype.type
-        t = h * h
-        t *= dt(_C)
-        t += 1
-        t *= h
-        t *= dt(_K)
-        np.tanh(t, out=t)
-        a = t + 1
-        a *= h
-        a *= dt(0.5)
+        a, t = kernels.gelu_tanh(h)
         out = a @ w2.T
         out += b2
         if self.needs_input_grad:
@@ -89,23 +80,10 @@ class _GeluMLP(Function):
 
     def backward(self, g: np.ndarray) -> tuple:
         g2 = g.reshape(-1, g.shape[-1])
-        h, t, dt = self.h, self.t, self.h.dtype.type
         dw2 = g2.T @ self.a
         db2 = g2.sum(axis=0)
         da = g2 @ self.w2
-        # GELU'(h), reusing two temporaries.
-        inner = h * h
-        inner *= dt(3 * _C)
-        inner += 1
-        inner *= dt(_K)
-        inner *= h
-        t2 = t * t
-        np.subtract(1, t2, out=t2)
-        t2 *= inner
-        t2 += t
-        t2 += 1
-        t2 *= dt(0.5)
-        da *= t2
+        da *= kernels.gelu_tanh_grad(self.h, self.t)
         dw1 = da.T @ self.x2
         db1 = da.sum(axis=0)
         dx = (da @ self.w1).reshape(g.shape[:-1] + (self.w1.shape[1],))
@@ -198,20 +176,9 @@ class GPT(Module):
         batched = out.ndim == 2
         if not batched:
             out = out[None]
-        rng = _rng(generator)
+        rng = numpy_rng(generator)
         for _ in range(max_new_tokens):
-            logits = self(Tensor._wrap(out[:, -self.context:])).array[:, -1].astype(np.float64)
-            if temperature <= 0:
-                nxt = logits.argmax(axis=-1)
-            else:
-                logits /= temperature
-                if top_k is not None and top_k < logits.shape[-1]:
-                    kth = np.partition(logits, -top_k, axis=-1)[:, -top_k][:, None]
-                    logits[logits < kth] = -np.inf
-                probs = np.exp(logits - logits.max(axis=-1, keepdims=True))
-                cdf = np.cumsum(probs, axis=-1)
-                u = rng.random((out.shape[0], 1)) * cdf[:, -1:]
-                nxt = np.minimum((cdf < u).sum(axis=-1), logits.shape[-1] - 1)
+            nxt = sample_next(self(Tensor._wrap(out[:, -self.context:])).array[:, -1], temperature, top_k, rng)
             out = np.concatenate([out, nxt[:, None].astype(np.int64)], axis=1)
         self.train(was_training)
         return Tensor._wrap(out if batched else out[0])

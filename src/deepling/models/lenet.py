@@ -16,7 +16,7 @@ __all__ = ["LeNet5"]
 
 
 class LeNet5(nn.Module):
-    """LeNet-5 with a choice of activation ('relu' or the original 'tanh') and pooling ('max' or 'avg').
+    """LeNet-5 with a choice of activation (any name of ``nn.ACTIVATIONS``: 'relu', the original 'tanh', ...) and pooling ('max' or 'avg').
 
     Input (N, in_channels, 28, 28) (32x32 also works with ``padding=0`` on the first conv, as in the
     paper); output logits (N, num_classes). Modules: ``features`` (convs, activations, pools) and
@@ -26,12 +26,15 @@ class LeNet5(nn.Module):
     def __init__(self, num_classes: int = 10, in_channels: int = 1, activation: str = "relu", pool: str = "max",
                  padding: int = 2) -> None:
         super().__init__()
-        acts = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}
         pools = {"max": nn.MaxPool2d, "avg": nn.AvgPool2d}
-        if activation not in acts or pool not in pools:
-            raise ValueError(f"LeNet5: activation must be one of {list(acts)} and pool one of {list(pools)}, "
-                             f"got {activation!r} and {pool!r}")
-        act, pl = acts[activation], pools[pool]
+        nn.activation_by_name(activation)  # an unknown name fails here, before any layer is built
+        if pool not in pools:
+            raise ValueError(f"LeNet5: pool must be one of {list(pools)}, got {pool!r}")
+
+        def act() -> nn.Module:
+            return nn.activation_by_name(activation)
+
+        pl = pools[pool]
         self.features = nn.Sequential(
             nn.Conv2d(in_channels, 6, kernel_size=5, padding=padding), act(), pl(2),
             nn.Conv2d(6, 16, kernel_size=5), act(), pl(2),

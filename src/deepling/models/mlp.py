@@ -8,17 +8,9 @@ from deepling import nn
 
 __all__ = ["MLP"]
 
-_ACTIVATIONS = {"relu": "ReLU", "tanh": "Tanh", "sigmoid": "Sigmoid", "gelu": "GELU", "leaky_relu": "LeakyReLU",
-                "elu": "ELU", "silu": "SiLU", "identity": "Identity"}
-
 
 def _activation(activation: str | Callable[[], nn.Module]) -> nn.Module:
-    if callable(activation):
-        return activation()
-    key = activation.lower()
-    if key not in _ACTIVATIONS:
-        raise ValueError(f"MLP: unknown activation {activation!r} (choose from {sorted(_ACTIVATIONS)} or pass a Module class)")
-    return getattr(nn, _ACTIVATIONS[key])()
+    return activation() if callable(activation) else nn.activation_by_name(activation)
 
 
 class MLP(nn.Sequential):

@@ -19,17 +19,12 @@ from deepling.autograd import no_grad
 from deepling.nn import functional as F
 from deepling.nn.module import Module
 from deepling.nn.parameter import Parameter
+from deepling.ops import kernels
 from deepling.ops.matmul import linear
-from deepling.random import _rng
+from deepling.random import numpy_rng
 from deepling.tensor import Tensor
 
 __all__ = ["RBM"]
-
-
-def _sigmoid(a: np.ndarray) -> np.ndarray:
-    # split by sign so exp never overflows
-    e = np.exp(-np.abs(a))
-    return np.where(a >= 0, 1 / (1 + e), e / (1 + e)).astype(a.dtype, copy=False)
 
 
 def _array(v: Tensor | np.ndarray, name: str, width: int) -> np.ndarray:
@@ -69,15 +64,15 @@ class RBM(Module):
     # ----------------------------------------------------------------------------- conditionals
     def prob_h(self, v: np.ndarray) -> np.ndarray:
         """``p(h=1|v) = sigmoid(v W^T + c)``, ``(N, D) -> (N, H)``."""
-        return _sigmoid(v @ self.weight.array.T + self.hidden_bias.array)
+        return kernels.sigmoid(v @ self.weight.array.T + self.hidden_bias.array)
 
     def prob_v(self, h: np.ndarray) -> np.ndarray:
         """``p(v=1|h) = sigmoid(h W + b)``, ``(N, H) -> (N, D)``."""
-        return _sigmoid(h @ self.weight.array + self.visible_bias.array)
+        return kernels.sigmoid(h @ self.weight.array + self.visible_bias.array)
 
     @staticmethod
     def _bernoulli(p: np.ndarray) -> np.ndarray:
-        return (_rng().random(p.shape) < p).astype(p.dtype)
+        return (numpy_rng().random(p.shape) < p).astype(p.dtype)
 
     def sample_h(self, v: Tensor | np.ndarray) -> tuple[Tensor, Tensor]:
         """``(p(h=1|v), h ~ p(h|v))``, both ``(N, H)``."""
@@ -152,14 +147,13 @@ class RBM(Module):
         inputs are binarized at 0.5 first."""
         a = _array(v, "pseudo_likelihood", self.n_visible)
         a = (a > 0.5).astype(self.weight.dtype)
-        idx = _rng().integers(0, self.n_visible, size=a.shape[0])
+        idx = numpy_rng().integers(0, self.n_visible, size=a.shape[0])
         flipped = a.copy()
         rows = np.arange(a.shape[0])
         flipped[rows, idx] = 1 - flipped[rows, idx]
         with no_grad():
             diff = self.free_energy(Tensor._wrap(flipped)).array - self.free_energy(Tensor._wrap(a)).array
-        # log sigmoid(x) = -softplus(-x), computed stably
-        logsig = -(np.maximum(-diff, 0) + np.log1p(np.exp(-np.abs(diff))))
+        logsig = -kernels.softplus(-diff)  # log sigmoid(x) = -softplus(-x)
         return Tensor._wrap((self.n_visible * logsig).astype(self.weight.dtype))
 
     def extra_repr(self) -> str:

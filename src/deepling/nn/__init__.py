@@ -1,8 +1,10 @@
 """``deepling.nn``: modules, parameters, initializers and the functional API."""
 
 from deepling.nn import functional, init
+from deepling.nn import modules as modules
 from deepling.nn import utils as utils
 from deepling.nn.activation import (
+    ACTIVATIONS,
     CELU,
     ELU,
     GELU,
@@ -27,6 +29,8 @@ from deepling.nn.activation import (
     Step,
     Tanh,
     Threshold,
+    UnknownActivationError,
+    activation_by_name,
 )
 from deepling.nn.attention import MultiheadAttention
 from deepling.nn.container import ModuleDict, ModuleList, Sequential
@@ -130,6 +134,9 @@ __all__ = [
     "PReLU",
     "Threshold",
     "GLU",
+    "ACTIVATIONS",
+    "UnknownActivationError",
+    "activation_by_name",
     "Flatten",
     "Unflatten",
     "MSELoss",
@@ -200,3 +207,9 @@ __all__ = [
     "PositionalEncoding",
     "LearnedPositionalEmbedding",
 ]
+
+# Data parallelism (PyTorch: torch.nn.parallel.DistributedDataParallel, torch.nn.SyncBatchNorm).
+from deepling.nn import parallel  # noqa: E402
+from deepling.nn.parallel.sync_batchnorm import SyncBatchNorm  # noqa: E402
+
+__all__ += ["parallel", "SyncBatchNorm"]

@@ -11,6 +11,7 @@ from typing import Any
 
 from deepling import creation
 from deepling.nn import functional as F
+from deepling.nn.linear import Identity
 from deepling.nn.module import Module
 from deepling.nn.parameter import Parameter
 from deepling.tensor import Tensor
@@ -19,6 +20,7 @@ __all__ = [
     "ReLU", "LeakyReLU", "ELU", "SELU", "CELU", "GELU", "SiLU", "Mish", "Sigmoid", "Tanh",
     "Softplus", "Softmax", "LogSoftmax", "Softmin", "Hardtanh", "ReLU6", "Hardsigmoid",
     "Hardswish", "LogSigmoid", "Softsign", "Step", "PReLU", "Threshold", "GLU",
+    "ACTIVATIONS", "UnknownActivationError", "activation_by_name",
 ]
 
 
@@ -287,3 +289,26 @@ class GLU(Module):
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"
+
+
+# ---------------------------------------------------------------------------------------- by name
+# The one table of activations by name: models (MLP, autoencoders), Transformer layers, the
+# pretraining stacks and the command line all read it, so they accept the same names.
+ACTIVATIONS: dict[str, type[Module]] = {
+    "relu": ReLU, "tanh": Tanh, "sigmoid": Sigmoid, "gelu": GELU, "leaky_relu": LeakyReLU, "elu": ELU,
+    "silu": SiLU, "identity": Identity,
+}
+
+
+class UnknownActivationError(ValueError, RuntimeError):
+    """An activation name not in ``ACTIVATIONS``: a ValueError, and a RuntimeError as PyTorch's
+    Transformer layers raise for a bad ``activation`` string."""
+
+
+def activation_by_name(name: str) -> Module:
+    """A new activation module for ``name`` (case-insensitive), e.g. ``activation_by_name("relu")``
+    -> ``ReLU()``; an unknown name raises ``UnknownActivationError`` listing ``ACTIVATIONS``."""
+    key = name.lower() if isinstance(name, str) else name
+    if key not in ACTIVATIONS:
+        raise UnknownActivationError(f"unknown activation {name!r}: choose from {', '.join(sorted(ACTIVATIONS))}")
+    return ACTIVATIONS[key]()

@@ -12,10 +12,11 @@ from deepling.autograd import no_grad
 from deepling.nn.linear import Linear
 from deepling.nn.module import Module
 from deepling.nn.parameter import Parameter
+from deepling.ops.arguments import tensor_input
 from deepling.ops.attention import attention_weights, packed_self_attention, scaled_dot_product_attention
 from deepling.ops.matmul import linear
 from deepling.ops.shape import cat
-from deepling.random import _rng
+from deepling.random import numpy_rng
 from deepling.tensor import Tensor
 
 __all__ = ["MultiheadAttention", "NonDynamicallyQuantizableLinear"]
@@ -143,6 +144,8 @@ class MultiheadAttention(Module):
         gives NaN there when ``need_weights`` is True).
         """
         E, H = self.embed_dim, self.num_heads
+        for what, t in (("query", query), ("key", key), ("value", value)):
+            tensor_input("MultiheadAttention", t, what)
         batched = query.ndim == 3
         if query.ndim not in (2, 3) or key.ndim != query.ndim or value.ndim != query.ndim:
             raise ValueError(f"MultiheadAttention: expected query, key, value all 3-D (batched) or 2-D, got shapes "
@@ -188,7 +191,7 @@ class MultiheadAttention(Module):
             if need_weights:
                 weights = attention_weights(q, k, mask)
                 if p > 0:
-                    keep = (_rng().random(weights.shape, dtype=np.float32) >= p) / np.float32(1 - p)
+                    keep = (numpy_rng().random(weights.shape, dtype=np.float32) >= p) / np.float32(1 - p)
                     weights = weights * Tensor._wrap(keep.astype(weights.dtype))
                 out = weights @ v
                 weights = weights.mean(dim=1) if average_attn_weights else weights

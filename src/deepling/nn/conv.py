@@ -8,7 +8,8 @@ from deepling import creation
 from deepling.nn import init
 from deepling.nn.module import Module
 from deepling.nn.parameter import Parameter
-from deepling.ops.conv import _ntuple, conv1d, conv2d, conv_transpose2d
+from deepling.ops.arguments import ntuple
+from deepling.ops.conv import conv1d, conv2d, conv_transpose2d
 from deepling.ops.resample import pad
 from deepling.tensor import Tensor
 
@@ -31,11 +32,11 @@ class _ConvNd(Module):
         if isinstance(padding, str) and padding not in ("same", "valid"):
             raise ValueError(f"{name}: invalid padding string {padding!r}, should be one of ('valid', 'same')")
         self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
-        self.kernel_size = _ntuple(name, kernel_size, dims, "kernel_size")
-        self.stride = _ntuple(name, stride, dims, "stride")
-        self.padding = padding if isinstance(padding, str) else _ntuple(name, padding, dims, "padding")
-        self.dilation = _ntuple(name, dilation, dims, "dilation")
-        self.output_padding = _ntuple(name, output_padding, dims, "output_padding")
+        self.kernel_size = ntuple(name, kernel_size, dims, "kernel_size")
+        self.stride = ntuple(name, stride, dims, "stride")
+        self.padding = padding if isinstance(padding, str) else ntuple(name, padding, dims, "padding")
+        self.dilation = ntuple(name, dilation, dims, "dilation")
+        self.output_padding = ntuple(name, output_padding, dims, "output_padding")
         self.transposed, self.padding_mode = transposed, padding_mode
         if padding == "same" and any(s != 1 for s in self.stride):
             raise ValueError(f"{name}: padding='same' is not supported for strided convolutions")
@@ -48,7 +49,7 @@ class _ConvNd(Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        init._default_layer_init(self.weight, self.bias)
+        init.default_layer_init(self.weight, self.bias)
 
     def _pad_input(self, x: Tensor) -> tuple[Tensor, Any]:
         """Non-zero padding modes pad explicitly, then convolve with no padding (as PyTorch does)."""

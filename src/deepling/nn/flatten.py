@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from deepling.nn.module import Module
+from deepling.ops.shape import flatten
 from deepling.tensor import Tensor
 
 __all__ = ["Flatten", "Unflatten"]
@@ -18,7 +19,7 @@ class Flatten(Module):
         self.start_dim, self.end_dim = start_dim, end_dim
 
     def forward(self, input: Tensor) -> Tensor:
-        return input.flatten(self.start_dim, self.end_dim)
+        return flatten(input, self.start_dim, self.end_dim)
 
     def extra_repr(self) -> str:
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"

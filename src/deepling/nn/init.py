@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from deepling.autograd import no_grad
-from deepling.random import _rng
+from deepling.random import numpy_rng
 from deepling.tensor import Tensor
 
 __all__ = [
@@ -90,7 +90,7 @@ def trunc_normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float 
     that fall outside (each round redraws only those, so a round costs what is left)."""
     if not a < b:
         raise ValueError(f"trunc_normal_: need a < b, got a={a}, b={b}")
-    rng = _rng(generator)
+    rng = numpy_rng(generator)
     values = rng.normal(mean, std, tensor.shape)
     for _ in range(1000):
         bad = (values < a) | (values > b)
@@ -187,7 +187,7 @@ def orthogonal_(tensor: Tensor, gain: float = 1, generator: Any = None) -> Tenso
         return tensor
     rows = tensor.shape[0]
     cols = tensor.numel() // rows
-    flat = _rng(generator).normal(0.0, 1.0, (rows, cols))
+    flat = numpy_rng(generator).normal(0.0, 1.0, (rows, cols))
     if rows < cols:
         flat = flat.T
     q, r = np.linalg.qr(flat)
@@ -197,7 +197,7 @@ def orthogonal_(tensor: Tensor, gain: float = 1, generator: Any = None) -> Tenso
     return _fill(tensor, gain * q.reshape(tensor.shape))
 
 
-def _default_layer_init(weight: Tensor, bias: Tensor | None) -> None:
+def default_layer_init(weight: Tensor, bias: Tensor | None) -> None:
     """PyTorch's default for Linear and Conv: kaiming_uniform(a=sqrt(5)) on the weight, which is
     U(-1/sqrt(fan_in), 1/sqrt(fan_in)), and the same bound for the bias."""
     kaiming_uniform_(weight, a=math.sqrt(5))
@@ -205,3 +205,33 @@ def _default_layer_init(weight: Tensor, bias: Tensor | None) -> None:
         fan_in, _ = _calculate_fan_in_and_fan_out(weight)
         bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
         uniform_(bias, -bound, bound)
+
+
+def _deprecated(new: Any) -> Any:
+    """PyTorch's pre-0.4 names without the trailing underscore: warn once per call site, then call ``new``."""
+    old_name = new.__name__[:-1]
+
+    def old(*args: Any, **kwargs: Any) -> Any:
+        import warnings
+
+        warnings.warn(f"`nn.init.{old_name}` is now deprecated in favor of `nn.init.{new.__name__}`.",
+                      FutureWarning, stacklevel=2)
+        return new(*args, **kwargs)
+
+    old.__name__ = old.__qualname__ = old_name
+    old.__doc__ = f"Deprecated alias of :func:`{new.__name__}` (PyTorch keeps it for old scripts)."
+    return old
+
+
+uniform = _deprecated(uniform_)
+normal = _deprecated(normal_)
+constant = _deprecated(constant_)
+eye = _deprecated(eye_)
+dirac = _deprecated(dirac_)
+xavier_uniform = _deprecated(xavier_uniform_)
+xavier_normal = _deprecated(xavier_normal_)
+kaiming_uniform = _deprecated(kaiming_uniform_)
+kaiming_normal = _deprecated(kaiming_normal_)
+orthogonal = _deprecated(orthogonal_)
+__all__ += ["uniform", "normal", "constant", "eye", "dirac", "xavier_uniform", "xavier_normal", "kaiming_uniform",
+            "kaiming_normal", "orthogonal"]

@@ -11,7 +11,7 @@ from typing import Any
 
 from deepling.nn import functional as F
 from deepling.nn.module import Module
-from deepling.ops.loss import _reduction
+from deepling.ops.arguments import check_reduction
 from deepling.tensor import Tensor
 
 __all__ = [
@@ -23,7 +23,7 @@ __all__ = [
 class _Loss(Module):
     def __init__(self, size_average: Any = None, reduce: Any = None, reduction: str = "mean", _extra: tuple = ()) -> None:
         super().__init__()
-        self.reduction = _reduction(type(self).__name__, reduction, size_average, reduce, _extra)
+        self.reduction = check_reduction(type(self).__name__, reduction, size_average, reduce, _extra)
 
 
 class _WeightedLoss(_Loss):

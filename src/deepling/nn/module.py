@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import functools
 from collections import OrderedDict
+from collections.abc import Mapping
 from typing import Any, Callable, Iterator, NamedTuple
 
 import numpy as np
 
 from deepling.autograd import no_grad
+from deepling.devices import resolve, to_args
 from deepling.nn.parameter import Parameter
-from deepling.tensor import Tensor, _as_dtype
+from deepling.serialization import as_numpy
+from deepling.tensor import Tensor, as_dtype
 
-__all__ = ["Module", "IncompatibleKeys"]
+__all__ = ["Module", "IncompatibleKeys", "RemovableHandle"]
 
 
 class IncompatibleKeys(NamedTuple):
@@ -19,21 +23,29 @@ class IncompatibleKeys(NamedTuple):
     unexpected_keys: list[str]
 
 
-class _HookHandle:
-    def __init__(self, hooks: dict, key: int) -> None:
-        self.hooks, self.key = hooks, key
+class RemovableHandle:
+    """What ``register_*_hook`` returns, as PyTorch's ``torch.utils.hooks.RemovableHandle``.
+
+    Its ``id`` comes from a counter that only increases, so a key is never reused: registering
+    the same hook twice gives two entries, and removing one handle leaves the other. ``remove()``
+    (idempotent) unregisters the hook; used as a context manager, it removes it on exit.
+    """
+
+    next_id = 0
+
+    def __init__(self, hooks_dict: dict) -> None:
+        self.hooks_dict = hooks_dict
+        self.id = RemovableHandle.next_id
+        RemovableHandle.next_id += 1
 
     def remove(self) -> None:
-        self.hooks.pop(self.key, None)
+        self.hooks_dict.pop(self.id, None)
 
+    def __enter__(self) -> RemovableHandle:
+        return self
 
-def _as_numpy(value: Any) -> np.ndarray:
-    """State-dict values may be deepling tensors, arrays, or another framework's CPU tensors."""
-    if isinstance(value, Tensor):
-        return value.array
-    if hasattr(value, "detach"):  # e.g. a torch.Tensor: read its values, no import needed
-        value = value.detach().cpu().numpy()
-    return np.asarray(value)
+    def __exit__(self, *exc: object) -> None:
+        self.remove()
 
 
 class Module:
@@ -70,16 +82,17 @@ class Module:
                 out = res
         return out
 
-    def register_forward_hook(self, hook: Callable) -> _HookHandle:
+    def register_forward_hook(self, hook: Callable) -> RemovableHandle:
         """``hook(module, inputs, output)`` runs after ``forward``; a non-None return replaces the output."""
-        key = id(hook) ^ len(self._forward_hooks)
-        self._forward_hooks[key] = hook
-        return _HookHandle(self._forward_hooks, key)
+        handle = RemovableHandle(self._forward_hooks)
+        self._forward_hooks[handle.id] = hook
+        return handle
 
-    def register_forward_pre_hook(self, hook: Callable) -> _HookHandle:
-        key = id(hook) ^ len(self._forward_pre_hooks)
-        self._forward_pre_hooks[key] = hook
-        return _HookHandle(self._forward_pre_hooks, key)
+    def register_forward_pre_hook(self, hook: Callable) -> RemovableHandle:
+        """``hook(module, inputs)`` runs before ``forward``; a non-None return replaces the inputs."""
+        handle = RemovableHandle(self._forward_pre_hooks)
+        self._forward_pre_hooks[handle.id] = hook
+        return handle
 
     # ------------------------------------------------------------------ registration
     def __setattr__(self, name: str, value: Any) -> None:
@@ -249,6 +262,8 @@ class Module:
 
         With ``strict=True`` missing or unexpected keys raise; a shape mismatch always raises.
         """
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(f"load_state_dict: expected state_dict to be dict-like, got {type(state_dict).__name__}")
         own = self.state_dict(keep_vars=True)
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]
@@ -256,7 +271,7 @@ class Module:
         for key, target in own.items():
             if key not in state_dict:
                 continue
-            value = _as_numpy(state_dict[key])
+            value = as_numpy(state_dict[key])
             if value.shape != target.shape:
                 errors.append(
                     f"size mismatch for {key}: copying a param with shape {value.shape} from checkpoint, "
@@ -272,7 +287,7 @@ class Module:
         with no_grad():
             for key, target in own.items():
                 if key in state_dict:
-                    value = _as_numpy(state_dict[key])
+                    value = as_numpy(state_dict[key])
                     if target.array.flags.writeable:
                         # Copy into the existing array, as PyTorch does, so views of a parameter
                         # (and optimizer references to it) stay attached.
@@ -312,17 +327,14 @@ class Module:
         return self
 
     def to(self, *args: Any, **kwargs: Any) -> Module:
-        """``to(dtype)`` casts floating point parameters and buffers in place; devices other than cpu raise."""
-        dtype = kwargs.get("dtype")
-        for a in args:
-            if isinstance(a, str) and a.split(":")[0] == "cpu":
-                continue
-            if isinstance(a, str) and a not in ("float32", "float64", "float", "double"):
-                raise RuntimeError(f"to: deepling runs on the CPU only (got device {a!r})")
-            dtype = a
+        """``to(device, dtype)`` / ``to(dtype)``: casts floating point parameters and buffers in place.
+
+        A device deepling does not have (anything but the CPU) raises ``DeviceError``.
+        """
+        _, dtype, _ = to_args("to", args, kwargs)
         if dtype is None:
             return self
-        dt = _as_dtype(dtype)
+        dt = as_dtype(dtype)
         for t in list(self.parameters()) + list(self.buffers()):
             if t.dtype.kind == "f":
                 t.array = t.array.astype(dt)
@@ -337,6 +349,11 @@ class Module:
         return self.to(np.float64)
 
     def cpu(self) -> Module:
+        return self
+
+    def cuda(self, device: Any = None) -> Module:
+        """Always raises ``DeviceError``: deepling has no CUDA."""
+        resolve("cuda", "cuda")
         return self
 
     # ------------------------------------------------------------------ repr
@@ -360,3 +377,21 @@ class Module:
 
     def __dir__(self) -> list[str]:
         return sorted(set(super().__dir__()) | set(self._parameters) | set(self._buffers) | set(self._modules))
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "__init__" in cls.__dict__:  # record constructor arguments for whole-module save
+            cls.__init__ = _recording_init(cls.__dict__["__init__"])  # type: ignore[method-assign]
+
+
+def _recording_init(init: Callable) -> Callable:
+    """Wrap a Module subclass's ``__init__`` to keep the arguments of the outermost call (the most
+    derived class's) in ``_init_args``, so ``deepling.save(module, f)`` can rebuild it without pickle."""
+
+    @functools.wraps(init)
+    def __init__(self: Module, *args: Any, **kwargs: Any) -> None:
+        if "_init_args" not in self.__dict__:
+            object.__setattr__(self, "_init_args", (args, kwargs))
+        init(self, *args, **kwargs)
+
+    return __init__

@@ -14,6 +14,7 @@ from deepling import creation
 from deepling.nn.module import Module
 from deepling.nn.parameter import Parameter
 from deepling.ops import norm as _N
+from deepling.ops.arguments import tensor_input
 from deepling.tensor import Tensor
 
 __all__ = [
@@ -86,6 +87,7 @@ class _BatchNorm(_NormBase):
     _dims: tuple[int, ...] = ()
 
     def _check_input_dim(self, input: Tensor) -> None:
+        tensor_input(type(self).__name__, input)
         if input.ndim not in self._dims:
             want = " or ".join(f"{d}D" for d in self._dims)
             raise ValueError(f"{type(self).__name__}: expected {want} input (got {input.ndim}D input)")
@@ -140,6 +142,7 @@ class _InstanceNorm(_NormBase):
         super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype, bias=bias)
 
     def forward(self, input: Tensor) -> Tensor:
+        tensor_input(type(self).__name__, input)
         nb = self._batched_dim - 1
         if input.ndim not in (nb, nb + 1):
             raise ValueError(f"{type(self).__name__}: expected {nb}D or {nb + 1}D input (got {input.ndim}D input)")

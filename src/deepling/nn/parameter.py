@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from deepling.tensor import Tensor, _to_array
+from deepling.tensor import Tensor, to_array
 
 __all__ = ["Parameter"]
 
@@ -27,11 +27,13 @@ class Parameter(Tensor):
         elif isinstance(data, np.ndarray):
             array = data
         else:
-            array = _to_array(data)
+            array = to_array(data)
         self.array = array
         self.grad = None
         self._ctx = None
         self._retains_grad = False
+        self._vc = data._vc if isinstance(data, Tensor) else [0]  # Parameter(t) shares t's memory
+        self._base = None
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)

@@ -13,6 +13,7 @@ from deepling import creation
 from deepling.nn import init
 from deepling.nn.module import Module
 from deepling.nn.parameter import Parameter
+from deepling.ops.arguments import tensor_input
 from deepling.ops.dropout import dropout as _dropout
 from deepling.ops.rnn import GATES, rnn_direction
 from deepling.ops.shape import cat, stack
@@ -20,6 +21,14 @@ from deepling.tensor import Tensor
 
 __all__ = ["RNNBase", "RNN", "GRU", "LSTM", "RNNCellBase", "RNNCell", "GRUCell", "LSTMCell"]
 
+
+
+def _state_pair(cls: str, hx: Any, what: str) -> tuple[Any, Any]:
+    """An LSTM's state must be a pair (h, c); a bare tensor is the common slip."""
+    if not isinstance(hx, (tuple, list)) or len(hx) != 2:
+        got = f"a Tensor of shape {tuple(hx.shape)}" if isinstance(hx, Tensor) else type(hx).__name__
+        raise TypeError(f"{cls}: expected the state as a tuple {what} of two Tensors, got {got}")
+    return hx[0], hx[1]
 
 class RNNBase(Module):
     """Shared machinery: parameters ``weight_ih_l{k}{_reverse}`` ``(G*H, in)``, ``weight_hh_l{k}``
@@ -89,12 +98,15 @@ class RNNBase(Module):
     def _check(self, x: Tensor, hx: Tensor | None, size: int, name: str, batched: bool, batch: int) -> None:
         if hx is None:
             return
+        if not isinstance(hx, Tensor):
+            raise TypeError(f"{type(self).__name__}: expected {name} to be a Tensor, got {type(hx).__name__}")
         want = (self.num_layers * self.num_directions, batch, size) if batched else (self.num_layers * self.num_directions, size)
         if tuple(hx.shape) != want:
             raise ValueError(f"{type(self).__name__}: expected {name} of shape {want}, got {tuple(hx.shape)} (input {tuple(x.shape)})")
 
     def _run(self, x: Tensor, h0: Tensor | None, c0: Tensor | None) -> tuple[Tensor, Tensor, Tensor | None]:
         cls = type(self).__name__
+        tensor_input(cls, x)
         if x.ndim not in (2, 3):
             raise ValueError(f"{cls}: expected input of 2 (L, H_in) or 3 dimensions, got shape {tuple(x.shape)}")
         if x.shape[-1] != self.input_size:
@@ -209,7 +221,7 @@ class LSTM(RNNBase):
                          bidirectional, proj_size, device, dtype)
 
     def forward(self, input: Tensor, hx: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, tuple[Tensor, Tensor]]:
-        h0, c0 = (None, None) if hx is None else hx
+        h0, c0 = (None, None) if hx is None else _state_pair(type(self).__name__, hx, "(h_0, c_0)")
         out, h_n, c_n = self._run(input, h0, c0)
         return out, (h_n, c_n)
 
@@ -242,6 +254,10 @@ class RNNCellBase(Module):
 
     def _step(self, x: Tensor, h: Tensor | None, c: Tensor | None) -> tuple[Tensor, Tensor | None]:
         cls = type(self).__name__
+        tensor_input(cls, x)
+        for name, s in (("hx", h), ("cx", c)):
+            if s is not None and not isinstance(s, Tensor):
+                raise TypeError(f"{cls}: expected {name} to be a Tensor, got {type(s).__name__}")
         if x.ndim not in (1, 2) or x.shape[-1] != self.input_size:
             raise ValueError(f"{cls}: expected input (N, {self.input_size}) or ({self.input_size},), got shape {tuple(x.shape)}")
         batched = x.ndim == 2
@@ -295,6 +311,6 @@ class LSTMCell(RNNCellBase):
         super().__init__("LSTM", input_size, hidden_size, bias, device, dtype)
 
     def forward(self, input: Tensor, hx: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, Tensor]:
-        h, c = (None, None) if hx is None else hx
+        h, c = (None, None) if hx is None else _state_pair(type(self).__name__, hx, "(h_0, c_0)")
         h_new, c_new = self._step(input, h, c)
         return h_new, c_new

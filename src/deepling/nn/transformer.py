@@ -14,6 +14,7 @@ import numpy as np
 
 from deepling import creation
 from deepling.autograd import no_grad
+from deepling.nn.activation import activation_by_name
 from deepling.nn.attention import MultiheadAttention
 from deepling.nn.container import ModuleList
 from deepling.nn.dropout import Dropout
@@ -21,8 +22,6 @@ from deepling.nn.linear import Linear
 from deepling.nn.module import Module
 from deepling.nn.normalization import LayerNorm
 from deepling.nn.parameter import Parameter
-from deepling.ops.activation import gelu
-from deepling.ops.elementwise import relu
 from deepling.tensor import Tensor
 
 __all__ = [
@@ -34,11 +33,7 @@ __all__ = [
 def _activation(activation: str | Callable[[Tensor], Tensor]) -> Callable[[Tensor], Tensor]:
     if callable(activation):
         return activation
-    if activation == "relu":
-        return relu
-    if activation == "gelu":
-        return gelu
-    raise RuntimeError(f"activation should be relu/gelu, not {activation}")
+    return activation_by_name(activation)
 
 
 class _SelfAttentionBlock:

@@ -15,10 +15,11 @@ import numpy as np
 from numpy.polynomial import chebyshev as _cheb
 
 from deepling.autograd import Function
-from deepling.ops.elementwise import _float_input, cast
+from deepling.ops import kernels
+from deepling.ops.arguments import float_input, normalize_axis
 from deepling.ops.elementwise import relu as _relu
-from deepling.ops.shape import _axis
-from deepling.tensor import Tensor, _as_dtype
+from deepling.ops.promotion import cast
+from deepling.tensor import Tensor, as_dtype
 
 __all__ = [
     "softmax", "log_softmax", "softmin", "gelu", "silu", "elu", "selu", "celu", "leaky_relu",
@@ -108,16 +109,7 @@ class Erf(Function):
 
 def erf(input: Tensor) -> Tensor:
     """Elementwise error function."""
-    return Erf.apply(_float_input("erf", input))
-
-
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    """1 / (1 + e^-x) in x's dtype; e^-x overflows to inf for very negative x, giving the right 0."""
-    e = np.negative(x, out=np.empty_like(x))  # out=: stays an array even for 0-d input
-    with np.errstate(over="ignore"):
-        np.exp(e, out=e)
-    e += 1
-    return np.reciprocal(e, out=e)
+    return Erf.apply(float_input("erf", input))
 
 
 # ---------------------------------------------------------------------------- in place
@@ -127,15 +119,15 @@ def _run(name: str, x: Any, inplace: bool, apply: Any, *args: Any) -> Tensor:
     As in PyTorch: a leaf that requires grad cannot be modified in place; a tensor inside the graph
     is (its node becomes the activation's), so gradients stay correct.
     """
-    x = _float_input(name, x) if not inplace else x
+    x = float_input(name, x) if not inplace else x
     if not inplace:
         return apply(x, *args)
     if not isinstance(x, Tensor) or x.array.dtype.kind != "f":
         raise TypeError(f"{name}: inplace=True needs a floating point Tensor, got {getattr(x, 'dtype', type(x).__name__)}")
     if x._check_inplace():  # raises for a leaf that requires grad
         return x._become(apply(x._snapshot(), *args))
-    np.copyto(x.array, apply(Tensor._wrap(x.array), *args).array)
-    return x
+    x._write(apply(Tensor._wrap(x.array), *args).array)
+    return x._bump()
 
 
 def relu(input: Tensor, inplace: bool = False) -> Tensor:
@@ -174,13 +166,13 @@ def _softmax_dim(name: str, ndim: int, dim: int | None) -> int:
         # PyTorch's legacy implicit choice, kept (with its warning) so old scripts port.
         warnings.warn(f"Implicit dimension choice for {name} has been deprecated. Change the call to include dim=X as an argument.", stacklevel=3)
         dim = 0 if ndim in (0, 1, 3) else 1
-    return _axis(name, dim, ndim)
+    return normalize_axis(name, dim, ndim)
 
 
 def _prepare(name: str, x: Tensor, dtype: Any) -> Tensor:
-    x = _float_input(name, x)
+    x = float_input(name, x)
     if dtype is not None:
-        x = cast(x, _as_dtype(dtype))
+        x = cast(x, as_dtype(dtype))
     return x
 
 
@@ -192,11 +184,8 @@ class Softmax(Function):
         if x.ndim == 0:
             self.out = np.ones_like(x)
             return self.out
-        with np.errstate(invalid="ignore"):  # an all -inf row (fully masked) gives nan, as in PyTorch
-            e = np.exp(x - x.max(axis=axis, keepdims=True))
-            e /= e.sum(axis=axis, keepdims=True)
-        self.out = e
-        return e
+        self.out = kernels.softmax(x, axis)  # an all -inf row (fully masked) gives nan, as in PyTorch
+        return self.out
 
     def backward(self, g: np.ndarray) -> np.ndarray:
         y = self.out
@@ -213,11 +202,8 @@ class LogSoftmax(Function):
         if x.ndim == 0:
             self.out = np.zeros_like(x)
             return self.out
-        with np.errstate(invalid="ignore", divide="ignore"):
-            shifted = x - x.max(axis=axis, keepdims=True)
-            shifted -= np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
-        self.out = shifted
-        return shifted
+        self.out = kernels.log_softmax(x, axis)
+        return self.out
 
     def backward(self, g: np.ndarray) -> np.ndarray:
         if self.out.ndim == 0:
@@ -255,20 +241,23 @@ class Gelu(Function):
     exact: dx = Phi(x) + x phi(x); tanh: y = x/2 (1 + tanh(k (x + 0.044715 x^3))), k = sqrt(2/pi).
     """
 
+    # At +-inf some products are inf * 0 = NaN, as in PyTorch, which computes them without a warning.
+    @np.errstate(invalid="ignore", over="ignore")
     def forward(self, x: np.ndarray, approximate: str) -> np.ndarray:
         self.x, self.approximate = x, approximate
         if approximate == "tanh":
-            self.th = np.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x * x * x))
-            return 0.5 * x * (1 + self.th)
+            out, self.th = kernels.gelu_tanh(x)
+            return out
         self.cdf = 0.5 * (1 + _erf(x * _INV_SQRT_2))
         return x * self.cdf
 
+    @np.errstate(invalid="ignore", over="ignore")
     def backward(self, g: np.ndarray) -> np.ndarray:
         x = self.x
         if self.approximate == "tanh":
-            th = self.th
-            dinner = _SQRT_2_OVER_PI * (1 + 3 * 0.044715 * x * x)
-            return g * (0.5 * (1 + th) + 0.5 * x * (1 - th * th) * dinner)
+            d = kernels.gelu_tanh_grad(x, self.th)
+            d *= g
+            return d
         return g * (self.cdf + x * _INV_SQRT_2PI * np.exp(-0.5 * x * x))
 
 
@@ -276,7 +265,7 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:
     """GELU(x) = x Phi(x); ``approximate='tanh'`` uses 0.5 x (1 + tanh(sqrt(2/pi)(x + 0.044715 x^3)))."""
     if approximate not in ("none", "tanh"):
         raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
-    return Gelu.apply(_float_input("gelu", input), approximate)
+    return Gelu.apply(float_input("gelu", input), approximate)
 
 
 class Silu(Function):
@@ -284,7 +273,7 @@ class Silu(Function):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         self.x = x
-        self.s = _sigmoid(x)
+        self.s = kernels.sigmoid(x)
         return x * self.s
 
     def backward(self, g: np.ndarray) -> np.ndarray:
@@ -356,7 +345,7 @@ class Softplus(Function):
     def forward(self, x: np.ndarray, beta: float, threshold: float) -> np.ndarray:
         bx = x * beta
         self.bx, self.threshold = bx, threshold
-        out = np.log1p(np.exp(-np.abs(bx))) + np.maximum(bx, 0)
+        out = kernels.softplus(bx)
         if beta != 1.0:
             out /= beta
         self.linear = bx > threshold
@@ -365,7 +354,7 @@ class Softplus(Function):
         return out
 
     def backward(self, g: np.ndarray) -> np.ndarray:
-        d = _sigmoid(self.bx)
+        d = kernels.sigmoid(self.bx)
         if self.linear.any():
             d[self.linear] = 1
         return g * d
@@ -373,23 +362,23 @@ class Softplus(Function):
 
 def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
     """Softplus(x) = 1/beta log(1 + exp(beta x)); x itself where beta x > threshold."""
-    return Softplus.apply(_float_input("softplus", input), float(beta), float(threshold))
+    return Softplus.apply(float_input("softplus", input), float(beta), float(threshold))
 
 
 class LogSigmoid(Function):
-    """log sigma(x) = min(x, 0) - log(1 + e^-|x|); dx = sigma(-x)."""
+    """log sigma(x) = -softplus(-x); dx = sigma(-x)."""
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        self.x = x
-        return np.minimum(x, 0) - np.log1p(np.exp(-np.abs(x)))
+        self.neg = -x
+        return -kernels.softplus(self.neg)
 
     def backward(self, g: np.ndarray) -> np.ndarray:
-        return g * _sigmoid(-self.x)
+        return g * kernels.sigmoid(self.neg)
 
 
 def logsigmoid(input: Tensor) -> Tensor:
     """log(1 / (1 + e^-x)), stable for large |x|."""
-    return LogSigmoid.apply(_float_input("logsigmoid", input))
+    return LogSigmoid.apply(float_input("logsigmoid", input))
 
 
 class Softsign(Function):
@@ -405,7 +394,7 @@ class Softsign(Function):
 
 def softsign(input: Tensor) -> Tensor:
     """Softsign(x) = x / (1 + |x|)."""
-    return Softsign.apply(_float_input("softsign", input))
+    return Softsign.apply(float_input("softsign", input))
 
 
 class Mish(Function):
@@ -413,12 +402,12 @@ class Mish(Function):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         self.x = x
-        self.t = np.tanh(np.log1p(np.exp(-np.abs(x))) + np.maximum(x, 0))
+        self.t = np.tanh(kernels.softplus(x))
         return x * self.t
 
     def backward(self, g: np.ndarray) -> np.ndarray:
         x, t = self.x, self.t
-        return g * (t + x * _sigmoid(x) * (1 - t * t))
+        return g * (t + x * kernels.sigmoid(x) * (1 - t * t))
 
 
 def mish(input: Tensor, inplace: bool = False) -> Tensor:
@@ -462,6 +451,7 @@ def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:
 class Hardswish(Function):
     """x relu6(x + 3) / 6; dx = 0 below -3, 1 above 3, x/3 + 1/2 between."""
 
+    @np.errstate(invalid="ignore")  # -inf * 0 = NaN, as PyTorch's (silent) kernel gives
     def forward(self, x: np.ndarray) -> np.ndarray:
         self.x = x
         return x * np.clip(x + 3, 0, 6) / 6
@@ -485,7 +475,7 @@ def step(input: Tensor, value: float = 1.0) -> Tensor:
     The perceptron's activation. Its derivative is 0 almost everywhere, so the result is
     detached: gradient descent cannot train through it (the perceptron rule does not need to).
     """
-    x = _float_input("step", input)
+    x = float_input("step", input)
     d = x.array
     out = np.where(d > 0, 1, np.where(d < 0, 0, value)).astype(d.dtype, copy=False)
     return Tensor._wrap(out)
@@ -508,7 +498,7 @@ class Prelu(Function):
 
 def prelu(input: Tensor, weight: Tensor) -> Tensor:
     """PReLU(x) = max(0, x) + weight * min(0, x); ``weight`` has 1 or C entries (C = dim 1 of the input)."""
-    x = _float_input("prelu", input)
+    x = float_input("prelu", input)
     n = weight.numel()
     if weight.ndim > 1:
         raise ValueError(f"prelu: weight must be 0-d or 1-D, got shape {weight.shape}")
@@ -541,8 +531,8 @@ def threshold(input: Tensor, threshold: float, value: float, inplace: bool = Fal
 
 def glu(input: Tensor, dim: int = -1) -> Tensor:
     """GLU(a, b) = a * sigmoid(b), a and b the two halves of the input along ``dim``."""
-    x = _float_input("glu", input)
-    axis = _axis("glu", dim, x.ndim)
+    x = float_input("glu", input)
+    axis = normalize_axis("glu", dim, x.ndim)
     if x.ndim == 0 or x.shape[axis] % 2:
         raise ValueError(f"glu: halving dimension {dim} needs an even size, got shape {x.shape}")
     a, b = x.chunk(2, axis)
@@ -568,8 +558,8 @@ class _Normalize2(Function):
 
 def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12, out: Any = None) -> Tensor:
     """x / max(||x||_p, eps) along ``dim`` (unit vectors, e.g. before a cosine similarity)."""
-    x = _float_input("normalize", input)
-    axis = _axis("normalize", dim, x.ndim)
+    x = float_input("normalize", input)
+    axis = normalize_axis("normalize", dim, x.ndim)
     if p == 2:
         return _Normalize2.apply(x, axis, float(eps))
     norm = (x.abs() ** p).sum(axis, keepdim=True) ** (1.0 / p)

@@ -13,7 +13,8 @@ from typing import Any
 import numpy as np
 
 from deepling.autograd import Function
-from deepling.random import _rng
+from deepling.ops import kernels
+from deepling.random import numpy_rng
 from deepling.tensor import Tensor
 
 __all__ = ["scaled_dot_product_attention", "attention_weights", "packed_self_attention",
@@ -34,14 +35,7 @@ def _softmax_masked(s: np.ndarray, mask: np.ndarray | None, is_causal: bool) -> 
         s = np.where(_causal(s.shape[-2], s.shape[-1]), s, -np.inf)
     if mask is not None:
         s = np.where(mask, s, -np.inf) if mask.dtype == np.bool_ else s + mask
-    m = s.max(axis=-1, keepdims=True)
-    m[~np.isfinite(m)] = 0  # all -inf: shift by 0 so exp gives 0 rather than NaN
-    s -= m
-    p = np.exp(s, out=s)
-    denom = p.sum(axis=-1, keepdims=True)
-    denom[denom == 0] = 1
-    p /= denom
-    return p
+    return kernels.softmax(s, -1, out=s, masked_rows_zero=True)
 
 
 def attention_forward(q: np.ndarray, k: np.ndarray, v: np.ndarray, mask: np.ndarray | None, scale: float,
@@ -57,7 +51,7 @@ def attention_forward(q: np.ndarray, k: np.ndarray, v: np.ndarray, mask: np.ndar
     keep = None
     pd = p
     if dropout_p > 0:
-        keep = _rng().random(p.shape, dtype=np.float32) >= dropout_p
+        keep = numpy_rng().random(p.shape, dtype=np.float32) >= dropout_p
         pd = p * (keep * p.dtype.type(1.0 / (1.0 - dropout_p)))
     out = np.matmul(pd, v)
     return out, {"q": q, "k": k, "v": v, "p": p, "pd": pd, "keep": keep, "scale": scale, "dropout_p": dropout_p}
@@ -74,7 +68,7 @@ def attention_backward(g: np.ndarray, saved: dict[str, Any], need: tuple[bool, .
     ds = dp
     ds -= (dp * p).sum(axis=-1, keepdims=True)
     ds *= p
-    dmask = ds if len(need) > 3 and need[3] else None
+    dmask = ds if need[3] else None
     scale = ds.dtype.type(saved["scale"])
     dq = np.matmul(ds, k) * scale if need[0] else None
     dk = np.matmul(np.swapaxes(ds, -1, -2), q) * scale if need[1] else None
@@ -82,7 +76,7 @@ def attention_backward(g: np.ndarray, saved: dict[str, Any], need: tuple[bool, .
 
 
 class ScaledDotProductAttention(Function):
-    def forward(self, q: np.ndarray, k: np.ndarray, v: np.ndarray, mask: np.ndarray | None = None, *,
+    def forward(self, q: np.ndarray, k: np.ndarray, v: np.ndarray, mask: np.ndarray | None, *,
                 scale: float, is_causal: bool, dropout_p: float) -> np.ndarray:
         out, saved = attention_forward(q, k, v, mask, scale, is_causal, dropout_p)
         if self.needs_input_grad:
@@ -92,7 +86,7 @@ class ScaledDotProductAttention(Function):
     def backward(self, g: np.ndarray) -> tuple:
         need = self.needs_input_grad
         dq, dk, dv, dmask = attention_backward(g, self.saved, need)
-        return (dq, dk, dv, dmask)[: len(need)]
+        return dq, dk, dv, dmask
 
 
 def _mask_array(name: str, attn_mask: Any, L: int, S: int, dtype: np.dtype) -> Tensor:
@@ -159,16 +153,14 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn
         key, value = _repeat_kv_heads(name, query, key), _repeat_kv_heads(name, query, value)
     scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else float(scale)
     kw = {"scale": scale, "is_causal": bool(is_causal), "dropout_p": float(dropout_p)}
-    if attn_mask is None:
-        return ScaledDotProductAttention.apply(query, key, value, **kw)
-    mask = _mask_array(name, attn_mask, query.shape[-2], key.shape[-2], query.dtype)
+    mask = None if attn_mask is None else _mask_array(name, attn_mask, query.shape[-2], key.shape[-2], query.dtype)
     return ScaledDotProductAttention.apply(query, key, value, mask, **kw)
 
 
 class AttentionWeights(Function):
     """P = softmax(scale * Q K^T + mask) alone (for callers that return the weights)."""
 
-    def forward(self, q: np.ndarray, k: np.ndarray, mask: np.ndarray | None = None, *, scale: float,
+    def forward(self, q: np.ndarray, k: np.ndarray, mask: np.ndarray | None, *, scale: float,
                 is_causal: bool) -> np.ndarray:
         s = np.matmul(q, np.swapaxes(k, -1, -2))
         s *= s.dtype.type(scale)
@@ -185,7 +177,7 @@ class AttentionWeights(Function):
         scale = ds.dtype.type(self.scale)
         dq = np.matmul(ds, self.k) * scale if need[0] else None
         dk = np.matmul(np.swapaxes(ds, -1, -2), self.q) * scale if need[1] else None
-        return (dq, dk, ds)[: len(need)]
+        return dq, dk, (ds if need[2] else None)
 
 
 def attention_weights(query: Tensor, key: Tensor, attn_mask: Any = None, is_causal: bool = False,
@@ -195,9 +187,7 @@ def attention_weights(query: Tensor, key: Tensor, attn_mask: Any = None, is_caus
         raise ValueError(f"attention_weights: query {query.shape} and key {key.shape} differ in the last dim")
     scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else float(scale)
     kw = {"scale": scale, "is_causal": bool(is_causal)}
-    if attn_mask is None:
-        return AttentionWeights.apply(query, key, **kw)
-    mask = _mask_array("attention_weights", attn_mask, query.shape[-2], key.shape[-2], query.dtype)
+    mask = None if attn_mask is None else _mask_array("attention_weights", attn_mask, query.shape[-2], key.shape[-2], query.dtype)
     return AttentionWeights.apply(query, key, mask, **kw)
 
 
@@ -208,7 +198,7 @@ class PackedSelfAttention(Function):
     back into the (N, T, 3E) layout of the fused input projection.
     """
 
-    def forward(self, qkv: np.ndarray, mask: np.ndarray | None = None, *, num_heads: int, is_causal: bool,
+    def forward(self, qkv: np.ndarray, mask: np.ndarray | None, *, num_heads: int, is_causal: bool,
                 dropout_p: float) -> np.ndarray:
         N, T, E3 = qkv.shape
         E = E3 // 3
@@ -226,11 +216,11 @@ class PackedSelfAttention(Function):
         H, hd = q.shape[1], q.shape[3]
         gh = np.ascontiguousarray(g.reshape(N, T, H, hd).transpose(0, 2, 1, 3))
         need = self.needs_input_grad
-        dq, dk, dv, dmask = attention_backward(gh, self.saved, (True, True, True, len(need) > 1 and need[1]))
+        dq, dk, dv, dmask = attention_backward(gh, self.saved, (True, True, True, need[1]))
         dqkv = np.empty((N, T, 3, H, hd), dtype=g.dtype)
         for i, d in enumerate((dq, dk, dv)):
             dqkv[:, :, i] = d.transpose(0, 2, 1, 3)
-        return (dqkv.reshape(N, T, 3 * E), dmask)[: len(need)]
+        return dqkv.reshape(N, T, 3 * E), dmask
 
 
 def packed_self_attention(qkv: Tensor, num_heads: int, attn_mask: Any = None, is_causal: bool = False,
@@ -244,8 +234,6 @@ def packed_self_attention(qkv: Tensor, num_heads: int, attn_mask: Any = None, is
         raise ValueError(f"packed_self_attention: expected (N, T, 3E) with E divisible by num_heads={num_heads}, "
                          f"got shape {qkv.shape}")
     kw = {"num_heads": int(num_heads), "is_causal": bool(is_causal), "dropout_p": float(dropout_p)}
-    if attn_mask is None:
-        return PackedSelfAttention.apply(qkv, **kw)
     T = qkv.shape[1]
-    mask = _mask_array("packed_self_attention", attn_mask, T, T, qkv.dtype)
+    mask = None if attn_mask is None else _mask_array("packed_self_attention", attn_mask, T, T, qkv.dtype)
     return PackedSelfAttention.apply(qkv, mask, **kw)

@@ -10,41 +10,20 @@ one slice-add per kernel offset (kh*kw of them), never a loop over pixels or bat
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from deepling.autograd import Function
+from deepling.ops.arguments import batched, ntuple
+from deepling.ops.resample import pad_array
 from deepling.tensor import Tensor
 
 __all__ = ["conv1d", "conv2d", "conv_transpose2d", "unfold", "fold"]
 
 
 # ---------------------------------------------------------------------------- helpers
-def _ntuple(name: str, value: Any, n: int, arg: str) -> tuple[int, ...]:
-    """An int or a sequence of n ints, as PyTorch accepts for kernel_size/stride/padding/dilation."""
-    if isinstance(value, (int, np.integer)):
-        return (int(value),) * n
-    value = tuple(int(v) for v in value)
-    if len(value) == 1:
-        return value * n
-    if len(value) != n:
-        raise ValueError(f"{name}: {arg} must be an int or {n} ints, got {value}")
-    return value
-
-
-def _pad_array(x: np.ndarray, pads: Sequence[int], value: float = 0.0) -> np.ndarray:
-    """Pad the last two axes of (P, Q, H, W) by (top, bottom, left, right) with a constant."""
-    top, bottom, left, right = pads
-    if not (top or bottom or left or right):
-        return x
-    p, q, h, w = x.shape
-    out = np.full((p, q, h + top + bottom, w + left + right), value, dtype=x.dtype)
-    out[:, :, top : top + h, left : left + w] = x
-    return out
-
-
 def _windows(xp: np.ndarray, k: tuple[int, int], s: tuple[int, int], d: tuple[int, int],
              out: tuple[int, int]) -> np.ndarray:
     """Read-only view (P, Q, kh, kw, Ho, Wo) with view[..., i, j, h, w] = xp[..., s*h + d*i, s*w + d*j]."""
@@ -93,7 +72,7 @@ def _correlate(x: np.ndarray, w: np.ndarray, pads: tuple[int, int, int, int]) ->
     """Stride-1, single-group cross-correlation of x (N, C, H, W) with w (O, C, kh, kw) after padding."""
     n = x.shape[0]
     o, c, kh, kw = w.shape
-    xp = _pad_array(x, pads)
+    xp = pad_array(x, pads)
     ho, wo = xp.shape[2] - kh + 1, xp.shape[3] - kw + 1
     cols = _windows(xp, (kh, kw), (1, 1), (1, 1), (ho, wo)).reshape(n, c * kh * kw, ho * wo)
     return np.matmul(np.ascontiguousarray(w).reshape(o, c * kh * kw), cols).reshape(n, o, ho, wo)
@@ -103,13 +82,13 @@ def _correlate(x: np.ndarray, w: np.ndarray, pads: tuple[int, int, int, int]) ->
 class Conv2d(Function):
     """x (N, C, H, W), w (O, C/G, kh, kw), b (O,) -> (N, O, Ho, Wo)."""
 
-    def forward(self, x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, *,
+    def forward(self, x: np.ndarray, w: np.ndarray, b: np.ndarray | None, *,
                 stride: tuple[int, int], pads: tuple[int, int, int, int], dilation: tuple[int, int],
                 groups: int) -> np.ndarray:
         n, c, h, wd = x.shape
         o, cg, kh, kw = w.shape
         g = groups
-        xp = _pad_array(x, pads)
+        xp = pad_array(x, pads)
         ho = _out_size("conv2d", h, kh, stride[0], dilation[0], pads[0] + pads[1])
         wo = _out_size("conv2d", wd, kw, stride[1], dilation[1], pads[2] + pads[3])
         win = _windows(xp, (kh, kw), stride, dilation, (ho, wo))
@@ -161,8 +140,6 @@ class Conv2d(Function):
             if g2 is None:
                 g2 = grad.transpose(1, 0, 2, 3).reshape(g, og, n * ho * wo)
             gw = _gemm(g2, self.cols.transpose(0, 2, 1)).reshape(self.wshape)
-        if len(need) == 2:
-            return gx, gw
         if not need[2]:
             return gx, gw, None
         # The bias gradient sums g over (N, Ho, Wo): the last axis of g2 when it was built.
@@ -184,7 +161,7 @@ def _conv_pads(name: str, padding: Any, k: tuple[int, int], d: tuple[int, int], 
                 pads += [total // 2, total - total // 2]
             return tuple(pads)  # type: ignore[return-value]
         raise ValueError(f"{name}: padding must be 'valid', 'same', an int or a tuple, got {padding!r}")
-    p = _ntuple(name, padding, 2, "padding")
+    p = ntuple(name, padding, 2, "padding")
     if any(v < 0 for v in p):
         raise ValueError(f"{name}: negative padding {p} is not supported")
     return (p[0], p[0], p[1], p[1])
@@ -218,31 +195,21 @@ def _check_conv(name: str, x: Tensor, weight: Tensor, bias: Tensor | None, group
         raise TypeError(f"{name}: expected a floating point input, got {x.dtype}")
 
 
-def _batched(name: str, x: Tensor, dims: int) -> tuple[Tensor, bool]:
-    """Accept an unbatched input (C, *spatial) by adding a batch axis of 1, as PyTorch does."""
-    if x.ndim == dims + 1:
-        return x.unsqueeze(0), True
-    if x.ndim != dims + 2:
-        raise ValueError(f"{name}: expected a {dims + 1}-D or {dims + 2}-D input, got shape {x.shape}")
-    return x, False
-
-
 def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Any = 1, padding: Any = 0,
            dilation: Any = 1, groups: int = 1) -> Tensor:
     """2-D cross-correlation. input (N, C, H, W), weight (O, C/groups, kh, kw), bias (O,) -> (N, O, Ho, Wo).
 
     ``Ho = floor((H + 2*padding - dilation*(kh-1) - 1) / stride) + 1``; padding may be 'same' or 'valid'.
     """
-    x, unbatched = _batched("conv2d", input, 2)
+    x, unbatched = batched("conv2d", input, 2)
     _check_conv("conv2d", x, weight, bias, groups, transposed=False)
     k = weight.shape[2:]
-    s = _ntuple("conv2d", stride, 2, "stride")
-    d = _ntuple("conv2d", dilation, 2, "dilation")
+    s = ntuple("conv2d", stride, 2, "stride")
+    d = ntuple("conv2d", dilation, 2, "dilation")
     if min(s) < 1 or min(d) < 1:
         raise ValueError(f"conv2d: stride {s} and dilation {d} must be positive")
     pads = _conv_pads("conv2d", padding, k, d, s)
-    args = (x, weight) if bias is None else (x, weight, bias)
-    out = Conv2d.apply(*args, stride=s, pads=pads, dilation=d, groups=groups)
+    out = Conv2d.apply(x, weight, bias, stride=s, pads=pads, dilation=d, groups=groups)
     return out.squeeze(0) if unbatched else out
 
 
@@ -252,14 +219,14 @@ def conv1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: An
 
     Runs as conv2d on a height-1 image.
     """
-    x, unbatched = _batched("conv1d", input, 1)
+    x, unbatched = batched("conv1d", input, 1)
     if weight.ndim != 3:
         raise ValueError(f"conv1d: expected a 3-D weight (out, in/groups, k), got shape {weight.shape}")
-    s, d = _ntuple("conv1d", stride, 1, "stride"), _ntuple("conv1d", dilation, 1, "dilation")
+    s, d = ntuple("conv1d", stride, 1, "stride"), ntuple("conv1d", dilation, 1, "dilation")
     if isinstance(padding, str):
         pad: Any = padding
     else:
-        pad = (0, _ntuple("conv1d", padding, 1, "padding")[0])
+        pad = (0, ntuple("conv1d", padding, 1, "padding")[0])
     out = conv2d(x.unsqueeze(2), weight.unsqueeze(2), bias, (1, s[0]), pad, (1, d[0]), groups).squeeze(2)
     return out.squeeze(0) if unbatched else out
 
@@ -268,7 +235,7 @@ def conv1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: An
 class ConvTranspose2d(Function):
     """x (N, Cin, H, W), w (Cin, Cout/G, kh, kw), b (Cout,) -> (N, Cout, Ho, Wo): the adjoint of conv2d."""
 
-    def forward(self, x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, *,
+    def forward(self, x: np.ndarray, w: np.ndarray, b: np.ndarray | None, *,
                 stride: tuple[int, int], padding: tuple[int, int], dilation: tuple[int, int],
                 out_size: tuple[int, int], groups: int) -> np.ndarray:
         n, cin, h, wd = x.shape
@@ -304,15 +271,13 @@ class ConvTranspose2d(Function):
         gfull = np.zeros((n, grad.shape[1]) + self.full, dtype=grad.dtype)
         gfull[:, :, p0 : p0 + grad.shape[2], p1 : p1 + grad.shape[3]] = grad
         win = _windows(gfull, (kh, kw), self.stride, self.dilation, (h, wd))
-        gcols = win.transpose(1, 2, 3, 0, 4, 5).reshape(g, -1, n * h * wd)
+        gcols = win.transpose(1, 2, 3, 0, 4, 5).reshape(g, grad.shape[1] * kh * kw // g, n * h * wd)
         gx = gw = None
         if need[0]:
             gx = _gemm(self.wm, gcols).reshape(cin, n, h, wd).transpose(1, 0, 2, 3)
             gx = np.ascontiguousarray(gx)
         if need[1]:
             gw = _gemm(self.x2, gcols.transpose(0, 2, 1)).reshape(self.wshape)
-        if len(need) == 2:
-            return gx, gw
         return gx, gw, (grad.sum(axis=(0, 2, 3)) if need[2] else None)
 
 
@@ -323,12 +288,12 @@ def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, 
     input (N, Cin, H, W), weight (Cin, Cout/groups, kh, kw), bias (Cout,) -> (N, Cout, Ho, Wo) with
     ``Ho = (H - 1)*stride - 2*padding + dilation*(kh - 1) + output_padding + 1``.
     """
-    x, unbatched = _batched("conv_transpose2d", input, 2)
+    x, unbatched = batched("conv_transpose2d", input, 2)
     _check_conv("conv_transpose2d", x, weight, bias, groups, transposed=True)
-    s = _ntuple("conv_transpose2d", stride, 2, "stride")
-    p = _ntuple("conv_transpose2d", padding, 2, "padding")
-    op = _ntuple("conv_transpose2d", output_padding, 2, "output_padding")
-    d = _ntuple("conv_transpose2d", dilation, 2, "dilation")
+    s = ntuple("conv_transpose2d", stride, 2, "stride")
+    p = ntuple("conv_transpose2d", padding, 2, "padding")
+    op = ntuple("conv_transpose2d", output_padding, 2, "output_padding")
+    d = ntuple("conv_transpose2d", dilation, 2, "dilation")
     if min(s) < 1 or min(d) < 1 or min(p) < 0 or min(op) < 0:
         raise ValueError(f"conv_transpose2d: invalid stride {s}, dilation {d}, padding {p} or output_padding {op}")
     if any(o >= si and o >= di for o, si, di in zip(op, s, d)):
@@ -340,8 +305,7 @@ def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, 
     )
     if min(out_size) <= 0:
         raise ValueError(f"conv_transpose2d: input of shape {x.shape} gives a non-positive output size {out_size}")
-    args = (x, weight) if bias is None else (x, weight, bias)
-    out = ConvTranspose2d.apply(*args, stride=s, padding=p, dilation=d, out_size=out_size, groups=groups)
+    out = ConvTranspose2d.apply(x, weight, bias, stride=s, padding=p, dilation=d, out_size=out_size, groups=groups)
     return out.squeeze(0) if unbatched else out
 
 
@@ -352,7 +316,7 @@ class Unfold(Function):
     def forward(self, x: np.ndarray, k: tuple[int, int], d: tuple[int, int], p: tuple[int, int],
                 s: tuple[int, int]) -> np.ndarray:
         n, c, h, w = x.shape
-        xp = _pad_array(x, (p[0], p[0], p[1], p[1]))
+        xp = pad_array(x, (p[0], p[0], p[1], p[1]))
         ho = _out_size("unfold", h, k[0], s[0], d[0], 2 * p[0])
         wo = _out_size("unfold", w, k[1], s[1], d[1], 2 * p[1])
         self.args, self.shape, self.pshape, self.p = (k, ho, wo), x.shape, xp.shape, p
@@ -368,11 +332,11 @@ class Unfold(Function):
 
 def unfold(input: Tensor, kernel_size: Any, dilation: Any = 1, padding: Any = 0, stride: Any = 1) -> Tensor:
     """Extract sliding local blocks: (N, C, H, W) -> (N, C*kh*kw, L), L the number of block positions."""
-    x, unbatched = _batched("unfold", input, 2)
-    k = _ntuple("unfold", kernel_size, 2, "kernel_size")
-    d = _ntuple("unfold", dilation, 2, "dilation")
-    p = _ntuple("unfold", padding, 2, "padding")
-    s = _ntuple("unfold", stride, 2, "stride")
+    x, unbatched = batched("unfold", input, 2)
+    k = ntuple("unfold", kernel_size, 2, "kernel_size")
+    d = ntuple("unfold", dilation, 2, "dilation")
+    p = ntuple("unfold", padding, 2, "padding")
+    s = ntuple("unfold", stride, 2, "stride")
     if min(k) < 1 or min(d) < 1 or min(s) < 1 or min(p) < 0:
         raise ValueError(f"unfold: invalid kernel_size {k}, dilation {d}, padding {p} or stride {s}")
     out = Unfold.apply(x, k, d, p, s)
@@ -394,7 +358,7 @@ class Fold(Function):
     def backward(self, g: np.ndarray) -> np.ndarray:
         n, c, hp, wp = self.full
         ph, pw = (hp - g.shape[2]) // 2, (wp - g.shape[3]) // 2
-        gp = _pad_array(g, (ph, ph, pw, pw))
+        gp = pad_array(g, (ph, ph, pw, pw))
         win = _windows(gp, self.k, self.s, self.d, self.hw)
         return win.reshape(n, c * self.k[0] * self.k[1], self.hw[0] * self.hw[1])
 
@@ -402,12 +366,12 @@ class Fold(Function):
 def fold(input: Tensor, output_size: Any, kernel_size: Any, dilation: Any = 1, padding: Any = 0,
          stride: Any = 1) -> Tensor:
     """Combine sliding local blocks into an image: (N, C*kh*kw, L) -> (N, C, H, W), overlaps summed."""
-    x, unbatched = _batched("fold", input, 1)
-    size = _ntuple("fold", output_size, 2, "output_size")
-    k = _ntuple("fold", kernel_size, 2, "kernel_size")
-    d = _ntuple("fold", dilation, 2, "dilation")
-    p = _ntuple("fold", padding, 2, "padding")
-    s = _ntuple("fold", stride, 2, "stride")
+    x, unbatched = batched("fold", input, 1)
+    size = ntuple("fold", output_size, 2, "output_size")
+    k = ntuple("fold", kernel_size, 2, "kernel_size")
+    d = ntuple("fold", dilation, 2, "dilation")
+    p = ntuple("fold", padding, 2, "padding")
+    s = ntuple("fold", stride, 2, "stride")
     kk = k[0] * k[1]
     hw = tuple((size[i] + 2 * p[i] - d[i] * (k[i] - 1) - 1) // s[i] + 1 for i in range(2))
     if x.shape[1] % kk or min(hw) <= 0 or x.shape[2] != math.prod(hw):

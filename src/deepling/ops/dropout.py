@@ -12,7 +12,7 @@ import warnings
 import numpy as np
 
 from deepling.autograd import Function
-from deepling.random import _rng
+from deepling.random import numpy_rng
 from deepling.tensor import Tensor
 
 __all__ = ["dropout", "dropout1d", "dropout2d", "dropout3d", "feature_dropout", "alpha_dropout", "feature_alpha_dropout"]
@@ -44,7 +44,7 @@ def _check_p(name: str, p: float) -> float:
 
 def _keep_mask(shape: tuple[int, ...], p: float, dtype: np.dtype) -> np.ndarray:
     """Bernoulli(1 - p) draws as 0/1 in ``dtype``."""
-    return (_rng().random(shape, dtype=np.float32) >= p).astype(dtype)
+    return (numpy_rng().random(shape, dtype=np.float32) >= p).astype(dtype)
 
 
 def _apply(x: Tensor, mask: np.ndarray, shift: np.ndarray | None, inplace: bool) -> Tensor:
@@ -53,6 +53,7 @@ def _apply(x: Tensor, mask: np.ndarray, shift: np.ndarray | None, inplace: bool)
     if x._check_inplace():
         # Through the graph: the new node's input is a snapshot of x's current node.
         return x._become(_MaskAffine.apply(x._snapshot(), mask, shift))
+    x._bump()
     np.multiply(x.array, mask, out=x.array, casting="unsafe")
     if shift is not None:
         np.add(x.array, shift, out=x.array, casting="unsafe")
@@ -101,12 +102,17 @@ def feature_dropout(input: Tensor, p: float = 0.5, training: bool = True, inplac
     return _channel_dropout("feature_dropout", input, p, training, inplace, True)
 
 
+def _channel_dropout_nd(name: str, dims: int, input: Tensor, p: float, training: bool, inplace: bool) -> Tensor:
+    """Channel dropout of ``(N, C, *spatial)`` or unbatched ``(C, *spatial)`` with ``dims`` spatial dims."""
+    p = _check_p(name, p)
+    if input.ndim not in (dims + 1, dims + 2):
+        raise ValueError(f"{name}: expected {dims + 1}D or {dims + 2}D input (got {input.ndim}D input of shape {input.shape})")
+    return _channel_dropout(name, input, p, training, inplace, input.ndim == dims + 2)
+
+
 def dropout1d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
     """Zero whole channels of ``(N, C, L)`` or unbatched ``(C, L)`` input, scaling the rest by 1/(1-p)."""
-    p = _check_p("dropout1d", p)
-    if input.ndim not in (2, 3):
-        raise ValueError(f"dropout1d: expected 2D or 3D input (got {input.ndim}D input of shape {input.shape})")
-    return _channel_dropout("dropout1d", input, p, training, inplace, input.ndim == 3)
+    return _channel_dropout_nd("dropout1d", 1, input, p, training, inplace)
 
 
 def dropout2d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
@@ -132,10 +138,7 @@ def dropout2d(input: Tensor, p: float = 0.5, training: bool = True, inplace: boo
 
 def dropout3d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
     """Zero whole channels of ``(N, C, D, H, W)`` or unbatched ``(C, D, H, W)`` input."""
-    p = _check_p("dropout3d", p)
-    if input.ndim not in (4, 5):
-        raise ValueError(f"dropout3d: expected 4D or 5D input (got {input.ndim}D input of shape {input.shape})")
-    return _channel_dropout("dropout3d", input, p, training, inplace, input.ndim == 5)
+    return _channel_dropout_nd("dropout3d", 3, input, p, training, inplace)
 
 
 def _alpha(name: str, input: Tensor, p: float, training: bool, inplace: bool, mask_shape: tuple[int, ...]) -> Tensor:

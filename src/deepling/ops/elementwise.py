@@ -12,7 +12,10 @@ from typing import Any
 import numpy as np
 
 from deepling.autograd import Function
-from deepling.tensor import Tensor, _to_array, default_dtype
+from deepling.ops import kernels
+from deepling.ops.arguments import float_input
+from deepling.ops.promotion import binary_operands, cast
+from deepling.tensor import Tensor, default_dtype
 
 __all__ = [
     "add", "sub", "mul", "div", "pow", "neg", "abs", "exp", "log", "log1p", "sqrt", "rsqrt",
@@ -22,101 +25,14 @@ __all__ = [
     "square", "reciprocal",
 ]
 
-_KIND_RANK = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}
-
-
-def _rank(dt: np.dtype) -> int:
-    return _KIND_RANK[dt.kind]
-
-
-def _scalar_dtype(value: Any, other: np.dtype) -> np.dtype:
-    """Dtype for a Python scalar combined with a tensor of dtype ``other`` (scalars are 'weak')."""
-    if isinstance(value, bool):
-        kind = 0
-    elif isinstance(value, (int, np.integer)):
-        kind = 1
-    elif isinstance(value, (float, np.floating)):
-        kind = 2
-    else:
-        raise TypeError(f"unsupported operand type {type(value).__name__}")
-    if kind <= _rank(other):
-        return other
-    return np.dtype(np.int64) if kind == 1 else default_dtype
-
-
-def _promote(a: Tensor, b: Tensor) -> np.dtype:
-    da, db = a.array.dtype, b.array.dtype
-    ra, rb = _rank(da), _rank(db)
-    if ra != rb:
-        return da if ra > rb else db
-    # Same kind: a 0-d tensor does not widen a dimensioned one (PyTorch's rule).
-    if a.array.ndim == 0 and b.array.ndim > 0:
-        return db
-    if b.array.ndim == 0 and a.array.ndim > 0:
-        return da
-    return np.promote_types(da, db)
-
-
-def _operand(value: Any, like: Tensor) -> Tensor:
-    if isinstance(value, Tensor):
-        return value
-    if isinstance(value, np.ndarray):
-        return Tensor._wrap(_to_array(value))
-    if isinstance(value, (list, tuple)):
-        return Tensor(value)
-    return Tensor._wrap(np.asarray(value, dtype=_scalar_dtype(value, like.array.dtype)))
-
-
-def _pair(a: Any, b: Any) -> tuple[Tensor, Tensor]:
-    if isinstance(a, Tensor):
-        b = _operand(b, a)
-    elif isinstance(b, Tensor):
-        a = _operand(a, b)
-    else:
-        raise TypeError(f"expected a Tensor operand, got {type(a).__name__} and {type(b).__name__}")
-    if a.array.dtype != b.array.dtype:
-        dt = _promote(a, b)
-        if a.array.dtype != dt:
-            a = cast(a, dt)
-        if b.array.dtype != dt:
-            b = cast(b, dt)
-    return a, b
-
-
 def _binary(fn: type[Function], name: str, a: Any, b: Any) -> Tensor:
-    a, b = _pair(a, b)
+    a, b = binary_operands(a, b)
     try:
         return fn.apply(a, b)
     except ValueError as e:
         if "broadcast" not in str(e):
             raise
         raise ValueError(f"{name}: shapes {a.shape} and {b.shape} cannot be broadcast together") from None
-
-
-def _float_input(name: str, x: Any) -> Tensor:
-    if not isinstance(x, Tensor):
-        raise TypeError(f"{name}: expected a Tensor, got {type(x).__name__}")
-    if x.array.dtype.kind not in "fc":
-        return cast(x, default_dtype)
-    return x
-
-
-# ---------------------------------------------------------------------------- casts
-class Cast(Function):
-    def forward(self, x: np.ndarray, dtype: np.dtype) -> np.ndarray:
-        self.src = x.dtype
-        return x.astype(dtype)
-
-    def backward(self, g: np.ndarray) -> np.ndarray:
-        return g.astype(self.src)
-
-
-def cast(x: Tensor, dtype: np.dtype) -> Tensor:
-    if x.array.dtype == dtype:
-        return x
-    if dtype.kind not in "fc" and x.requires_grad:
-        return Tensor._wrap(x.array.astype(dtype))  # integer results carry no gradient
-    return Cast.apply(x, dtype)
 
 
 class Clone(Function):
@@ -150,7 +66,11 @@ class Sub(Function):
 
 class Mul(Function):
     def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        self.a, self.b = a, b
+        # Keep only what a gradient needs (as PyTorch saves): writing in place into an input that
+        # no gradient reads must not stop the backward.
+        need = self.needs_input_grad or (False, False)
+        self.a = a if need[1] else None
+        self.b = b if need[0] else None
         return a * b
 
     def backward(self, g: np.ndarray) -> tuple:
@@ -163,7 +83,9 @@ class Div(Function):
     def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         if a.dtype.kind in "biu":  # true division of integers gives float32, as in PyTorch
             a, b = a.astype(default_dtype), b.astype(default_dtype)
-        self.a, self.b = a, b
+        need = self.needs_input_grad or (False, False)
+        self.a = a if need[1] else None
+        self.b = b if need[0] or need[1] else None
         return a / b
 
     def backward(self, g: np.ndarray) -> tuple:
@@ -211,29 +133,25 @@ class PowScalar(Function):
 
 
 class Maximum(Function):
-    """Elementwise max; at ties the gradient is split evenly, as in PyTorch."""
+    """Elementwise max; at ties the gradient is split evenly, as in PyTorch (``Minimum`` likewise)."""
+
+    pick, wins = staticmethod(np.maximum), staticmethod(np.greater)
 
     def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         self.a, self.b = a, b
-        return np.maximum(a, b)
+        return self.pick(a, b)
 
     def backward(self, g: np.ndarray) -> tuple:
+        # PyTorch's rule: the loser gets 0, a tie halves, and a NaN (which loses no comparison)
+        # passes the whole gradient to both sides.
         tie = (self.a == self.b).astype(g.dtype) * 0.5
-        ga = g * ((self.a > self.b) + tie) if self.needs_input_grad[0] else None
-        gb = g * ((self.b > self.a) + tie) if self.needs_input_grad[1] else None
+        ga = g * (1 - self.wins(self.b, self.a) - tie) if self.needs_input_grad[0] else None
+        gb = g * (1 - self.wins(self.a, self.b) - tie) if self.needs_input_grad[1] else None
         return ga, gb
 
 
-class Minimum(Function):
-    def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        self.a, self.b = a, b
-        return np.minimum(a, b)
-
-    def backward(self, g: np.ndarray) -> tuple:
-        tie = (self.a == self.b).astype(g.dtype) * 0.5
-        ga = g * ((self.a < self.b) + tie) if self.needs_input_grad[0] else None
-        gb = g * ((self.b < self.a) + tie) if self.needs_input_grad[1] else None
-        return ga, gb
+class Minimum(Maximum):
+    pick, wins = staticmethod(np.minimum), staticmethod(np.less)
 
 
 def add(a: Any, b: Any, alpha: Any = 1) -> Tensor:
@@ -377,21 +295,11 @@ class Tanh(Function):
         return g * (1 - self.out * self.out)
 
 
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    """1 / (1 + e^-x) in three in-place passes (np.where over a sign mask costs ~5x more); e^-x
-    overflows to inf for very negative x, which gives the right limit 0."""
-    e = np.negative(x, out=np.empty_like(x))  # out=: stays an array even for 0-d input
-    with np.errstate(over="ignore"):
-        np.exp(e, out=e)
-    e += 1
-    return np.reciprocal(e, out=e)
-
-
 class Sigmoid(Function):
     """sigma(x) = 1 / (1 + e^-x); backward from the output: sigma (1 - sigma)."""
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        self.out = _sigmoid(x).astype(x.dtype, copy=False)
+        self.out = kernels.sigmoid(x)
         return self.out
 
     def backward(self, g: np.ndarray) -> np.ndarray:
@@ -402,14 +310,14 @@ class Sigmoid(Function):
 
 
 class Relu(Function):
-    """max(0, x); the gradient at 0 is taken as 0."""
+    """max(0, x); the gradient at 0 is taken as 0 and passes through NaN, as in PyTorch."""
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         self.out = np.maximum(x, 0)
         return self.out
 
     def backward(self, g: np.ndarray) -> np.ndarray:
-        return g * (self.out > 0)
+        return g * np.logical_not(self.out <= 0)
 
 
 class Clamp(Function):
@@ -435,7 +343,7 @@ class Clamp(Function):
 
 def _unary(fn: type[Function], name: str) -> Any:
     def op(x: Tensor) -> Tensor:
-        return fn.apply(_float_input(name, x))
+        return fn.apply(float_input(name, x))
 
     op.__name__ = name
     op.__doc__ = f"Elementwise {name}, differentiable."
@@ -504,7 +412,7 @@ def where(condition: Any, input: Any = None, other: Any = None) -> Any:
         cond = Tensor._wrap(cond.array.astype(bool))
     if not isinstance(input, Tensor) and not isinstance(other, Tensor):
         input = Tensor._wrap(np.asarray(input, dtype=default_dtype if isinstance(input, float) else None))
-    a, b = _pair(input, other)
+    a, b = binary_operands(input, other)
     try:
         return Where.apply(cond, a, b)
     except ValueError as e:
@@ -516,7 +424,7 @@ def where(condition: Any, input: Any = None, other: Any = None) -> Any:
 # ---------------------------------------------------------------------------- no-grad ops
 def _compare(np_op: Any, name: str) -> Any:
     def op(a: Any, b: Any) -> Tensor:
-        a, b = _pair(a, b)
+        a, b = binary_operands(a, b)
         try:
             return Tensor._wrap(np.asarray(np_op(a.array, b.array)))
         except ValueError:

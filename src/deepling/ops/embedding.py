@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from deepling.autograd import Function, no_grad
+from deepling.ops.arguments import tensor_input
 from deepling.tensor import Tensor
 
 __all__ = ["embedding"]
@@ -69,7 +70,7 @@ def embedding(
     """Look up rows of ``weight (num_embeddings, embedding_dim)`` by integer ``input (*)``: out ``(*, embedding_dim)``."""
     if scale_grad_by_freq or sparse:
         raise NotImplementedError("embedding: scale_grad_by_freq and sparse gradients are not supported")
-    index = input.array if isinstance(input, Tensor) else np.asarray(input)
+    index = tensor_input("embedding", input, "indices").array
     if index.dtype.kind not in "iu":
         raise TypeError(f"embedding: indices must be integers, got dtype {index.dtype} (shape {index.shape})")
     if weight.ndim != 2:

@@ -14,9 +14,9 @@ from typing import Any
 import numpy as np
 
 from deepling.autograd import Function
-from deepling.ops.activation import _sigmoid
-from deepling.ops.elementwise import _float_input, _pair, cast
-from deepling.ops.shape import _axis
+from deepling.ops import kernels
+from deepling.ops.arguments import check_reduction, float_input, normalize_axis, tensor_input
+from deepling.ops.promotion import binary_operands, cast
 from deepling.tensor import Tensor
 
 __all__ = [
@@ -24,26 +24,14 @@ __all__ = [
     "binary_cross_entropy", "binary_cross_entropy_with_logits", "kl_div", "cosine_similarity",
 ]
 
-_REDUCTIONS = ("none", "mean", "sum")
-
-
-def _reduction(name: str, reduction: str, size_average: Any = None, reduce: Any = None, extra: tuple = ()) -> str:
-    """Validate ``reduction``; map PyTorch's legacy ``size_average``/``reduce`` flags onto it."""
-    if size_average is not None or reduce is not None:
-        size_average = True if size_average is None else size_average
-        reduce = True if reduce is None else reduce
-        reduction = "mean" if reduce and size_average else "sum" if reduce else "none"
-    if reduction not in _REDUCTIONS + extra:
-        allowed = ", ".join(repr(r) for r in _REDUCTIONS + extra)
-        raise ValueError(f"{name}: reduction must be one of {allowed}, got {reduction!r}")
-    return reduction
-
-
 def _reduce(loss: np.ndarray, reduction: str) -> np.ndarray:
     if reduction == "none":
         return loss
-    total = loss.sum() if reduction == "sum" else loss.mean()
-    return np.asarray(total, dtype=loss.dtype)
+    if reduction == "sum":
+        return np.asarray(loss.sum(), dtype=loss.dtype)
+    if loss.size == 0:  # the mean of an empty batch is NaN, silently, as in PyTorch
+        return np.asarray(np.nan, dtype=loss.dtype)
+    return np.asarray(loss.mean(), dtype=loss.dtype)
 
 
 def _spread(g: np.ndarray, reduction: str, shape: tuple[int, ...]) -> np.ndarray:
@@ -66,8 +54,8 @@ def _broadcast_pair(name: str, input: Any, target: Any) -> tuple[Tensor, Tensor]
         warnings.warn(
             f"{name}: using a target size ({target.shape}) that is different to the input size ({input.shape}) "
             "will likely lead to incorrect results due to broadcasting.", stacklevel=3)
-    input = _float_input(name, input)
-    return _pair(input, target)
+    input = float_input(name, input)
+    return binary_operands(input, target)
 
 
 # ---------------------------------------------------------------------------- regression losses
@@ -155,21 +143,21 @@ def _diff_loss(fn: type[_DiffLoss], name: str, input: Tensor, target: Tensor, re
 def mse_loss(input: Tensor, target: Tensor, size_average: Any = None, reduce: Any = None,
              reduction: str = "mean", weight: Tensor | None = None) -> Tensor:
     """Mean squared error (x - y)^2, reduced; with ``weight``, 'mean' is sum(w l) / sum(w)."""
-    reduction = _reduction("mse_loss", reduction, size_average, reduce)
+    reduction = check_reduction("mse_loss", reduction, size_average, reduce)
     return _diff_loss(_MSE, "mse_loss", input, target, reduction, weight=weight)
 
 
 def l1_loss(input: Tensor, target: Tensor, size_average: Any = None, reduce: Any = None,
             reduction: str = "mean", weight: Tensor | None = None) -> Tensor:
     """Mean absolute error |x - y|, reduced; with ``weight``, 'mean' is sum(w l) / sum(w)."""
-    reduction = _reduction("l1_loss", reduction, size_average, reduce)
+    reduction = check_reduction("l1_loss", reduction, size_average, reduce)
     return _diff_loss(_L1, "l1_loss", input, target, reduction, weight=weight)
 
 
 def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: float = 1.0,
                weight: Tensor | None = None) -> Tensor:
     """Huber: quadratic for |x - y| < delta, linear (slope delta) beyond; 'mean' over elements."""
-    reduction = _reduction("huber_loss", reduction)
+    reduction = check_reduction("huber_loss", reduction)
     if delta <= 0:
         raise ValueError(f"huber_loss: delta must be positive, got {delta}")
     return _diff_loss(_Huber, "huber_loss", input, target, reduction, float(delta), weight, "numel")
@@ -178,7 +166,7 @@ def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: fl
 def smooth_l1_loss(input: Tensor, target: Tensor, size_average: Any = None, reduce: Any = None,
                    reduction: str = "mean", beta: float = 1.0) -> Tensor:
     """Smooth L1: (x - y)^2 / (2 beta) for |x - y| < beta, |x - y| - beta / 2 beyond (L1 at beta=0)."""
-    reduction = _reduction("smooth_l1_loss", reduction, size_average, reduce)
+    reduction = check_reduction("smooth_l1_loss", reduction, size_average, reduce)
     if beta < 0:
         raise ValueError(f"smooth_l1_loss: beta must be non-negative, got {beta}")
     if beta == 0:
@@ -264,8 +252,7 @@ class _CrossEntropyIndex(_ClassLoss):
                 reduction: str, eps: float) -> np.ndarray:
         xl = _class_last(x)
         n = xl.shape[-1]
-        logp = xl - xl.max(axis=-1, keepdims=True)
-        logp -= np.log(np.exp(logp).sum(axis=-1, keepdims=True))
+        logp = kernels.log_softmax(xl, -1)
         safe, w_rows = _pick_weights(t, weight, ignore_index, n, "cross_entropy", x.dtype)
         rows = -w_rows * np.take_along_axis(logp, safe[..., None], axis=-1)[..., 0]
         if eps > 0:
@@ -300,8 +287,7 @@ class _CrossEntropyProbs(_ClassLoss):
     def forward(self, x: np.ndarray, q: np.ndarray, weight: np.ndarray | None, reduction: str, eps: float) -> np.ndarray:
         xl = _class_last(x)
         n = xl.shape[-1]
-        logp = xl - xl.max(axis=-1, keepdims=True)
-        logp -= np.log(np.exp(logp).sum(axis=-1, keepdims=True))
+        logp = kernels.log_softmax(xl, -1)
         ql = _class_last(q)
         qs = ql * (1 - eps) + eps / n if eps > 0 else ql
         wq = qs if weight is None else qs * weight
@@ -332,8 +318,8 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, s
     the non-ignored targets; with probabilities, by the number of rows. ``label_smoothing`` eps
     mixes the target with the uniform distribution: (1 - eps) q + eps / C.
     """
-    reduction = _reduction("cross_entropy", reduction, size_average, reduce)
-    x = _float_input("cross_entropy", input)
+    reduction = check_reduction("cross_entropy", reduction, size_average, reduce)
+    x = float_input("cross_entropy", input)
     if x.ndim == 0:
         raise ValueError("cross_entropy: input must have at least 1 dimension (the classes), got a 0-d tensor")
     if not 0.0 <= label_smoothing <= 1.0:
@@ -373,8 +359,8 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_a
     """Negative log-likelihood of log-probabilities ``input`` (C,), (N, C) or (N, C, d...) at class
     indices ``target``: -w[y] input[y]; 'mean' divides by the summed weights of non-ignored targets.
     """
-    reduction = _reduction("nll_loss", reduction, size_average, reduce)
-    x = _float_input("nll_loss", input)
+    reduction = check_reduction("nll_loss", reduction, size_average, reduce)
+    x = float_input("nll_loss", input)
     if x.ndim == 0:
         raise ValueError("nll_loss: input must have at least 1 dimension (the classes), got a 0-d tensor")
     t = _check_targets("nll_loss", x, target, weight)
@@ -389,9 +375,7 @@ class _BCE(Function):
     dl/dx = w (x - y) / max(x (1 - x), 1e-12); dl/dy = w (log(1 - x) - log x); dl/dw = l / w.
     """
 
-    def forward(self, x: np.ndarray, y: np.ndarray, *rest: Any) -> np.ndarray:
-        *w, reduction = rest
-        w = w[0] if w else None
+    def forward(self, x: np.ndarray, y: np.ndarray, w: np.ndarray | None, reduction: str) -> np.ndarray:
         with np.errstate(divide="ignore"):
             logx = np.maximum(np.log(x), -100)
             log1mx = np.maximum(np.log1p(-x), -100)
@@ -407,24 +391,24 @@ class _BCE(Function):
         x, y = self.x, self.y
         gx = gw * (x - y) / np.maximum(x * (1 - x), 1e-12) if need[0] else None
         gy = gw * (self.logs[1] - self.logs[0]) if need[1] else None
-        if self.w is None:
-            return gx, gy
         return gx, gy, (gs * self.raw if need[2] else None)
 
 
 def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, size_average: Any = None,
                          reduce: Any = None, reduction: str = "mean") -> Tensor:
     """BCE of probabilities ``input`` in [0, 1] against ``target`` (same shape), optionally weighted."""
-    reduction = _reduction("binary_cross_entropy", reduction, size_average, reduce)
+    reduction = check_reduction("binary_cross_entropy", reduction, size_average, reduce)
+    tensor_input("binary_cross_entropy", input)
+    tensor_input("binary_cross_entropy", target, "target")
     if target.shape != input.shape:
         raise ValueError(f"binary_cross_entropy: target of shape {target.shape} must have the input's shape {input.shape}")
-    x, y = _pair(_float_input("binary_cross_entropy", input), target)
+    x, y = binary_operands(float_input("binary_cross_entropy", input), target)
     if x.array.size and (x.array.min() < 0 or x.array.max() > 1):
         raise ValueError("binary_cross_entropy: all elements of input should be between 0 and 1")
-    if weight is None:
-        return _BCE.apply(x, y, reduction)
-    _check_broadcast("binary_cross_entropy", "weight", weight, x.shape)
-    return _BCE.apply(x, y, cast(weight, x.dtype), reduction)
+    if weight is not None:
+        _check_broadcast("binary_cross_entropy", "weight", weight, x.shape)
+        weight = cast(weight, x.dtype)
+    return _BCE.apply(x, y, weight, reduction)
 
 
 def _check_broadcast(name: str, what: str, t: Tensor, shape: tuple[int, ...]) -> None:
@@ -441,11 +425,9 @@ class _BCEWithLogits(Function):
     dl/dy = w (-x + (p - 1) softplus(-x)); dl/dw = l / w; dl/dp = w y softplus(-x).
     """
 
-    def forward(self, x: np.ndarray, y: np.ndarray, *rest: Any) -> np.ndarray:
-        *tensors, has_w, has_p, reduction = rest
-        w = tensors[0] if has_w else None
-        p = tensors[-1] if has_p else None
-        sp = np.log1p(np.exp(-np.abs(x))) + np.maximum(-x, 0)  # softplus(-x), no overflow
+    def forward(self, x: np.ndarray, y: np.ndarray, w: np.ndarray | None, p: np.ndarray | None,
+                reduction: str) -> np.ndarray:
+        sp = kernels.softplus(-x)
         lw = 1 if p is None else 1 + (p - 1) * y
         raw = (1 - y) * x + lw * sp
         loss = raw if w is None else raw * w
@@ -458,16 +440,11 @@ class _BCEWithLogits(Function):
         gw = gs if self.w is None else gs * self.w
         need = self.needs_input_grad
         x, y, p = self.x, self.y, self.p
-        grads = [None, None]
-        if need[0]:
-            grads[0] = gw * ((1 - y) - self.lw * _sigmoid(-x))
-        if need[1]:
-            grads[1] = gw * (-x if p is None else -x + (p - 1) * self.sp)
-        if self.w is not None:
-            grads.append(gs * self.raw if need[len(grads)] else None)
-        if p is not None:
-            grads.append(gw * y * self.sp if need[len(grads)] else None)
-        return tuple(grads)
+        gx = gw * ((1 - y) - self.lw * kernels.sigmoid(-x)) if need[0] else None
+        gy = gw * (-x if p is None else -x + (p - 1) * self.sp) if need[1] else None
+        gwt = gs * self.raw if need[2] else None
+        gp = gw * y * self.sp if need[3] else None
+        return gx, gy, gwt, gp
 
 
 def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Tensor | None = None,
@@ -476,17 +453,20 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Tens
     """BCE on logits: sigmoid and BCE fused and stable for any |x|. ``pos_weight`` (broadcast
     along the last dim, the classes) scales the positive term; ``weight`` scales each element.
     """
-    reduction = _reduction("binary_cross_entropy_with_logits", reduction, size_average, reduce)
+    reduction = check_reduction("binary_cross_entropy_with_logits", reduction, size_average, reduce)
     name = "binary_cross_entropy_with_logits"
+    tensor_input(name, input)
+    tensor_input(name, target, "target")
     if target.shape != input.shape:
         raise ValueError(f"{name}: target of shape {target.shape} must have the input's shape {input.shape}")
-    x, y = _pair(_float_input(name, input), target)
-    extra = []
-    for what, t in (("weight", weight), ("pos_weight", pos_weight)):
-        if t is not None:
-            _check_broadcast(name, what, t, x.shape)
-            extra.append(cast(t, x.dtype))
-    return _BCEWithLogits.apply(x, y, *extra, weight is not None, pos_weight is not None, reduction)
+    x, y = binary_operands(float_input(name, input), target)
+    if weight is not None:
+        _check_broadcast(name, "weight", weight, x.shape)
+        weight = cast(weight, x.dtype)
+    if pos_weight is not None:
+        _check_broadcast(name, "pos_weight", pos_weight, x.shape)
+        pos_weight = cast(pos_weight, x.dtype)
+    return _BCEWithLogits.apply(x, y, weight, pos_weight, reduction)
 
 
 # ---------------------------------------------------------------------------- divergences / similarity
@@ -511,7 +491,8 @@ class _KLDiv(Function):
             self.logy = logy
         self.x, self.y, self.reduction, self.log_target, self.shape = x, y, reduction, log_target, loss.shape
         if reduction == "batchmean":
-            total = loss.sum() / (x.shape[0] if x.ndim else 1)
+            with np.errstate(invalid="ignore", divide="ignore"):  # an empty batch: 0/0 = NaN, as PyTorch
+                total = loss.sum() / (x.shape[0] if x.ndim else 1)
             return np.asarray(total, dtype=loss.dtype)
         return _reduce(loss, reduction)
 
@@ -537,7 +518,7 @@ def kl_div(input: Tensor, target: Tensor, size_average: Any = None, reduce: Any 
 
     'batchmean' (the mathematical KL) divides the sum by the batch size; 'mean' by the element count.
     """
-    reduction = _reduction("kl_div", reduction, size_average, reduce, extra=("batchmean",))
+    reduction = check_reduction("kl_div", reduction, size_average, reduce, extra=("batchmean",))
     if reduction == "mean":
         warnings.warn("kl_div: reduction='mean' divides the total loss by both the batch size and the "
                       "support size; 'batchmean' divides only by the batch size, and matches the KL math definition.",
@@ -585,5 +566,5 @@ def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -
         shape = np.broadcast_shapes(x1.shape, x2.shape)
     except ValueError:
         raise ValueError(f"cosine_similarity: shapes {x1.shape} and {x2.shape} cannot be broadcast") from None
-    a, b = _pair(_float_input("cosine_similarity", x1), _float_input("cosine_similarity", x2))
-    return _CosineSimilarity.apply(a, b, _axis("cosine_similarity", dim, len(shape)), float(eps))
+    a, b = binary_operands(float_input("cosine_similarity", x1), float_input("cosine_similarity", x2))
+    return _CosineSimilarity.apply(a, b, normalize_axis("cosine_similarity", dim, len(shape)), float(eps))

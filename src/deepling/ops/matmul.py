@@ -11,7 +11,8 @@ from typing import Any
 import numpy as np
 
 from deepling.autograd import Function
-from deepling.ops.elementwise import _pair
+from deepling.ops.arguments import tensor_input
+from deepling.ops.promotion import binary_operands
 from deepling.tensor import Tensor
 
 __all__ = ["matmul", "mm", "bmm", "dot", "linear"]
@@ -61,7 +62,7 @@ def _check(name: str, a: Tensor, b: Tensor) -> None:
 
 def matmul(a: Any, b: Any) -> Tensor:
     """Matrix product with broadcasting: (n,k)@(k,m), (..,n,k)@(..,k,m), and 1-D vectors."""
-    a, b = _pair(a, b)
+    a, b = binary_operands(a, b)
     _check("matmul", a, b)
     try:
         return MatMul.apply(a, b)
@@ -90,7 +91,7 @@ def dot(a: Tensor, b: Tensor) -> Tensor:
 class Linear(Function):
     """y = x W^T + b as one node: dx = g W, dW = g^T x (one GEMM over all leading dims), db = sum g."""
 
-    def forward(self, x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
+    def forward(self, x: np.ndarray, w: np.ndarray, b: np.ndarray | None) -> np.ndarray:
         self.x, self.w = x, w
         out = np.matmul(x, w.T)
         if b is not None:
@@ -102,13 +103,12 @@ class Linear(Function):
         gx = np.matmul(g, self.w) if need[0] else None
         g2 = g.reshape(-1, g.shape[-1])
         gw = np.matmul(g2.T, self.x.reshape(-1, self.x.shape[-1])) if need[1] else None
-        if len(need) == 2:
-            return gx, gw
         return gx, gw, (g2.sum(axis=0) if need[2] else None)
 
 
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """``x W^T + b``: x (*, in_features), weight (out_features, in_features), bias (out_features,)."""
+    tensor_input("linear", x)
     if weight.ndim != 2 or x.ndim == 0 or x.shape[-1] != weight.shape[1]:
         raise ValueError(
             f"linear: input of shape {x.shape} and weight of shape {weight.shape} do not fit "
@@ -120,6 +120,4 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
         raise TypeError(f"linear: input dtype {x.dtype} does not match weight dtype {weight.dtype}")
     if x.ndim == 1:
         return linear(x.reshape(1, -1), weight, bias).reshape(-1)
-    if bias is None:
-        return Linear.apply(x, weight)
     return Linear.apply(x, weight, bias)

@@ -22,11 +22,6 @@ __all__ = ["batch_norm", "layer_norm", "group_norm", "instance_norm", "local_res
 
 
 # ---------------------------------------------------------------------------- helpers
-def _grads(fn: Function, *grads: np.ndarray | None) -> tuple:
-    """Keep the gradients of the inputs that were tensors (weight/bias may be None)."""
-    return tuple(g for g, present in zip(grads, fn.present) if present)
-
-
 def _check_input(name: str, x: Any) -> None:
     if not isinstance(x, Tensor):
         raise TypeError(f"{name}: expected a Tensor input, got {type(x).__name__}")
@@ -41,6 +36,17 @@ def _check_param(name: str, what: str, p: Any, shape: tuple[int, ...], x: Tensor
         raise ValueError(f"{name}: {what} of shape {tuple(p.shape)} does not fit input of shape {x.shape} (expected {shape})")
     if isinstance(p, Tensor) and p.dtype != x.dtype:
         raise TypeError(f"{name}: {what} dtype {p.dtype} does not match input dtype {x.dtype}")
+
+
+def _empty_norm(input: Tensor, weight: Tensor | None, bias: Tensor | None) -> Tensor:
+    """A batch with no elements: an empty output that still depends on weight and bias (so they get
+    zero gradients) and running statistics left alone, as PyTorch's native batch/group norm."""
+    out = input.clone()
+    if weight is not None:
+        out = out * weight.reshape(-1)[0]
+    if bias is not None:
+        out = out + bias.reshape(-1)[0]
+    return out
 
 
 def _update_running(running: np.ndarray | None, stat: np.ndarray, momentum: float) -> None:
@@ -64,7 +70,6 @@ class BatchNorm(Function):
     def forward(self, x: np.ndarray, weight: np.ndarray | None, bias: np.ndarray | None,
                 running_mean: np.ndarray | None, running_var: np.ndarray | None,
                 training: bool, momentum: float, eps: float) -> np.ndarray:
-        self.present = (True, weight is not None, bias is not None)
         self.training, self.shape, self.weight = training, x.shape, weight
         x3 = x.reshape(x.shape[0], x.shape[1], -1)
         dt = x.dtype.type
@@ -92,13 +97,13 @@ class BatchNorm(Function):
         return out.reshape(x.shape)
 
     def backward(self, g: np.ndarray) -> tuple:
-        need = dict(zip([i for i, p in enumerate(self.present) if p], self.needs_input_grad))
+        need = self.needs_input_grad
         g3 = g.reshape(self.shape[0], self.shape[1], -1)
         invstd, w = self.invstd, self.weight
         db = g3.sum(axis=2).sum(axis=0)
         if self.training:
             dw = np.einsum("ncm,ncm->c", g3, self.xhat)
-        elif need.get(1):
+        elif need[1]:
             dw = np.einsum("ncm,ncm->c", g3, self.x3 - self.mean[:, None]) * invstd
         else:
             dw = None
@@ -114,8 +119,8 @@ class BatchNorm(Function):
             else:
                 dx = g3 * scale[:, None]
             dx = dx.reshape(self.shape)
-        return _grads(self, dx, dw.astype(g.dtype, copy=False) if need.get(1) else None,
-                      db.astype(g.dtype, copy=False) if need.get(2) else None)
+        return (dx, dw.astype(g.dtype, copy=False) if need[1] else None,
+                db.astype(g.dtype, copy=False) if need[2] else None)
 
 
 def batch_norm(
@@ -146,6 +151,8 @@ def batch_norm(
         raise ValueError(f"batch_norm: expected more than 1 value per channel when training, got input size {input.shape}")
     if not training and (running_mean is None or running_var is None):
         raise ValueError("batch_norm: running_mean and running_var must be given when training=False")
+    if input.numel() == 0:
+        return _empty_norm(input, weight, bias)
     rm = None if running_mean is None else running_mean.array
     rv = None if running_var is None else running_var.array
     return BatchNorm.apply(input, weight, bias, rm, rv, bool(training), float(momentum), float(eps))
@@ -183,7 +190,6 @@ class LayerNorm(Function):
 
     def forward(self, x: np.ndarray, weight: np.ndarray | None, bias: np.ndarray | None, nd: int, eps: float) -> np.ndarray:
         d = math.prod(x.shape[x.ndim - nd:])
-        self.present = (True, weight is not None, bias is not None)
         self.shape = x.shape
         self.xhat, self.invstd = _rows_stats(x.reshape(-1, d), eps)
         self.wshape = x.shape[x.ndim - nd:]
@@ -194,23 +200,30 @@ class LayerNorm(Function):
         return out.reshape(x.shape)
 
     def backward(self, g: np.ndarray) -> tuple:
-        need = dict(zip([i for i, p in enumerate(self.present) if p], self.needs_input_grad))
+        need = self.needs_input_grad
         g2 = g.reshape(self.xhat.shape)
         dx = dw = db = None
         if need[0]:
             gh = g2 * self.weight if self.weight is not None else g2
             dx = _rows_backward(gh, self.xhat, self.invstd).reshape(self.shape)
-        if need.get(1):
+        if need[1]:
             dw = np.einsum("rd,rd->d", g2, self.xhat).reshape(self.wshape)
-        if need.get(2):
+        if need[2]:
             db = np.einsum("rd->d", g2).reshape(self.wshape)
-        return _grads(self, dx, dw, db)
+        return (dx, dw, db)
 
 
-def _normalized_shape(normalized_shape: int | Sequence[int]) -> tuple[int, ...]:
-    if isinstance(normalized_shape, (int, np.integer)):
-        return (int(normalized_shape),)
-    return tuple(int(s) for s in normalized_shape)
+def _normalized_shape(name: str, input: Any, normalized_shape: int | Sequence[int]) -> tuple[int, ...]:
+    """``normalized_shape`` as a tuple, checked to be the trailing dims of a float tensor ``input``."""
+    _check_input(name, input)
+    shape = (int(normalized_shape),) if isinstance(normalized_shape, (int, np.integer)) else tuple(int(s) for s in normalized_shape)
+    k = len(shape)
+    if k == 0 or input.ndim < k or tuple(input.shape[input.ndim - k:]) != shape:
+        raise ValueError(
+            f"{name}: given normalized_shape={list(shape)}, expected input with shape [*, "
+            f"{', '.join(map(str, shape))}], but got input of size {input.shape}"
+        )
+    return shape
 
 
 def layer_norm(
@@ -226,14 +239,8 @@ def layer_norm(
     ``weight`` and ``bias`` have shape ``normalized_shape``.
     """
     name = "layer_norm"
-    _check_input(name, input)
-    shape = _normalized_shape(normalized_shape)
+    shape = _normalized_shape(name, input, normalized_shape)
     k = len(shape)
-    if k == 0 or input.ndim < k or tuple(input.shape[input.ndim - k:]) != shape:
-        raise ValueError(
-            f"layer_norm: given normalized_shape={list(shape)}, expected input with shape [*, "
-            f"{', '.join(map(str, shape))}], but got input of size {input.shape}"
-        )
     _check_param(name, "weight", weight, shape, input)
     _check_param(name, "bias", bias, shape, input)
     return LayerNorm.apply(input, weight, bias, k, input.dtype.type(eps))
@@ -248,7 +255,6 @@ class GroupNorm(Function):
     """
 
     def forward(self, x: np.ndarray, weight: np.ndarray | None, bias: np.ndarray | None, groups: int, eps: float) -> np.ndarray:
-        self.present = (True, weight is not None, bias is not None)
         self.shape, self.groups = x.shape, groups
         n, c = x.shape[0], x.shape[1]
         xhat, self.invstd = _rows_stats(x.reshape(n * groups, -1), eps)
@@ -260,7 +266,7 @@ class GroupNorm(Function):
         return out.reshape(x.shape)
 
     def backward(self, g: np.ndarray) -> tuple:
-        need = dict(zip([i for i, p in enumerate(self.present) if p], self.needs_input_grad))
+        need = self.needs_input_grad
         xhat, w = self.xhat, self.weight
         n, c, m = xhat.shape
         g3 = g.reshape(xhat.shape)
@@ -279,9 +285,9 @@ class GroupNorm(Function):
             dx -= xhat * np.broadcast_to(proj, (n, gs, c // gs)).reshape(n, c, 1)
             dx -= np.broadcast_to(mean_gh, (n, gs, c // gs)).reshape(n, c, 1)
             dx = dx.reshape(self.shape)
-        dw = sum_gx.sum(axis=0) if need.get(1) else None
-        db = sum_g.sum(axis=0) if need.get(2) else None
-        return _grads(self, dx, dw, db)
+        dw = sum_gx.sum(axis=0) if need[1] else None
+        db = sum_g.sum(axis=0) if need[2] else None
+        return (dx, dw, db)
 
 
 def group_norm(
@@ -306,6 +312,8 @@ def group_norm(
         )
     _check_param(name, "weight", weight, (c,), input)
     _check_param(name, "bias", bias, (c,), input)
+    if input.numel() == 0:
+        return _empty_norm(input, weight, bias)
     return GroupNorm.apply(input, weight, bias, int(num_groups), input.dtype.type(eps))
 
 
@@ -338,6 +346,8 @@ def instance_norm(
     m = math.prod(input.shape[2:])
     if m <= 1:
         raise ValueError(f"instance_norm: expected more than 1 spatial element when training, got input size {input.shape}")
+    if input.numel() == 0:
+        return _empty_norm(input, weight, bias)
     if running_mean is not None or running_var is not None:
         x3 = input.array.reshape(n, c, m)
         mean = x3.mean(axis=2)
@@ -355,7 +365,6 @@ class RMSNorm(Function):
     """
 
     def forward(self, x: np.ndarray, weight: np.ndarray | None, nd: int, eps: float) -> np.ndarray:
-        self.present = (True, weight is not None)
         self.shape, self.wshape = x.shape, x.shape[x.ndim - nd:]
         d = math.prod(self.wshape)
         x2 = x.reshape(-1, d)
@@ -368,7 +377,7 @@ class RMSNorm(Function):
         return out.reshape(x.shape)
 
     def backward(self, g: np.ndarray) -> tuple:
-        need = dict(zip([i for i, p in enumerate(self.present) if p], self.needs_input_grad))
+        need = self.needs_input_grad
         g2 = g.reshape(self.x2.shape)
         x2, r = self.x2, self.r
         dx = dw = None
@@ -378,9 +387,9 @@ class RMSNorm(Function):
             dx = gh - x2 * (proj * r * r)
             dx *= r
             dx = dx.reshape(self.shape)
-        if need.get(1):
+        if need[1]:
             dw = np.einsum("rd,rd->d", g2, x2 * r).reshape(self.wshape)
-        return _grads(self, dx, dw)
+        return (dx, dw)
 
 
 def rms_norm(
@@ -394,14 +403,8 @@ def rms_norm(
     ``eps`` defaults to the machine epsilon of the input's dtype, as in PyTorch.
     """
     name = "rms_norm"
-    _check_input(name, input)
-    shape = _normalized_shape(normalized_shape)
+    shape = _normalized_shape(name, input, normalized_shape)
     k = len(shape)
-    if k == 0 or input.ndim < k or tuple(input.shape[input.ndim - k:]) != shape:
-        raise ValueError(
-            f"rms_norm: given normalized_shape={list(shape)}, expected input with shape [*, "
-            f"{', '.join(map(str, shape))}], but got input of size {input.shape}"
-        )
     _check_param(name, "weight", weight, shape, input)
     eps = float(np.finfo(input.dtype).eps) if eps is None else eps
     return RMSNorm.apply(input, weight, k, input.dtype.type(eps))

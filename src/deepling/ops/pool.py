@@ -12,8 +12,9 @@ from typing import Any
 
 import numpy as np
 
-from deepling.autograd import Function, is_grad_enabled
-from deepling.ops.conv import _batched, _ntuple, _pad_array
+from deepling.autograd import Function
+from deepling.ops.arguments import batched, ntuple, tensor_input
+from deepling.ops.resample import pad_array
 from deepling.tensor import Tensor
 
 __all__ = [
@@ -34,10 +35,10 @@ def _pool_out(size: int, k: int, s: int, p: int, d: int, ceil_mode: bool) -> int
 
 def _geometry(name: str, x: Tensor, kernel_size: Any, stride: Any, padding: Any, dilation: Any,
               ceil_mode: bool, dims: int) -> tuple:
-    k = _ntuple(name, kernel_size, dims, "kernel_size")
-    s = k if stride is None or (not isinstance(stride, int) and len(stride) == 0) else _ntuple(name, stride, dims, "stride")
-    p = _ntuple(name, padding, dims, "padding")
-    d = _ntuple(name, dilation, dims, "dilation")
+    k = ntuple(name, kernel_size, dims, "kernel_size")
+    s = k if stride is None or (not isinstance(stride, int) and len(stride) == 0) else ntuple(name, stride, dims, "stride")
+    p = ntuple(name, padding, dims, "padding")
+    d = ntuple(name, dilation, dims, "dilation")
     if min(k) < 1 or min(s) < 1 or min(d) < 1 or min(p) < 0:
         raise ValueError(f"{name}: invalid kernel_size {k}, stride {s}, padding {p} or dilation {d}")
     if any(pi > (di * (ki - 1) + 1) // 2 for pi, ki, di in zip(p, k, d)):
@@ -52,7 +53,7 @@ def _padded(x: np.ndarray, k: tuple, s: tuple, p: tuple, d: tuple, out: tuple, v
     """Pad by p on both sides, plus what the last (ceil_mode) window needs on the bottom/right."""
     extra = [max(0, (o - 1) * si + di * (ki - 1) + 1 - (n + 2 * pi))
              for o, si, di, ki, n, pi in zip(out, s, d, k, x.shape[2:], p)]
-    return _pad_array(x, (p[0], p[0] + extra[0], p[1], p[1] + extra[1]), value)
+    return pad_array(x, (p[0], p[0] + extra[0], p[1], p[1] + extra[1]), value)
 
 
 def _offsets(k: tuple, s: tuple, d: tuple, out: tuple) -> Any:
@@ -77,6 +78,12 @@ class MaxPool2d(Function):
         for _, _, sl in _offsets(k, s, d, out):
             y = xp[sl].copy() if y is None else np.maximum(y, xp[sl], out=y)
         self.xp, self.y, self.geom, self.shape = xp, y, (k, s, p, d, out), x.shape
+        self.last_nan = None
+        if xp.dtype.kind == "f" and np.isnan(y).any():
+            # PyTorch's kernel takes a NaN whenever it meets one: a window's last NaN wins.
+            self.last_nan = np.full(y.shape, -1, dtype=np.int64)
+            for n, (_, _, sl) in enumerate(_offsets(k, s, d, out)):
+                self.last_nan[np.isnan(xp[sl])] = n
         if want_indices:
             self.indices = self._indices()
         return y
@@ -88,6 +95,8 @@ class MaxPool2d(Function):
         taken = None
         for n, (i, j, sl) in enumerate(offsets):
             m = np.equal(self.xp[sl], self.y)
+            if self.last_nan is not None:
+                m |= self.last_nan == n  # NaN windows: no element equals the NaN maximum
             if taken is None:
                 taken = m.copy()
             else:
@@ -126,7 +135,7 @@ def max_pool2d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any
     ``stride`` defaults to ``kernel_size``; padding counts as -inf. ``return_indices`` also returns the
     flat index (h * W + w) of each maximum, for ``max_unpool2d``.
     """
-    x, unbatched = _batched("max_pool2d", input, 2)
+    x, unbatched = batched("max_pool2d", input, 2)
     k, s, p, d, out = _geometry("max_pool2d", x, kernel_size, stride, padding, dilation, ceil_mode, 2)
     fn = MaxPool2d()
     y = _apply(fn, x, k, s, p, d, out, return_indices)
@@ -140,24 +149,16 @@ def max_pool2d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any
 
 def _apply(fn: Function, x: Tensor, *args: Any) -> Tensor:
     """``Function.apply`` on an instance we keep (to read side outputs such as the argmax indices)."""
-    record = is_grad_enabled() and x.requires_grad
-    if record:
-        fn.needs_input_grad = (True,)
-    result = Tensor._wrap(fn.forward(x.array, *args))
-    if record:
-        fn.parents = (x,)
-        result.requires_grad = True
-        result._ctx = fn
-    return result
+    return fn.run((x, *args), {})
 
 
 def max_pool1d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1,
                ceil_mode: bool = False, return_indices: bool = False) -> Any:
     """Max over windows of length k: (N, C, L) -> (N, C, Lo); max_pool2d on a height-1 image."""
-    x, unbatched = _batched("max_pool1d", input, 1)
-    one = lambda v: None if v is None else (1, _ntuple("max_pool1d", v, 1, "argument")[0])  # noqa: E731
+    x, unbatched = batched("max_pool1d", input, 1)
+    one = lambda v: None if v is None else (1, ntuple("max_pool1d", v, 1, "argument")[0])  # noqa: E731
     _geometry("max_pool1d", x, kernel_size, stride, padding, dilation, ceil_mode, 1)
-    res = max_pool2d(x.unsqueeze(2), one(kernel_size), one(stride), (0, _ntuple("max_pool1d", padding, 1, "padding")[0]),
+    res = max_pool2d(x.unsqueeze(2), one(kernel_size), one(stride), (0, ntuple("max_pool1d", padding, 1, "padding")[0]),
                      one(dilation), ceil_mode, return_indices)
     if return_indices:
         y, idx = res
@@ -206,7 +207,7 @@ def avg_pool2d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any
     The divisor is the window's size including zero padding (``count_include_pad``) or only the input
     cells it covers; ``divisor_override`` replaces it.
     """
-    x, unbatched = _batched("avg_pool2d", input, 2)
+    x, unbatched = batched("avg_pool2d", input, 2)
     if x.dtype.kind != "f":
         raise TypeError(f"avg_pool2d: expected a floating point input, got {x.dtype}")
     k, s, p, _, out = _geometry("avg_pool2d", x, kernel_size, stride, padding, 1, ceil_mode, 2)
@@ -224,9 +225,9 @@ def avg_pool2d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any
 def avg_pool1d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0, ceil_mode: bool = False,
                count_include_pad: bool = True) -> Tensor:
     """Mean over windows of length k: (N, C, L) -> (N, C, Lo); avg_pool2d on a height-1 image."""
-    x, unbatched = _batched("avg_pool1d", input, 1)
-    one = lambda v: None if v is None else (1, _ntuple("avg_pool1d", v, 1, "argument")[0])  # noqa: E731
-    y = avg_pool2d(x.unsqueeze(2), one(kernel_size), one(stride), (0, _ntuple("avg_pool1d", padding, 1, "padding")[0]),
+    x, unbatched = batched("avg_pool1d", input, 1)
+    one = lambda v: None if v is None else (1, ntuple("avg_pool1d", v, 1, "argument")[0])  # noqa: E731
+    y = avg_pool2d(x.unsqueeze(2), one(kernel_size), one(stride), (0, ntuple("avg_pool1d", padding, 1, "padding")[0]),
                    ceil_mode, count_include_pad).squeeze(2)
     return y.squeeze(0) if unbatched else y
 
@@ -239,6 +240,7 @@ def _adaptive_bounds(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _adaptive_size(name: str, x: Tensor, output_size: Any, dims: int) -> tuple[int, ...]:
+    tensor_input(name, x)
     if isinstance(output_size, (int, np.integer)) or output_size is None:
         output_size = (output_size,) * dims
     size = tuple(x.shape[-dims + i] if o is None else int(o) for i, o in enumerate(output_size))
@@ -271,6 +273,7 @@ def adaptive_avg_pool2d(input: Tensor, output_size: Any) -> Tensor:
 
     Window i spans rows [floor(i H / oh), ceil((i+1) H / oh)).
     """
+    tensor_input("adaptive_avg_pool2d", input)
     if input.ndim not in (3, 4):
         raise ValueError(f"adaptive_avg_pool2d: expected a 3-D or 4-D input, got shape {input.shape}")
     if input.dtype.kind != "f":
@@ -303,11 +306,17 @@ class _AdaptiveMax(Function):
         n, c, h, w = x.shape
         windows = x[:, :, ih[:, None, :, None], iw[None, :, None, :]]  # (N, C, oh, ow, kh, kw)
         oh, ow, kh, kw = windows.shape[2:]
-        arg = windows.reshape(n, c, oh, ow, kh * kw).argmax(axis=-1)
+        flat = windows.reshape(n, c, oh, ow, kh * kw)
+        arg = flat.argmax(axis=-1)
+        if flat.dtype.kind == "f":
+            nan = np.isnan(flat)
+            if nan.any():  # as PyTorch's kernel: the window's last NaN
+                last = kh * kw - 1 - nan[..., ::-1].argmax(axis=-1)
+                arg = np.where(nan.any(axis=-1), last, arg)
         a, b = np.divmod(arg, kw)
         self.indices = ih[np.arange(oh)[:, None], a] * w + iw[np.arange(ow), b]
         self.shape = x.shape
-        return np.take_along_axis(windows.reshape(n, c, oh, ow, kh * kw), arg[..., None], axis=-1)[..., 0]
+        return np.take_along_axis(flat, arg[..., None], axis=-1)[..., 0]
 
     def backward(self, g: np.ndarray) -> np.ndarray:
         return _scatter_planes(g, self.indices, self.shape)
@@ -323,7 +332,7 @@ def _scatter_planes(g: np.ndarray, indices: np.ndarray, shape: tuple) -> np.ndar
 
 def adaptive_max_pool2d(input: Tensor, output_size: Any, return_indices: bool = False) -> Any:
     """Max over a grid of output_size windows (as adaptive_avg_pool2d): (N, C, H, W) -> (N, C, oh, ow)."""
-    x, unbatched = _batched("adaptive_max_pool2d", input, 2)
+    x, unbatched = batched("adaptive_max_pool2d", input, 2)
     oh, ow = _adaptive_size("adaptive_max_pool2d", x, output_size, 2)
     fn = _AdaptiveMax()
     y = _apply(fn, x, _window_index(x.shape[2], oh), _window_index(x.shape[3], ow))
@@ -356,13 +365,13 @@ def max_unpool2d(input: Tensor, indices: Tensor, kernel_size: Any, stride: Any =
 
     (N, C, H, W) -> (N, C, Ho, Wo), Ho = (H - 1) * stride - 2 * padding + kernel_size unless output_size is given.
     """
-    x, unbatched = _batched("max_unpool2d", input, 2)
+    x, unbatched = batched("max_unpool2d", input, 2)
     ind = indices.unsqueeze(0) if unbatched else indices
     if ind.shape != x.shape or ind.dtype != np.int64:
         raise ValueError(f"max_unpool2d: indices of shape {indices.shape} ({indices.dtype}) must be int64 with the input's shape {input.shape}")
-    k = _ntuple("max_unpool2d", kernel_size, 2, "kernel_size")
-    s = k if stride is None else _ntuple("max_unpool2d", stride, 2, "stride")
-    p = _ntuple("max_unpool2d", padding, 2, "padding")
+    k = ntuple("max_unpool2d", kernel_size, 2, "kernel_size")
+    s = k if stride is None else ntuple("max_unpool2d", stride, 2, "stride")
+    p = ntuple("max_unpool2d", padding, 2, "padding")
     if output_size is None:
         out = tuple((n - 1) * si - 2 * pi + ki for n, si, pi, ki in zip(x.shape[2:], s, p, k))
     else:

@@ -10,8 +10,10 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from deepling.autograd import Function
-from deepling.ops.elementwise import _float_input, cast
-from deepling.tensor import Tensor, _as_dtype
+from deepling.ops import kernels
+from deepling.ops.arguments import float_input
+from deepling.ops.promotion import cast
+from deepling.tensor import Tensor, as_dtype
 
 __all__ = [
     "sum", "mean", "var", "std", "var_mean", "max", "min", "amax", "amin", "argmax", "argmin",
@@ -57,10 +59,13 @@ class Mean(Function):
     def forward(self, x: np.ndarray, axes: tuple[int, ...], keepdim: bool) -> np.ndarray:
         self.shape, self.axes, self.keepdim = x.shape, axes, keepdim
         self.n = int(np.prod([x.shape[a] for a in axes])) if axes else 1
+        if self.n == 0:  # the mean of nothing is NaN, without NumPy's warning (PyTorch is silent)
+            return np.full(np.sum(x, axis=axes, keepdims=keepdim).shape, np.nan, dtype=x.dtype)
         return np.asarray(x.mean(axis=axes, keepdims=keepdim))
 
     def backward(self, g: np.ndarray) -> np.ndarray:
-        return _expand_back(g / self.n, self.shape, self.axes, self.keepdim)
+        with np.errstate(invalid="ignore", divide="ignore"):  # n = 0: an empty gradient anyway
+            return _expand_back(g / self.n, self.shape, self.axes, self.keepdim)
 
 
 class Var(Function):
@@ -92,7 +97,7 @@ def _correction(unbiased: Any, correction: Any) -> float:
 def sum(x: Tensor, dim: Any = None, keepdim: bool = False, dtype: Any = None) -> Tensor:
     """Sum over ``dim``; bool and integer tensors sum to int64, as in PyTorch."""
     if dtype is not None:
-        x = cast(x, _as_dtype(dtype))
+        x = cast(x, as_dtype(dtype))
     elif x.array.dtype.kind in "biu":
         x = cast(x, np.dtype(np.int64))
     return Sum.apply(x, _dims("sum", x.ndim, dim), keepdim)
@@ -100,7 +105,7 @@ def sum(x: Tensor, dim: Any = None, keepdim: bool = False, dtype: Any = None) ->
 
 def mean(x: Tensor, dim: Any = None, keepdim: bool = False, dtype: Any = None) -> Tensor:
     if dtype is not None:
-        x = cast(x, _as_dtype(dtype))
+        x = cast(x, as_dtype(dtype))
     if x.array.dtype.kind not in "fc":
         raise TypeError(f"mean: expected a floating point tensor, got {x.dtype}; use .float() first")
     return Mean.apply(x, _dims("mean", x.ndim, dim), keepdim)
@@ -108,7 +113,7 @@ def mean(x: Tensor, dim: Any = None, keepdim: bool = False, dtype: Any = None) -
 
 def var(x: Tensor, dim: Any = None, unbiased: Any = None, keepdim: bool = False, *, correction: Any = None) -> Tensor:
     """Variance over ``dim`` with ``correction`` (default 1: the unbiased estimate)."""
-    x = _float_input("var", x)
+    x = float_input("var", x)
     return Var.apply(x, _dims("var", x.ndim, dim), _correction(unbiased, correction), keepdim)
 
 
@@ -129,7 +134,7 @@ class Std(Var):
 
 def std(x: Tensor, dim: Any = None, unbiased: Any = None, keepdim: bool = False, *, correction: Any = None) -> Tensor:
     """Standard deviation: sqrt(var); gradient (x - mean) / ((N - correction) std)."""
-    x = _float_input("std", x)
+    x = float_input("std", x)
     return Std.apply(x, _dims("std", x.ndim, dim), _correction(unbiased, correction), keepdim)
 
 
@@ -162,18 +167,26 @@ class _SelectAlong(Function):
 
 
 class _Extreme(Function):
-    """amax/amin: the gradient is shared evenly by the elements that tie for the extreme."""
+    """amax/amin: the gradient is shared evenly by the elements that tie for the extreme.
 
-    def forward(self, x: np.ndarray, axes: tuple[int, ...], keepdim: bool, largest: bool) -> np.ndarray:
+    A slice whose extreme is NaN gets a NaN gradient (PyTorch's amax/amin); with ``nan_even`` (the
+    full ``max()``/``min()``) the gradient is shared by the NaN elements instead, as PyTorch does.
+    """
+
+    def forward(self, x: np.ndarray, axes: tuple[int, ...], keepdim: bool, largest: bool,
+                nan_even: bool = False) -> np.ndarray:
         self.shape, self.axes, self.keepdim = x.shape, axes, keepdim
         out = (np.max if largest else np.min)(x, axis=axes, keepdims=True)
         self.mask = x == out
+        if nan_even and out.dtype.kind == "f" and np.isnan(out).any():
+            self.mask = np.isnan(x)
         return out if keepdim else np.asarray(out.squeeze(axes) if axes else out)
 
     def backward(self, g: np.ndarray) -> np.ndarray:
         g = _expand_back(g, self.shape, self.axes, self.keepdim)
         count = self.mask.sum(axis=self.axes, keepdims=True)
-        return g * self.mask / count
+        with np.errstate(invalid="ignore", divide="ignore"):  # 0/0 in a NaN slice is PyTorch's NaN
+            return g * self.mask / count
 
 
 def _max_min(x: Tensor, dim: Any, keepdim: bool, largest: bool, name: str) -> Any:
@@ -184,7 +197,7 @@ def _max_min(x: Tensor, dim: Any, keepdim: bool, largest: bool, name: str) -> An
     if x.array.size == 0:
         raise RuntimeError(f"{name}: expected a non-empty tensor")
     if dim is None:
-        return _Extreme.apply(x, tuple(range(x.ndim)), False, largest)
+        return _Extreme.apply(x, tuple(range(x.ndim)), False, largest, True)
     (axis,) = _dims(name, x.ndim, dim) or (None,)
     if axis is None:  # 0-d input
         return MaxMinResult(x, Tensor._wrap(np.zeros((), dtype=np.int64)))
@@ -256,7 +269,7 @@ class Prod(Function):
 def prod(x: Tensor, dim: Any = None, keepdim: bool = False, dtype: Any = None) -> Tensor:
     """Product of all elements, or along the one ``dim``; integer and bool tensors give int64."""
     if dtype is not None:
-        x = cast(x, _as_dtype(dtype))
+        x = cast(x, as_dtype(dtype))
     elif x.array.dtype.kind in "biu":
         x = cast(x, np.dtype(np.int64))
     if dim is None:
@@ -274,9 +287,7 @@ class LogSumExp(Function):
 
     def forward(self, x: np.ndarray, axes: tuple[int, ...], keepdim: bool) -> np.ndarray:
         self.x, self.axes, self.keepdim = x, axes, keepdim
-        m = np.max(x, axis=axes, keepdims=True)
-        m = np.where(np.isfinite(m), m, 0)
-        self.out = np.log(np.exp(x - m).sum(axis=axes, keepdims=True)) + m
+        self.out = kernels.logsumexp(x, axes)
         return self.out if keepdim else np.asarray(self.out.squeeze(axes) if axes else self.out)
 
     def backward(self, g: np.ndarray) -> np.ndarray:
@@ -285,7 +296,7 @@ class LogSumExp(Function):
 
 
 def logsumexp(x: Tensor, dim: Any, keepdim: bool = False) -> Tensor:
-    x = _float_input("logsumexp", x)
+    x = float_input("logsumexp", x)
     return LogSumExp.apply(x, _dims("logsumexp", x.ndim, dim), keepdim)
 
 
@@ -305,7 +316,7 @@ class Norm2(Function):
 
 def norm(x: Tensor, p: Any = "fro", dim: Any = None, keepdim: bool = False) -> Tensor:
     """Vector p-norm over ``dim`` (all elements when None): p in {'fro', 2, 1, inf, -inf, any float}."""
-    x = _float_input("norm", x)
+    x = float_input("norm", x)
     if p in ("fro", 2, 2.0):
         return Norm2.apply(x, _dims("norm", x.ndim, dim), keepdim)
     if p in (float("inf"), "inf"):

@@ -15,12 +15,23 @@ import numpy as np
 from deepling.autograd import Function
 from deepling.tensor import Tensor
 
-__all__ = ["pad", "interpolate"]
+__all__ = ["pad", "interpolate", "pad_array"]
 
 _NP_MODES = {"constant": "constant", "reflect": "reflect", "replicate": "edge", "circular": "wrap"}
 
 
 # ---------------------------------------------------------------------------- pad
+def pad_array(x: np.ndarray, pads: Sequence[int], value: float = 0.0) -> np.ndarray:
+    """Pad the last two axes of (P, Q, H, W) by (top, bottom, left, right) with a constant."""
+    top, bottom, left, right = pads
+    if not (top or bottom or left or right):
+        return x
+    p, q, h, w = x.shape
+    out = np.full((p, q, h + top + bottom, w + left + right), value, dtype=x.dtype)
+    out[:, :, top : top + h, left : left + w] = x
+    return out
+
+
 def _fold_back(g: np.ndarray, axis: int, before: int, after: int, n: int, mode: str) -> np.ndarray:
     """Adjoint of padding one axis: add each padded entry's gradient to the input entry it copied."""
     core = np.take(g, np.arange(before, before + n), axis=axis)

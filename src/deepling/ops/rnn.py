@@ -19,19 +19,12 @@ from __future__ import annotations
 import numpy as np
 
 from deepling.autograd import Function
+from deepling.ops import kernels
 from deepling.tensor import Tensor
 
 __all__ = ["rnn_direction", "GATES"]
 
 GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "GRU": 3, "LSTM": 4}
-
-
-def _sigmoid_(a: np.ndarray) -> None:
-    """sigmoid in place, as (1 + tanh(a / 2)) / 2: no overflow for large |a|, no temporaries."""
-    a *= 0.5
-    np.tanh(a, out=a)
-    a += 1
-    a *= 0.5
 
 
 def _dsigmoid(s: np.ndarray) -> np.ndarray:
@@ -56,7 +49,6 @@ class RecurrentSequence(Function):
     """
 
     def forward(self, x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, mode: str, reverse: bool) -> np.ndarray:
-        self.present = tuple(a is not None for a in (x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr))
         T, B, _ = x.shape
         G = GATES[mode]
         H, P = w_ih.shape[0] // G, w_hh.shape[1]
@@ -74,7 +66,7 @@ class RecurrentSequence(Function):
         half = _lstm_scales(H, dt)[0] if mode == "LSTM" else None
         # Input projection of every step in one GEMM; fold in the biases that simply add.
         w_in = w_ih if half is None else w_ih * half[:, None]
-        gates = np.matmul(x.reshape(T * B, -1), w_in.T).reshape(T, B, G * H)
+        gates = np.matmul(x.reshape(T * B, x.shape[2]), w_in.T).reshape(T, B, G * H)
         if b_ih is not None:
             gates += b_ih if half is None else b_ih * half
         if b_hh is not None:
@@ -119,7 +111,7 @@ class RecurrentSequence(Function):
                 a, h = gates[t], hs[t + prev_off]
                 np.matmul(h, w_hh_t, out=rec)
                 a[:, : 2 * H] += rec[:, : 2 * H]
-                _sigmoid_(a[:, : 2 * H])
+                kernels.sigmoid(a[:, : 2 * H], out=a[:, : 2 * H])
                 r, z, n = a[:, :H], a[:, H : 2 * H], a[:, 2 * H :]
                 if b_hh is None:
                     hn[t] = rec[:, 2 * H :]
@@ -217,22 +209,22 @@ class RecurrentSequence(Function):
                 dh = dxg[t] @ w_hh
 
         # Everything that does not feed back into the recurrence: one GEMM each, over all steps.
-        need = iter(self.needs_input_grad)
+        need = self.needs_input_grad
         flat_x, flat_h = dxg.reshape(T * B, G * H), dhg.reshape(T * B, G * H)
         h_prev = hs[prev_off : prev_off + T].reshape(T * B, P)
         ones = np.ones(T * B, dtype=dt)  # bias gradients as GEMVs: much faster than sum(axis=0)
-        db_x = ones @ flat_x if any(self.present[5:7]) else None
+        db_x = ones @ flat_x if need[5] or need[6] else None
         grads = {
             0: lambda: np.matmul(flat_x, self.w_ih).reshape(x.shape),
             1: lambda: dh,
             2: lambda: dc,
-            3: lambda: flat_x.T @ x.reshape(T * B, -1),
+            3: lambda: flat_x.T @ x.reshape(T * B, x.shape[2]),
             4: lambda: flat_h.T @ h_prev,
             5: lambda: db_x,
             6: lambda: db_x if dhg is dxg else ones @ flat_h,
             7: lambda: dhs.reshape(T * B, P).T @ self.h_full.reshape(T * B, H),
         }
-        return tuple(grads[k]() if next(need) else None for k, here in enumerate(self.present) if here)
+        return tuple(grads[k]() if need[k] else None for k in range(8))
 
 
 def rnn_direction(

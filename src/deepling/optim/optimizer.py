@@ -16,6 +16,7 @@ from typing import Any, Callable, Iterable, Iterator
 import numpy as np
 
 from deepling.autograd import enable_grad
+from deepling.serialization import as_numpy, is_array_like
 from deepling.tensor import Tensor
 
 __all__ = ["Optimizer", "required"]
@@ -35,19 +36,6 @@ def _typename(obj: Any) -> str:
     if isinstance(obj, Tensor):
         return "deepling.Tensor"
     return type(obj).__module__ + "." + type(obj).__qualname__
-
-
-def _as_array(value: Any) -> np.ndarray:
-    """A state value as an ndarray: deepling tensors, arrays, or another framework's CPU tensors."""
-    if isinstance(value, Tensor):
-        return value.array
-    if hasattr(value, "detach"):  # e.g. a torch.Tensor, read without importing torch
-        return value.detach().cpu().numpy()
-    return np.asarray(value)
-
-
-def _is_array_like(value: Any) -> bool:
-    return isinstance(value, (Tensor, np.ndarray)) or (hasattr(value, "detach") and hasattr(value, "numpy"))
 
 
 class Optimizer:
@@ -154,6 +142,7 @@ class Optimizer:
                     f"{type(self).__name__}.step: gradient of shape {g.shape} does not match its parameter "
                     f"of shape {p.array.shape}"
                 )
+            p._vc[0] += 1  # the step writes into p: graphs that saved it can no longer back-propagate
             yield p, p.array, g
 
     def _buffer(self, like: np.ndarray, slot: int) -> np.ndarray:
@@ -222,6 +211,11 @@ class Optimizer:
         Saved parameters are matched to this optimizer's by position; state arrays are copied and
         cast to each parameter's dtype, so the loaded optimizer owns its buffers.
         """
+        name = f"{type(self).__name__}.load_state_dict"
+        if not isinstance(state_dict, dict) or not isinstance(state_dict.get("param_groups"), list) \
+                or not isinstance(state_dict.get("state", {}), dict):
+            raise TypeError(f"{name}: expected a dict with 'state' (a dict) and 'param_groups' (a list), as "
+                            f"state_dict() returns; got {type(state_dict).__name__}")
         groups = self.param_groups
         saved_groups = copy.deepcopy(state_dict["param_groups"])
         if len(groups) != len(saved_groups):
@@ -249,9 +243,9 @@ class Optimizer:
 
     def _cast(self, p: Tensor, key: str, value: Any) -> Any:
         if key == "step":
-            return Tensor._wrap(np.array(float(_as_array(value)), dtype=np.float32))
-        if _is_array_like(value):
-            arr = _as_array(value)
+            return Tensor._wrap(np.array(float(as_numpy(value)), dtype=np.float32))
+        if is_array_like(value):
+            arr = as_numpy(value)
             if arr.shape != p.shape:
                 raise ValueError(
                     f"{type(self).__name__}.load_state_dict: state '{key}' has shape {arr.shape}, "

@@ -50,18 +50,17 @@ class DBN(Module):
         if not 0 <= k < len(self.rbms):
             raise ValueError(f"DBN.pretrain_layer: RBM {k} out of range [0, {len(self.rbms)})")
         rbm = self.rbms[k]
-        visible: dict[str, Any] = {}
 
-        def loss(batch: Any) -> Tensor:
+        def loss(batch: Any) -> dict[str, Any]:
             with no_grad():
-                visible["v"] = self.codes(batch_inputs(batch), k)
-            return rbm.cd_loss(visible["v"], k=cd_k, persistent=persistent)
+                v = self.codes(batch_inputs(batch), k)
+            # the CD surrogate's value means little; the reconstruction error tracks progress
+            return {"loss": rbm.cd_loss(v, k=cd_k, persistent=persistent),
+                    "reconstruction_error": float(rbm.reconstruction_error(v).array.mean())}
 
-        # the CD surrogate's value means little; the reconstruction error tracks progress
-        return train_stage(loss, list(rbm.parameters()), loader, epochs, optimizer_factory, lr, max_steps, progress,
+        return train_stage(self, loss, list(rbm.parameters()), loader, epochs, optimizer_factory, lr, max_steps, progress,
                            desc=f"RBM {k + 1}/{len(self.rbms)} ({self.layer_sizes[k]} -> {self.layer_sizes[k + 1]}, "
-                                "reconstruction MSE)",
-                           measure=lambda batch, _: float(rbm.reconstruction_error(visible["v"]).array.mean()))
+                                "reconstruction MSE)", key="reconstruction_error")
 
     def pretrain(self, loader: Iterable, epochs_per_layer: int | Sequence[int] | None = 10,
                  optimizer_factory: Callable[[list[Any]], Any] | Sequence[Callable[[list[Any]], Any]] | None = None,

@@ -11,7 +11,7 @@ shape (``layers -> classes``):
   pseudo  pseudo-labeling on top of the best pretrained network (by validation score, per seed; the
           modern endpoint of the idea).
 Fine-tuning is SGD with momentum, dropout, early stopping on the validation split with the best
-weights restored (``deepling.pretrain.finetune``). ``deepling pretrain`` runs it; every run is
+weights restored (``deepling.pretrain.finetune``). ``deepling pretrain`` (``deepling.cli.pretrain``) runs it; every run is
 written under ``--out`` as it finishes (and reused by a rerun), with the table and figures.
 """
 
@@ -29,26 +29,29 @@ import numpy as np
 import deepling as dl
 from deepling import optim
 from deepling.autograd import no_grad
-from deepling.data import DataLoader, TensorDataset
+from deepling.data import DataLoader, TensorDataset, load_dataset
 from deepling.models.mlp import MLP
 from deepling.pretrain.dbn import DBN
 from deepling.pretrain.finetune import accuracy, finetune, labeled_split, labeled_subset, pseudo_label
 from deepling.pretrain.stacked import StackedAutoencoder, copy_into_mlp
+from deepling.train.fit import fit
 
-__all__ = ["Recipe", "Run", "load_mnist", "labeled_subset", "pretrain_stack", "run_semi_supervised",
+__all__ = ["Recipe", "Run", "ALL", "METHODS", "flat_images", "write_json", "labeled_subset", "pretrain_stack", "run_semi_supervised",
            "summarize", "format_table", "plot_results", "autoencoder_mse"]
 
 METHODS = ("random", "sdae", "dbn", "pseudo")
 
 
-def load_mnist(data_dir: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """``(X_train (60000, 784), y_train, X_test (10000, 784), y_test)``, pixels scaled to [0, 1] float32."""
-    from deepling.data.datasets import MNIST
+ALL = 10**9  # a budget meaning "every training label"
 
-    tr, te = MNIST(data_dir, train=True, download=False), MNIST(data_dir, train=False, download=False)
-    scale = np.float32(1 / 255)
-    return (tr.data.reshape(len(tr.data), -1).astype(np.float32) * scale, tr.targets,
-            te.data.reshape(len(te.data), -1).astype(np.float32) * scale, te.targets)
+
+def flat_images(dataset: str = "mnist", data_dir: str | Path | None = None
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(X_train (N, D), y_train, X_test (M, D), y_test)`` of a data set of ``deepling.data.DATASETS``,
+    flattened, pixels in [0, 1] float32; ``data_dir=None`` follows ``deepling.data.location``."""
+    X, y, _ = load_dataset(dataset, True, data_dir)
+    Xt, yt, _ = load_dataset(dataset, False, data_dir)
+    return X.reshape(len(X), -1), y, Xt.reshape(len(Xt), -1), yt
 
 
 @dataclass
@@ -97,7 +100,7 @@ def _key(labels: int, method: str, config: dict[str, Any], seed: int) -> str:
     return f"{labels}_{method}_{cfg}_seed{seed}".replace("/", "-")
 
 
-def _write_json(path: Path, obj: Any) -> None:
+def write_json(path: Path, obj: Any) -> None:
     tmp = path.with_name(f".tmp-{path.name}")
     try:
         tmp.write_text(json.dumps(obj, indent=1))
@@ -191,7 +194,7 @@ class _Runner:
         run = Run(n, method, config, seed, test, val, epoch, seconds, extra)
         path = self._path(n, method, config, seed)
         if path is not None:
-            _write_json(path, asdict(run))
+            write_json(path, asdict(run))
         return self.add(run)
 
     def add(self, run: Run) -> Run:
@@ -214,7 +217,7 @@ def _check_recipe(out: Path, recipe: Recipe) -> None:
             raise ValueError(f"run_semi_supervised: the runs under {out} were made with other settings ({', '.join(diff)}); "
                              "use another output directory")
     else:
-        _write_json(path, mine)
+        write_json(path, mine)
 
 
 def run_semi_supervised(data: tuple[np.ndarray, ...], labels: Sequence[int] = (100, 1000, 60000),
@@ -365,7 +368,7 @@ def format_table(rows: Sequence[dict[str, Any]], recipe: Recipe | None = None) -
 
 def plot_results(rows: Sequence[dict[str, Any]], path: str | Path) -> None:
     """Test accuracy per labeled budget and method (mean, with the spread over seeds as error bars)."""
-    from deepling.lessons._plot import save, subplots
+    from deepling.lessons.plotting import save, subplots
 
     fig, axes = subplots(1, 1, (7, 4.2))
     ax = axes[0][0]
@@ -395,22 +398,14 @@ def autoencoder_mse(data: tuple[np.ndarray, ...], sizes: Sequence[int] = (784, 2
     """Train ``dense_autoencoder(sizes)`` (ReLU, sigmoid output, MSE) on the training images and return
     its mean squared reconstruction error per pixel on the test images. With ``figures`` (a directory),
     also write ``reconstructions.png``, ``features.png`` and ``codes_2d.png`` (square images only)."""
-    from tqdm.auto import tqdm
-
     from deepling.models.autoencoder import dense_autoencoder
 
     X, _, Xt, _ = data
     dl.manual_seed(seed)
     ae = dense_autoencoder(sizes, activation="relu", out_activation="sigmoid")
-    opt = optim.Adam(ae.parameters(), lr=lr)
     loader = DataLoader(TensorDataset(X), batch_size=batch_size, shuffle=True)
-    for epoch in range(epochs):
-        ae.train()
-        for (xb,) in tqdm(loader, desc=f"autoencoder epoch {epoch + 1}/{epochs}", disable=not progress, leave=False):
-            loss = ae.loss(xb)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
+    fit(ae, loader, None, optim.Adam(ae.parameters(), lr=lr), epochs, step_fn=lambda model, batch: model.loss(batch[0]),
+        progress=progress, desc="autoencoder")
     ae.eval()
     with no_grad():
         errs = np.concatenate([ae.reconstruction_error(dl.Tensor(Xt[i:i + 1000])).array for i in range(0, len(Xt), 1000)])
@@ -427,109 +422,3 @@ def _figures(ae: Any, X: np.ndarray, y: np.ndarray, out: Path, shape: str) -> No
     plot_reconstructions(X[:12], ae(x[:12]).array, out / "reconstructions.png", n=12, title=f"autoencoder {shape}: test images")
     plot_features(ae.encoder[0].weight.array, out / "features.png", n=64, title="first-layer features")
     plot_codes_2d(ae.encode(x).array, y, out / "codes_2d.png", title="codes (PCA to 2-D), colored by label")
-
-
-
-
-# ---------------------------------------------------------------------------------------- CLI
-def add_subcommand(sub: Any) -> None:
-    """Add ``deepling pretrain`` to the CLI's subparsers."""
-    import argparse
-
-    from deepling.cli import DATASETS, _positive_int, _widths
-
-    def _ints(s: str) -> list[int]:
-        try:
-            return [int(v) for v in s.split(",") if v.strip()]
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected comma-separated integers like 0,1,2, got {s!r}") from None
-
-    def _budgets(s: str) -> list[int]:
-        try:
-            return [ALL if v.strip() == "all" else int(v) for v in s.split(",") if v.strip()]
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected comma-separated label counts or 'all', got {s!r}") from None
-
-    def _floats(s: str) -> list[float]:
-        try:
-            return [float(v) for v in s.split(",") if v.strip()]
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {s!r}") from None
-
-    def _methods(s: str) -> list[str]:
-        ms = [v.strip() for v in s.split(",") if v.strip()]
-        bad = [m for m in ms if m not in METHODS]
-        if bad:
-            raise argparse.ArgumentTypeError(f"unknown method(s) {bad}; choose from {','.join(METHODS)}")
-        return ms
-
-    d = Recipe()
-    p = sub.add_parser("pretrain", help="semi-supervised experiment: random init vs SDAE vs DBN vs pseudo-labeling",
-                       description="Does learning from unlabeled images pay when labels are few? For each labeled budget, "
-                                   "train MLPs of one shape from random init (best of a small grid), from greedy stacked "
-                                   "denoising-autoencoder and stacked-RBM (DBN) pretraining on all training images, and "
-                                   "with pseudo-labels on top of the pretrained net; print test accuracy (mean and spread "
-                                   "over seeds) and wall time. Runs, weights, table and figure go under --out; a rerun "
-                                   "with the same --out reuses what is done.",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--dataset", choices=sorted(DATASETS), default="mnist", help="data set")
-    p.add_argument("--data-dir", type=Path, default=None, help="where the data set's files are")
-    p.add_argument("--labels", type=_budgets, default="100,1000,all", help="labeled budgets ('all': every training label)")
-    p.add_argument("--methods", type=_methods, default=",".join(METHODS), help="which arms to run")
-    p.add_argument("--seeds", type=_ints, default="0,1,2", help="comma-separated seeds")
-    p.add_argument("--layers", type=_widths, default=list(d.layers), help="input width and hidden widths")
-    p.add_argument("--epochs-per-layer", type=_positive_int, default=d.pretrain_epochs, help="pretraining epochs per layer")
-    p.add_argument("--pretrain-lr", type=float, default=d.pretrain_lr, help="SGD learning rate for pretraining")
-    p.add_argument("--pretrain-batch-size", type=_positive_int, default=d.pretrain_batch_size)
-    p.add_argument("--noise", type=float, default=d.noise, help="SDAE masking probability")
-    p.add_argument("--finetune-lrs", type=_floats, default=",".join(map(str, d.finetune_lrs)), help="fine-tuning grid: SGD lrs")
-    p.add_argument("--activations", default=",".join(d.activations), help="random-init grid: activations")
-    p.add_argument("--dropout", type=float, default=d.dropout, help="dropout after every hidden layer when fine-tuning")
-    p.add_argument("--max-epochs", type=_positive_int, default=d.max_epochs, help="fine-tuning epochs at most (1,000 labels)")
-    p.add_argument("--patience", type=_positive_int, default=d.patience, help="early-stopping patience (epochs)")
-    p.add_argument("--shared-pretraining", action="store_true",
-                   help="pretrain once (seed 0) and share it across seeds, instead of once per seed")
-    p.add_argument("--out", type=Path, default=Path("runs/pretrain"), help="results, weights, table and figure")
-    p.add_argument("--table-only", action="store_true", help="print the table of the runs already under --out; train nothing")
-    p.add_argument("--threads", type=_positive_int, default=None, help="BLAS threads")
-    p.add_argument("--no-progress", action="store_true", help="no per-run lines")
-
-
-ALL = 10**9  # a budget meaning "every training label"
-
-
-def cmd_pretrain(a: Any) -> int:
-    """``deepling pretrain``: run the experiment, print the table, write results and the figure."""
-    from deepling.cli import DATASETS, _blas_threads, _default_data_dir
-
-    recipe = Recipe(layers=tuple(a.layers), pretrain_epochs=a.epochs_per_layer, pretrain_lr=a.pretrain_lr,
-                    pretrain_batch_size=a.pretrain_batch_size, noise=a.noise, finetune_lrs=tuple(a.finetune_lrs),
-                    activations=tuple(v.strip() for v in a.activations.split(",") if v.strip()), dropout=a.dropout,
-                    max_epochs=a.max_epochs, patience=a.patience, shared_pretraining=a.shared_pretraining)
-    out = Path(a.out)
-    t0 = time.perf_counter()
-    if a.table_only:
-        runs = [Run(**json.loads(f.read_text())) for f in sorted((out / "runs").glob("*.json"))]
-        if not runs:
-            raise ValueError(f"pretrain --table-only: no runs under {out / 'runs'}")
-    else:
-        data_dir = a.data_dir if a.data_dir is not None else _default_data_dir(a.dataset)
-        X, y, _ = DATASETS[a.dataset](data_dir, True)
-        Xt, yt, _ = DATASETS[a.dataset](data_dir, False)
-        data = (X.reshape(len(X), -1), y, Xt.reshape(len(Xt), -1), yt)
-        labels = sorted({min(n, len(y)) for n in a.labels})
-        with _blas_threads(a.threads):
-            runs = run_semi_supervised(data, labels, a.methods, a.seeds, recipe, out, progress=not a.no_progress)
-    rows = summarize(runs)
-    table = format_table(rows, recipe)
-    print(table)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "table.md").write_text(table + "\n")
-    _write_json(out / "summary.json", rows)
-    try:
-        plot_results(rows, out / "accuracy.png")
-        figure = f", {out / 'accuracy.png'}"
-    except ImportError as err:
-        figure = f" (no figure: {err})"
-    print(f"wrote {out / 'table.md'}, {out / 'summary.json'}{figure}; total wall time {time.perf_counter() - t0:.0f}s")
-    return 0

@@ -13,10 +13,7 @@ reconstruction loss, plain SGD at lr 0.1 on mini-batches of 20.
 
 from __future__ import annotations
 
-import math
 from typing import Any, Callable, Iterable, Sequence
-
-from tqdm.auto import tqdm
 
 from deepling import nn, optim
 from deepling.autograd import no_grad
@@ -24,6 +21,8 @@ from deepling.models.autoencoder import TiedLinear, _act, _check_corruption, cor
 from deepling.models.mlp import MLP
 from deepling.nn.module import Module
 from deepling.tensor import Tensor
+from deepling.train.callbacks import Callback
+from deepling.train.fit import fit
 
 __all__ = ["StackedAutoencoder", "batch_inputs", "copy_into_mlp", "per_stage", "unique_parameters", "train_stage"]
 
@@ -79,45 +78,53 @@ def _stage_optimizer(factory: Callable[[list[Any]], Any] | None, lr: float | Non
     return optim.SGD(params, lr=0.1 if lr is None else lr)
 
 
-def train_stage(loss_fn: Callable[[Any], Tensor], params: list[Any], loader: Iterable, epochs: int | None,
+class _EpochMeans(Callback):
+    """Collects the per-epoch means of one logged value, the last (possibly partial) epoch included."""
+
+    def __init__(self) -> None:
+        self.sums, self.n, self.means = 0.0, 0, []
+
+    def add(self, value: float, b: int) -> None:
+        self.sums += value * b
+        self.n += b
+
+    def close(self) -> None:
+        if self.n:
+            self.means.append(self.sums / self.n)
+        self.sums, self.n = 0.0, 0
+
+    def on_epoch_end(self, trainer: Any, epoch: int, logs: dict[str, float]) -> None:
+        self.close()
+
+
+def train_stage(model: Module, loss_fn: Callable[[Any], Any], params: list[Any], loader: Iterable, epochs: int | None,
                 optimizer_factory: Callable[[list[Any]], Any] | None = None, lr: float | None = None,
                 max_steps: int | None = None, progress: bool = True, desc: str = "stage",
-                measure: Callable[[Any, Tensor], float] | None = None) -> list[float]:
-    """Train one greedy stage: ``loss_fn(batch) -> loss`` minimized over ``params`` for ``epochs``
-    passes over ``loader`` or ``max_steps`` optimizer steps (whichever ends first; at least one must be
-    given). The optimizer is ``optimizer_factory(params)``, default ``SGD(params, lr)`` (lr 0.1).
-    Returns the mean loss (or ``measure(batch, loss)``) of each epoch, the last one possibly partial."""
+                key: str = "loss") -> list[float]:
+    """Train one greedy stage with ``train.fit``: ``loss_fn(batch) -> loss`` (or ``{'loss': ..., key:
+    value}``) minimized over ``params`` for ``epochs`` passes over ``loader`` or ``max_steps``
+    optimizer steps (whichever ends first; at least one must be given). The optimizer is
+    ``optimizer_factory(params)``, default ``SGD(params, lr)`` (lr 0.1). Returns the mean ``key``
+    value of each epoch, the last one possibly partial."""
     if epochs is None and max_steps is None:
         raise ValueError(f"{desc}: give epochs or max_steps")
     for what, v in (("epochs", epochs), ("max_steps", max_steps)):
         if v is not None and (not isinstance(v, int) or v < 1):
             raise ValueError(f"{desc}: {what} must be a positive integer (got {v!r})")
     optimizer = _stage_optimizer(optimizer_factory, lr, unique_parameters(params))
-    total_epochs = epochs if epochs is not None else math.inf
-    losses: list[float] = []
-    step, epoch = 0, 0
-    while epoch < total_epochs and (max_steps is None or step < max_steps):
-        total, n = 0.0, 0
-        shown = f"{epoch + 1}/{epochs}" if epochs is not None else f"{epoch + 1}"
-        bar = tqdm(loader, desc=f"{desc} epoch {shown}", disable=not progress, leave=False)
-        for batch in bar:
-            loss = loss_fn(batch)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            b = batch_inputs(batch).shape[0]
-            total += (float(loss.item()) if measure is None else measure(batch, loss)) * b
-            n += b
-            step += 1
-            bar.set_postfix(loss=f"{total / n:.4f}", refresh=False)
-            if max_steps is not None and step >= max_steps:
-                break
-        bar.close()
-        losses.append(total / max(n, 1))
-        epoch += 1
-        if progress:
-            tqdm.write(f"{desc} epoch {shown} (step {step}): loss {losses[-1]:.5f}")
-    return losses
+    means = _EpochMeans()
+
+    def step(_model: Any, batch: Any) -> dict[str, Any]:
+        out = loss_fn(batch)
+        logs = out if isinstance(out, dict) else {"loss": out}
+        v = logs[key]
+        means.add(float(v.item() if hasattr(v, "item") else v), batch_inputs(batch).shape[0])
+        return logs
+
+    fit(model, loader, None, optimizer, epochs, step_fn=step, max_steps=max_steps, progress=progress, desc=desc,
+        callbacks=[means])
+    means.close()
+    return means.means
 
 
 class StackedAutoencoder(Module):
@@ -219,7 +226,7 @@ class StackedAutoencoder(Module):
             raise ValueError(f"StackedAutoencoder.pretrain_layer: stage {k} out of range [0, {self.num_stages})")
         self.train()
         what = "cross-entropy" if self.loss_kind == "bce" else "MSE"
-        return train_stage(lambda batch: self.stage_loss(k, batch_inputs(batch)), self.stage_parameters(k),
+        return train_stage(self, lambda batch: self.stage_loss(k, batch_inputs(batch)), self.stage_parameters(k),
                            unlabeled_loader, epochs, optimizer_factory, lr, max_steps, progress,
                            desc=f"stage {k + 1}/{self.num_stages} ({self.layer_sizes[k]} -> {self.layer_sizes[k + 1]}, "
                                 f"reconstruction {what})")

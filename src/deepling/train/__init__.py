@@ -2,8 +2,8 @@
 
 from deepling.train.callbacks import Callback, EarlyStopping, LambdaCallback
 from deepling.train.checkpoint import load_checkpoint, save_checkpoint
-from deepling.train.fit import History, evaluate, fit, predict
+from deepling.train.fit import History, Trainer, evaluate, fit, predict
 from deepling.train.metrics import accuracy, confusion_matrix, predictions
 
-__all__ = ["fit", "evaluate", "predict", "History", "Callback", "EarlyStopping", "LambdaCallback",
+__all__ = ["fit", "evaluate", "predict", "History", "Trainer", "Callback", "EarlyStopping", "LambdaCallback",
            "save_checkpoint", "load_checkpoint", "accuracy", "confusion_matrix", "predictions"]

@@ -1,12 +1,15 @@
 """Callbacks: objects ``fit`` calls at the start/end of training, of each epoch and of each batch.
 
-A callback sets ``trainer.stop_training = True`` to end training after the current epoch.
+A callback sets ``trainer.stop_training = True`` to end training after the current step (set in
+``on_epoch_end``: after this epoch).
 """
 
 from __future__ import annotations
 
 import math
 from typing import Any, Callable
+
+import numpy as np
 
 __all__ = ["Callback", "EarlyStopping", "LambdaCallback"]
 
@@ -23,6 +26,9 @@ class Callback:
     def on_epoch_end(self, trainer: Any, epoch: int, logs: dict[str, float]) -> None: ...
 
     def on_batch_end(self, trainer: Any, batch: int, loss: float) -> None: ...
+
+    def on_eval_end(self, trainer: Any, step: int, logs: dict[str, float]) -> None:
+        """After an evaluation every ``eval_every`` steps; ``logs`` as in ``history.step_history``."""
 
     def state_dict(self) -> dict[str, Any]:
         """What to store in a checkpoint so a resumed run continues exactly."""
@@ -75,19 +81,33 @@ class EarlyStopping(Callback):
             trainer.model.load_state_dict(self._best_state)
 
     def state_dict(self) -> dict[str, Any]:
-        return {"best": self.best, "best_epoch": self.best_epoch, "wait": self.wait}
+        # The best weights too: a run resumed after the best epoch must still end with them.
+        state = {"best": self.best, "best_epoch": self.best_epoch, "wait": self.wait,
+                 "stopped_epoch": self.stopped_epoch}
+        if self._best_state is not None:
+            state["best_state"] = dict(self._best_state)
+        return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.best, self.best_epoch, self.wait = state["best"], state["best_epoch"], state["wait"]
+        if state.get("stopped_epoch") is not None:
+            self.stopped_epoch = state["stopped_epoch"]
+        best = state.get("best_state")
+        self._best_state = None if best is None else {k: np.asarray(getattr(v, "array", v)) for k, v in best.items()}
 
 
 class LambdaCallback(Callback):
     """A callback from plain functions, e.g. ``LambdaCallback(on_epoch_end=lambda t, e, logs: print(logs))``."""
 
     def __init__(self, on_epoch_end: Callable | None = None, on_batch_end: Callable | None = None,
-                 on_train_begin: Callable | None = None, on_train_end: Callable | None = None) -> None:
+                 on_train_begin: Callable | None = None, on_train_end: Callable | None = None,
+                 on_eval_end: Callable | None = None) -> None:
         self._fns = {"on_epoch_end": on_epoch_end, "on_batch_end": on_batch_end,
-                     "on_train_begin": on_train_begin, "on_train_end": on_train_end}
+                     "on_train_begin": on_train_begin, "on_train_end": on_train_end, "on_eval_end": on_eval_end}
+
+    def on_eval_end(self, trainer: Any, step: int, logs: dict[str, float]) -> None:
+        if self._fns["on_eval_end"]:
+            self._fns["on_eval_end"](trainer, step, logs)
 
     def on_epoch_end(self, trainer: Any, epoch: int, logs: dict[str, float]) -> None:
         if self._fns["on_epoch_end"]:

@@ -14,13 +14,14 @@ import hashlib
 import io
 import os
 import tarfile
-import urllib.request
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
 from deepling.data.dataset import ImageLabelDataset
+from deepling.data.download import fetch as _fetch  # module-level: tests replace it
+from deepling.data.location import dataset_dir
 
 __all__ = ["CIFAR10", "CIFARError", "read_cifar_batch"]
 
@@ -32,12 +33,6 @@ FOLDER = "cifar-10-batches-bin"
 
 class CIFARError(ValueError):
     """A CIFAR file that is truncated, corrupt or not in the binary record format."""
-
-
-def _fetch(url: str, timeout: float = 60.0) -> bytes:
-    """Download ``url`` (the one network call; tests replace it)."""
-    with urllib.request.urlopen(url, timeout=timeout) as r:  # noqa: S310  (fixed https URL)
-        return r.read()
 
 
 def read_cifar_batch(path: str | os.PathLike, num_classes: int = 10) -> tuple[np.ndarray, np.ndarray]:
@@ -65,7 +60,8 @@ def read_cifar_batch(path: str | os.PathLike, num_classes: int = 10) -> tuple[np
 class CIFAR10(ImageLabelDataset):
     """CIFAR-10 from the binary batches.
 
-    Args: ``root`` (directory with the ``.bin`` files or the extracted ``cifar-10-batches-bin``),
+    Args: ``root`` (directory with the ``.bin`` files or the extracted ``cifar-10-batches-bin``; default
+    ``dataset_dir('cifar10')``, see ``deepling.data.location``),
     ``train`` (training batches or the test batch), ``transform`` (applied to the uint8 (32, 32, 3)
     image), ``target_transform``, ``download`` (fetch and check the official archive when files are
     missing). Attributes: ``data`` uint8 (N, 32, 32, 3), ``targets`` int64 (N,), ``classes``.
@@ -78,7 +74,7 @@ class CIFAR10(ImageLabelDataset):
     def __init__(self, root: str | os.PathLike | None = None, train: bool = True, transform: Callable | None = None,
                  target_transform: Callable | None = None, download: bool = False) -> None:
         if root is None:
-            root = Path(os.environ.get("DEEPLING_DATA", Path.home() / ".cache" / "deepling")) / "CIFAR10"
+            root = dataset_dir("cifar10")
         self.root, self.train = Path(root), train
         self.transform, self.target_transform = transform, target_transform
         files = self._find_files()

@@ -8,6 +8,7 @@ then the values, row-major. Type codes: 0x08 uint8, 0x09 int8, 0x0B int16, 0x0C 
 from __future__ import annotations
 
 import gzip
+import math
 import os
 import struct
 import zlib
@@ -29,15 +30,30 @@ class IDXError(ValueError):
     """A file that is not a valid IDX file (wrong magic, truncated, corrupted)."""
 
 
-def _read_bytes(path: Path) -> bytes:
+MAX_DECOMPRESSED = 2**31  # bytes: far above any IDX data set, far below what a gzip bomb would claim
+
+
+def _read_bytes(path: Path, limit: int = MAX_DECOMPRESSED) -> bytes:
     with open(path, "rb") as f:
         raw = f.read()
     if raw[:2] != b"\x1f\x8b":
         return raw
+    # Decompress in bounded steps: a tiny file that claims gigabytes stops at the limit.
+    d, parts, size = zlib.decompressobj(wbits=31), [], 0
     try:
-        return gzip.decompress(raw)
+        data = raw
+        while data and not d.eof:
+            chunk = d.decompress(data, 1 << 24)
+            size += len(chunk)
+            if size > limit:
+                raise IDXError(f"{path}: decompresses to more than {limit} bytes (a gzip bomb?); refusing it")
+            parts.append(chunk)
+            data = d.unconsumed_tail
+        if not d.eof:
+            raise EOFError("compressed data ended early")
     except (OSError, EOFError, zlib.error) as e:
         raise IDXError(f"{path}: corrupted or truncated gzip data ({e})") from None
+    return b"".join(parts)
 
 
 def parse_idx(buf: bytes, name: str = "<bytes>", expected_magic: int | None = None) -> np.ndarray:
@@ -55,7 +71,7 @@ def parse_idx(buf: bytes, name: str = "<bytes>", expected_magic: int | None = No
         raise IDXError(f"{name}: truncated header ({len(buf)} bytes; {ndim} dims need {header})")
     dims = struct.unpack(f">{ndim}I", buf[4:header])
     dtype = _TYPES[code]
-    expected = header + int(np.prod(dims, dtype=np.int64)) * dtype.itemsize
+    expected = header + math.prod(dims) * dtype.itemsize  # Python ints: no overflow past 2**63
     if len(buf) != expected:
         what = "truncated" if len(buf) < expected else "has trailing bytes"
         raise IDXError(f"{name}: file {what}: header says dims {dims} of {dtype.name} = {expected} bytes, file has {len(buf)}")

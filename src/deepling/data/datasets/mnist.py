@@ -10,7 +10,6 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
-import urllib.request
 from pathlib import Path
 from typing import Callable
 
@@ -18,32 +17,25 @@ import numpy as np
 
 from deepling.data.dataset import ImageLabelDataset
 from deepling.data.datasets.idx import IMAGES_MAGIC, LABELS_MAGIC, IDXError, parse_idx, read_idx
+from deepling.data.download import fetch as _fetch  # module-level: tests replace it
+from deepling.data.location import dataset_dir
 
-__all__ = ["MNIST", "FashionMNIST", "default_data_dir"]
-
-
-def default_data_dir() -> Path:
-    """Where downloads go: ``$DEEPLING_DATA`` or ``~/.cache/deepling``."""
-    return Path(os.environ.get("DEEPLING_DATA", Path.home() / ".cache" / "deepling"))
-
-
-def _fetch(url: str, timeout: float = 30.0) -> bytes:
-    """Download ``url`` (the one network call; tests patch it)."""
-    with urllib.request.urlopen(url, timeout=timeout) as r:  # noqa: S310  (fixed https/http mirrors)
-        return r.read()
+__all__ = ["MNIST", "FashionMNIST"]
 
 
 class MNIST(ImageLabelDataset):
     """Handwritten digits 0-9 (LeCun, Cortes, Burges).
 
-    Args: ``root`` (directory holding the IDX files; default ``default_data_dir()/MNIST``),
+    Args: ``root`` (directory holding the IDX files; default ``dataset_dir('mnist')``, see
+    ``deepling.data.location``),
     ``train`` (60000 training or 10000 test images), ``transform`` (applied to the ``(28, 28)``
     uint8 image array), ``target_transform``, ``download`` (fetch missing files).
     Attributes: ``data`` uint8 ``(N, 28, 28)``, ``targets`` int64 ``(N,)`` (NumPy arrays), ``classes``.
     Item: ``(image, label)``; with no transform, the image is the uint8 ``(28, 28)`` array.
     """
 
-    mirrors = ["https://ossci-datasets.s3.amazonaws.com/mnist/", "http://yann.lecun.com/exdb/mnist/"]
+    dataset_name = "mnist"  # its name in deepling.data.location (the default root)
+    mirrors = ["https://ossci-datasets.s3.amazonaws.com/mnist/"]  # https only
     # MD5 of each decompressed file (what we verify) and of the published .gz (what the mirrors serve)
     resources = {
         "train-images-idx3-ubyte": ("6bbc9ace898e44ae57da46a324031adb", "f68b3c2dcbeaaa9fbdd348bbdeb94873"),
@@ -56,7 +48,7 @@ class MNIST(ImageLabelDataset):
 
     def __init__(self, root: str | os.PathLike | None = None, train: bool = True, transform: Callable | None = None,
                  target_transform: Callable | None = None, download: bool = False) -> None:
-        self.root = Path(root) if root is not None else default_data_dir() / type(self).__name__
+        self.root = Path(root) if root is not None else dataset_dir(self.dataset_name)
         self.train = train
         self.transform, self.target_transform = transform, target_transform
         prefix = "train" if train else "t10k"
@@ -76,6 +68,10 @@ class MNIST(ImageLabelDataset):
         name = type(self).__name__
         return [self.root, self.root / name / "raw", self.root / name.lower()]
 
+    def _download_dir(self) -> Path:
+        """Where ``download=True`` writes the files (``root`` itself; torchvision's layout in ``deepling.vision``)."""
+        return self.root
+
     def _find(self, name: str) -> Path | None:
         for d in self._search_dirs():
             for candidate in (d / name, d / (name + ".gz")):
@@ -86,9 +82,10 @@ class MNIST(ImageLabelDataset):
     def _missing_message(self, names: list[str], download: bool, detail: str = "") -> str:
         cls = type(self).__name__
         files = ", ".join(n + ".gz" for n in names)
-        how = "could not download" if download else "missing"
-        return (f"{cls}: {how} {files}{detail}. Put the files (raw or .gz) in {self.root} "
-                f"(or {self.root / cls / 'raw'}), or pass download=True to fetch them from {self.mirrors[0]}")
+        where = f"Put the files (raw or .gz) in {self.root} (or {self.root / cls / 'raw'})"
+        if download:  # it was tried: asking for it again would not help
+            return f"{cls}: could not download {files}{detail}. {where}, or try again when online"
+        return f"{cls}: missing {files}. {where}, or pass download=True to fetch them from {self.mirrors[0]}"
 
     def _download(self, name: str) -> Path:
         raw_md5, gz_md5 = self.resources[name]
@@ -110,11 +107,15 @@ class MNIST(ImageLabelDataset):
                 errors.append(f"{url}: checksum mismatch")
                 continue
             parse_idx(raw, url)  # structure check before anything is written
-            self.root.mkdir(parents=True, exist_ok=True)
-            dest = self.root / (name + ".gz")
+            folder = self._download_dir()
+            folder.mkdir(parents=True, exist_ok=True)
+            dest = folder / (name + ".gz")
             tmp = dest.with_suffix(".gz.part")
-            tmp.write_bytes(blob if blob[:2] == b"\x1f\x8b" else gzip.compress(raw, mtime=0))
-            os.replace(tmp, dest)
+            try:
+                tmp.write_bytes(blob if blob[:2] == b"\x1f\x8b" else gzip.compress(raw, mtime=0))
+                os.replace(tmp, dest)
+            finally:
+                tmp.unlink(missing_ok=True)  # a failed write leaves no partial file
             return dest
         raise RuntimeError(self._missing_message([name], download=True, detail=" (" + "; ".join(errors) + ")"))
 
@@ -140,7 +141,8 @@ class FashionMNIST(MNIST):
     the ``.gz`` files (served unchanged by the official mirror) and then parsed as IDX.
     """
 
-    mirrors = ["http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"]
+    dataset_name = "fashion-mnist"
+    mirrors = ["https://github.com/zalandoresearch/fashion-mnist/raw/master/data/fashion/"]  # https only
     resources = {
         "train-images-idx3-ubyte": ("", "8d4fb7e6c68d591d4c3dfef9ec88bf0d"),
         "train-labels-idx1-ubyte": ("", "25c81989df183df01b3e8a0aad5dffbe"),

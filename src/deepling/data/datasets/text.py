@@ -13,7 +13,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from deepling.data.dataset import Dataset
-from deepling.random import Generator, _rng
+from deepling.random import Generator, numpy_rng
 from deepling.tensor import Tensor
 
 __all__ = ["CharCorpus", "CharWindows"]
@@ -112,7 +112,7 @@ class CharCorpus:
     def get_batch(self, split: str, batch_size: int, context: int, generator: Generator | None = None) -> tuple[Tensor, Tensor]:
         """``batch_size`` windows at uniformly random starts: ``x, y`` of shape ``(batch_size, context)``."""
         windows = self.dataset(split, context)
-        starts = _rng(generator).integers(0, len(windows), size=batch_size)
+        starts = numpy_rng(generator).integers(0, len(windows), size=batch_size)
         return windows[starts]
 
     def __repr__(self) -> str:

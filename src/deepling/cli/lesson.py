@@ -1,22 +1,26 @@
-"""``deepling lesson list`` and ``deepling lesson run NAME [--plot out.png] [--option value ...]``."""
+"""``deepling lesson list``, ``deepling lesson show NAME`` and ``deepling lesson run NAME [--plot out.png] [--set KEY=VALUE ...]``."""
 
 from __future__ import annotations
 
 import argparse
 import ast
+import os
 import time
 from typing import Any
 
-from deepling import lessons
+__all__ = ["add_parser", "cmd_lesson"]
 
 
 def add_parser(sub: Any) -> None:
+    """Add ``deepling lesson`` to the subparsers ``sub``."""
     p = sub.add_parser("lesson", help="list or run the curriculum's lessons (each claim as an experiment)",
                        description="Each lesson states one claim of the course, runs the experiment that shows it, "
                                    "prints the numbers and its verdict (the claim holds or does not hold) and can draw its figure.")
     lsub = p.add_subparsers(dest="lesson_command", metavar="ACTION")
     lsub.required = True
     lsub.add_parser("list", help="list the lessons with their claims")
+    sh = lsub.add_parser("show", help="show one lesson's claim and its options with their defaults")
+    sh.add_argument("name", help="lesson name (see 'deepling lesson list')")
     r = lsub.add_parser("run", help="run one lesson and print its numbers and verdict")
     r.add_argument("name", help="lesson name (see 'deepling lesson list')")
     r.add_argument("--plot", metavar="PNG", default=None, help="write the lesson's figure to this file")
@@ -31,16 +35,10 @@ def _value(text: str) -> Any:
         return text
 
 
-def _fmt(v: Any) -> str:
-    if isinstance(v, float):
-        return f"{v:.6g}"
-    if isinstance(v, (list, tuple)):
-        items = [_fmt(x) for x in v[:12]]
-        return "[" + ", ".join(items) + (", ..." if len(v) > 12 else "") + "]"
-    return str(v)
+def cmd_lesson(a: argparse.Namespace) -> int:
+    from deepling import lessons
+    from deepling.lessons.formatting import format_value
 
-
-def command(a: argparse.Namespace) -> int:
     if a.lesson_command == "list":
         names = lessons.available()
         width = max(len(n) for n in names)
@@ -48,6 +46,18 @@ def command(a: argparse.Namespace) -> int:
             if name in names:
                 print(f"{i:2d}. {name:<{width}}  {lessons.summary(name)}")
         return 0
+    if a.lesson_command == "show":
+        print(f"{a.name}: {lessons.summary(a.name)}")
+        opts = lessons.options(a.name)
+        width = max((len(k) for k in opts), default=0)
+        print("options (deepling lesson run NAME --set KEY=VALUE):" if opts else "options: none")
+        for k, v in opts.items():
+            print(f"  {k:<{width}}  {v!r}")
+        return 0
+    if a.plot:  # fail now, not after the whole lesson ran
+        folder = os.path.dirname(os.path.abspath(a.plot))
+        if not os.path.isdir(folder):
+            raise ValueError(f"--plot {a.plot}: the folder {folder} does not exist")
     options = {}
     for item in a.set:
         if "=" not in item:
@@ -58,7 +68,7 @@ def command(a: argparse.Namespace) -> int:
     result = lessons.run(a.name, **options)
     seconds = time.perf_counter() - t0
     print(f"{a.name}: {lessons.summary(a.name)}")
-    rows = [(k, _fmt(v)) for k, v in result.items() if not k.startswith("_") and k != "verdict"]
+    rows = [(k, format_value(v)) for k, v in result.items() if not k.startswith("_") and k != "verdict"]
     width = max((len(k) for k, _ in rows), default=0)
     for k, v in rows:
         print(f"  {k:<{width}}  {v}")
