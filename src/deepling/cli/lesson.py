@@ -15,13 +15,13 @@ def add_parser(sub: Any) -> None:
     """Add ``deepling lesson`` to the subparsers ``sub``."""
     p = sub.add_parser("lesson", help="list or run the curriculum's lessons (each claim as an experiment)",
                        description="Each lesson states one claim of the course, runs the experiment that shows it, "
-                                   "prints the numbers and can draw its figure.")
+                                   "prints the numbers and its verdict (the claim holds or does not hold) and can draw its figure.")
     lsub = p.add_subparsers(dest="lesson_command", metavar="ACTION")
     lsub.required = True
     lsub.add_parser("list", help="list the lessons with their claims")
     sh = lsub.add_parser("show", help="show one lesson's claim and its options with their defaults")
     sh.add_argument("name", help="lesson name (see 'deepling lesson list')")
-    r = lsub.add_parser("run", help="run one lesson and print its numbers")
+    r = lsub.add_parser("run", help="run one lesson and print its numbers and verdict")
     r.add_argument("name", help="lesson name (see 'deepling lesson list')")
     r.add_argument("--plot", metavar="PNG", default=None, help="write the lesson's figure to this file")
     r.add_argument("--set", metavar="KEY=VALUE", action="append", default=[],
@@ -68,11 +68,12 @@ def cmd_lesson(a: argparse.Namespace) -> int:
     result = lessons.run(a.name, **options)
     seconds = time.perf_counter() - t0
     print(f"{a.name}: {lessons.summary(a.name)}")
-    rows = [(k, format_value(v)) for k, v in result.items() if not k.startswith("_")]
+    rows = [(k, format_value(v)) for k, v in result.items() if not k.startswith("_") and k != "verdict"]
     width = max((len(k) for k, _ in rows), default=0)
     for k, v in rows:
         print(f"  {k:<{width}}  {v}")
     print(f"  ({seconds:.1f}s)")
+    print("\n".join(lessons.format_verdict(result["verdict"])))
     if a.plot:
         lessons.plot(a.name, result, a.plot)
         print(f"wrote {a.plot}")

@@ -1,8 +1,10 @@
 """The executable curriculum: each lesson states one claim of the course, runs the experiment that
-shows it, and returns the numbers (``run``) and a figure (``plot``). Tests assert every claim.
+shows it, and returns the numbers with a verdict (``run``: the claim, the numbers that decide it,
+holds or does not hold) and a figure (``plot``). Tests assert every verdict.
 
     from deepling import lessons
     result = lessons.run("gd_learning_rate")
+    print("\n".join(lessons.format_verdict(result["verdict"])))
     lessons.plot("gd_learning_rate", result, "lr.png")
 """
 
@@ -13,7 +15,9 @@ import inspect
 from types import ModuleType
 from typing import Any
 
-__all__ = ["NAMES", "available", "load", "run", "plot", "summary", "options"]
+from deepling.lessons._verdict import claim_of, format_verdict, verdict
+
+__all__ = ["NAMES", "available", "load", "run", "plot", "summary", "options", "verdict", "format_verdict"]
 
 # In the order of the course.
 NAMES = [
@@ -49,10 +53,7 @@ def available() -> list[str]:
 
 def summary(name: str) -> str:
     """The claim: the first sentence of the lesson's docstring."""
-    doc = (load(name).__doc__ or "").strip()
-    para = " ".join(doc.split("\n\n")[0].split())
-    end = para.find(". ")
-    return para if end < 0 else para[: end + 1]
+    return claim_of(load(name).__doc__)
 
 
 def options(name: str) -> dict[str, Any]:
@@ -81,9 +82,13 @@ def _check_options(name: str, given: dict[str, Any]) -> None:
 
 
 def run(name: str, **options: Any) -> dict[str, Any]:
-    """Run a lesson; an unknown option or a value of the wrong kind is a ValueError naming the lesson's options."""
+    """Run lesson ``name``; the result holds its numbers and ``result["verdict"]`` (see ``_verdict``).
+    An unknown option or a value of the wrong kind is a ValueError naming the lesson's options."""
     _check_options(name, options)
-    return load(name).run(**options)
+    result = load(name).run(**options)
+    if "verdict" not in result:
+        raise RuntimeError(f"lesson {name!r} returned no verdict")
+    return result
 
 
 def plot(name: str, result: dict[str, Any], path: str) -> str:

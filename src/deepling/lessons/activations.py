@@ -1,7 +1,8 @@
-"""Sigmoid, tanh and ReLU with their derivatives, and why sigmoid stacks saturate.
+"""Sigmoid's derivative is at most 1/4, so the gradient shrinks through a stack of sigmoid layers,
+while through ReLU layers (He init) it keeps its scale.
 
-sigma' = sigma (1 - sigma) <= 1/4, tanh' = 1 - tanh^2, ReLU' = step(x). Through 10 sigmoid layers
-the gradient shrinks by about 1/4 per layer; through ReLU layers (He init) it keeps its scale.
+sigma' = sigma (1 - sigma) <= 1/4, tanh' = 1 - tanh^2, ReLU' = step(x) (autograd gives the same).
+Through 10 sigmoid layers the gradient shrinks by about 1/4 per layer.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 import numpy as np
 
 import deepling as dl
+from deepling.lessons._verdict import verdict
 from deepling.lessons.plotting import save, subplots
 
 
@@ -48,6 +50,16 @@ def run(depth: int = 10, width: int = 64, seed: int = 0) -> dict[str, Any]:
     out[f"grad_norm_relu_{depth}_layers"] = _input_grad_norm("relu", depth, width, seed)
     out["depth"] = depth
     out["_x"] = x
+    peak = out["sigmoid_derivative_peak"]
+    errs = max(out["sigmoid_derivative_max_error"], out["tanh_derivative_max_error"], out["relu_derivative_max_error"])
+    s1, sd = out["grad_norm_sigmoid_1_layer"], out[f"grad_norm_sigmoid_{depth}_layers"]
+    r1, rd = out["grad_norm_relu_1_layer"], out[f"grad_norm_relu_{depth}_layers"]
+    out["verdict"] = verdict(__doc__, [
+        (f"autograd's derivatives match the formulas: max error {errs:.2g} (must be < 1e-6)", errs < 1e-6),
+        (f"sigmoid' peaks at {peak:.4f} (must be 0.25 +- 1e-4)", abs(peak - 0.25) < 1e-4),
+        (f"||dL/dx|| through {depth} sigmoid layers {sd:.3g} vs 1 layer {s1:.3g} (ratio {sd / s1:.2g}, must be < 1e-3)", sd < 1e-3 * s1),
+        (f"||dL/dx|| through {depth} ReLU layers {rd:.3g} vs 1 layer {r1:.3g} (ratio {rd / r1:.2g}, must be > 0.1)", rd > 0.1 * r1),
+    ])
     return out
 
 
@@ -57,14 +69,17 @@ def plot(result: dict[str, Any], path: str) -> None:
     for fn, name in [(dl.sigmoid, "sigmoid"), (dl.tanh, "tanh"), (dl.relu, "relu")]:
         axes[0][0].plot(x, fn(dl.tensor(x)).numpy(), label=name)
         axes[0][1].plot(x, _derivative(fn, x), label=name + "'")
-    axes[0][0].set(title="activations", ylim=(-1.2, 3))
-    axes[0][1].set(title="derivatives (sigmoid' <= 1/4)")
+    axes[0][0].set(title="activations", ylim=(-1.2, 3), xlabel="pre-activation x", ylabel="activation f(x)")
+    axes[0][1].set(title="derivatives (sigmoid' <= 1/4)", xlabel="pre-activation x", ylabel="derivative f'(x)")
     for ax in axes[0][:2]:
         ax.legend(fontsize=8)
     d = result["depth"]
     names = ["sigmoid 1", f"sigmoid {d}", "relu 1", f"relu {d}"]
     vals = [result["grad_norm_sigmoid_1_layer"], result[f"grad_norm_sigmoid_{d}_layers"],
             result["grad_norm_relu_1_layer"], result[f"grad_norm_relu_{d}_layers"]]
-    axes[0][2].bar(names, vals, color=["C0", "C0", "C2", "C2"])
-    axes[0][2].set(yscale="log", title="||dL/dx|| through the stack")
+    bars = axes[0][2].bar(names, vals, color=["C0", "C0", "C2", "C2"])
+    axes[0][2].legend([bars[0], bars[2]], ["sigmoid layers", "ReLU layers (He init)"], fontsize=8)
+    axes[0][2].set(yscale="log", title="gradient through the stack", xlabel="activation, number of layers",
+                   ylabel="input gradient norm ||dL/dx||")
+    fig.suptitle(f"sigmoid' <= 1/4: the gradient vanishes through {d} sigmoid layers, not through ReLU layers", fontsize=10)
     save(fig, path)

@@ -14,6 +14,7 @@ import numpy as np
 
 import deepling as dl
 import deepling.nn.functional as F
+from deepling.lessons._verdict import verdict
 from deepling.lessons.plotting import save, subplots
 from deepling.models import GPT
 
@@ -85,6 +86,23 @@ def run(context: int = 24, d_model: int = 32, n_layers: int = 2, n_heads: int = 
     out["outside_window_max_logit_change"] = max(effect[context:])
     out["context"] = context
     out["_losses"], out["_maps"], out["_sentence"], out["_effect"] = losses, maps, sentence, effect
+    out["verdict"] = verdict(__doc__, [
+        (f"attention by hand vs scaled_dot_product_attention: max difference {out['by_hand_vs_sdpa_max_diff']:.2g} (< 1e-5); "
+         f"rows sum to 1 within {out['by_hand_row_sum_max_error']:.2g}; weight above the diagonal "
+         f"{out['by_hand_weight_above_diagonal_max']:.2g} (must be 0); the largest weight is the best-aligned key: "
+         f"{out['largest_weight_is_best_aligned_key']}",
+         out["by_hand_vs_sdpa_max_diff"] < 1e-5 and out["by_hand_row_sum_max_error"] < 1e-6
+         and out["by_hand_weight_above_diagonal_max"] == 0 and out["largest_weight_is_best_aligned_key"]),
+        (f"tiny GPT trained: loss {out['train_loss_first']:.2f} -> {out['train_loss_final']:.2f} nats (must halve); its attention "
+         f"above the diagonal {out['gpt_weight_above_diagonal_max']:.2g} (must be 0)",
+         out["train_loss_final"] < 0.5 * out["train_loss_first"] and out["gpt_weight_above_diagonal_max"] == 0
+         and out["gpt_row_sum_max_error"] < 1e-5),
+        (f"changing later tokens moves earlier logits by {out['causal_past_logits_change']:.2g} (must be 0) and later ones by "
+         f"{out['causal_future_logits_change']:.2g} (> 0)", out["causal_past_logits_change"] == 0 and out["causal_future_logits_change"] > 0),
+        (f"a token outside the {context}-token window moves the next-token logits by {out['outside_window_max_logit_change']:.2g} "
+         f"(must be 0); inside by at least {out['inside_window_min_logit_change']:.2g} (> 0)",
+         out["outside_window_max_logit_change"] == 0 and out["inside_window_min_logit_change"] > 0),
+    ])
     return out
 
 
@@ -92,14 +110,21 @@ def plot(result: dict[str, Any], path: str) -> None:
     fig, axes = subplots(1, 2, (11, 4.6))
     m, s = result["_maps"][-1, 0, 0], list(result["_sentence"])
     ax = axes[0][0]
-    ax.imshow(m, cmap="Blues")
+    im = ax.imshow(m, cmap="Blues", vmin=0, vmax=1)
+    fig.colorbar(im, ax=ax, label="attention weight (each row sums to 1)", shrink=0.8)
     ax.set_xticks(range(len(s)), [c if c != " " else "_" for c in s], fontsize=7)
     ax.set_yticks(range(len(s)), [c if c != " " else "_" for c in s], fontsize=7)
     ax.set(xlabel="key (attended to)", ylabel="query", title="trained GPT, last layer, head 0 (causal)")
     ax = axes[0][1]
     eff = result["_effect"]
     ax.bar(range(1, len(eff) + 1), eff, color=["C0" if i < result["context"] else "C3" for i in range(len(eff))])
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
     ax.axvline(result["context"] + 0.5, color="k", lw=0.8)
+    ax.legend(handles=[Patch(color="C0", label="inside the context window"), Patch(color="C3", label="outside: no effect"),
+                       Line2D([], [], color="k", lw=0.8, label=f"context = {result['context']} tokens")], fontsize=8)
+    fig.suptitle("causal attention: no weight on later tokens; a GPT reads only its context window", fontsize=10)
     ax.set(xlabel="perturbed token: positions before the end", ylabel="max |change| of next-token logits",
            title=f"only the last {result['context']} tokens matter")
     save(fig, path)

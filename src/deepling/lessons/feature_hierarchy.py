@@ -1,4 +1,4 @@
-"""A trained CNN builds a hierarchy of feature maps: local strokes first, then coarser, sparser parts.
+"""A trained CNN builds a hierarchy of feature maps: local strokes at full resolution first, then coarser, sparser parts.
 
 Layer-1 maps are stroke detectors at full resolution; layer-2 maps have fewer pixels, fewer active
 units and respond to larger parts of the digit.
@@ -14,6 +14,7 @@ from typing import Any
 import deepling as dl
 import deepling.nn as nn
 import deepling.nn.functional as F
+from deepling.lessons._verdict import verdict
 from deepling.lessons.data import images
 from deepling.lessons.plotting import save, subplots
 
@@ -58,6 +59,14 @@ def run(n_train: int = 3000, n_test: int = 1000, epochs: int = 3, c1: int = 8, c
         out[f"{name}_shape"] = list(m.shape[1:])
         out[f"{name}_fraction_active"] = float((m > 0).mean())
         out[f"{name}_mean"] = float(m.mean())
+    r1, r2 = out["relu1_shape"], out["relu2_shape"]
+    a1, a2 = out["relu1_fraction_active"], out["relu2_fraction_active"]
+    out["verdict"] = verdict(__doc__, [
+        (f"test accuracy {out['test_accuracy']:.3f} (the CNN has learned: must be > 0.85)", out["test_accuracy"] > 0.85),
+        (f"layer-1 maps {r1} are at full resolution {side}x{side}, layer-2 maps {r2} at half", r1[1:] == [side, side]
+         and r2[1:] == [side // 2, side // 2]),
+        (f"fraction of active units: layer 1 {a1:.2f}, layer 2 {a2:.2f} (deeper maps must be sparser)", a2 < a1),
+    ])
     out["_digit"] = data["x_test"][0].reshape(side, side)
     out["_maps"] = {k: maps[k][0] for k in ("relu1", "relu2")}
     return out
@@ -71,11 +80,15 @@ def plot(result: dict[str, Any], path: str) -> None:
         ax.axis("off")
     axes[0][0].imshow(result["_digit"], cmap="gray")
     axes[0][0].set_title("input", fontsize=8)
-    for j, m in enumerate(m1):
-        axes[0][j + 1].imshow(m, cmap="magma")
-    axes[0][1].set_title("layer 1 maps", fontsize=8, loc="left")
+    for j, m in enumerate(m1):  # one colour scale per layer: each colorbar reads for its row(s)
+        im1 = axes[0][j + 1].imshow(m, cmap="magma", vmin=0, vmax=float(m1.max()))
+    axes[0][1].set_title(f"layer 1 (ReLU) maps, {m1.shape[1]}x{m1.shape[2]}", fontsize=8, loc="left")
     for j, m in enumerate(m2):
-        axes[1 + j // cols][1 + j % cols].imshow(m, cmap="magma")
-    axes[1][1].set_title("layer 2 maps", fontsize=8, loc="left")
-    fig.suptitle(f"trained CNN on {result['source']}: test accuracy {result['test_accuracy']:.3f}", fontsize=9)
-    save(fig, path)
+        im2 = axes[1 + j // cols][1 + j % cols].imshow(m, cmap="magma", vmin=0, vmax=float(m2.max()))
+    axes[1][1].set_title(f"layer 2 (ReLU) maps, {m2.shape[1]}x{m2.shape[2]}: coarser, sparser", fontsize=8, loc="left")
+    fig.suptitle(f"trained CNN on {result['source']} (test accuracy {result['test_accuracy']:.3f}): "
+                 "full-resolution strokes, then coarser, sparser parts", fontsize=9)
+    fig.tight_layout()
+    fig.colorbar(im1, ax=axes[0].tolist(), shrink=0.9, label="layer 1 activation")
+    fig.colorbar(im2, ax=axes[1:].ravel().tolist(), shrink=0.9, label="layer 2 activation")
+    save(fig, path, tight=False)

@@ -16,6 +16,7 @@ import numpy as np
 import deepling as dl
 import deepling.nn as nn
 import deepling.nn.functional as F
+from deepling.lessons._verdict import verdict
 from deepling.lessons.plotting import save, subplots
 
 
@@ -80,6 +81,23 @@ def run(depth: int = 10, width: int = 256, seed: int = 0) -> dict[str, Any]:
     out["xavier_std_formula"] = math.sqrt((2 * bound) ** 2 / 12)
     out["xavier_std_sample"] = float(w.std().item())
     out["zero_init_hidden_unit_spread"], out["random_init_hidden_unit_spread"] = _symmetry(seed)
+    small, big = out["tanh_N(0,0.01)_std_per_layer"][-1], out["tanh_xavier_std_per_layer"][-1]
+    xav, kai = out["tanh_xavier_tanh_gain_std_per_layer"], out["relu_kaiming_std_per_layer"]
+    sat = out["tanh_N(0,1)_fraction_saturated"]
+    out["verdict"] = verdict(__doc__, [
+        (f"zero init: hidden units' weights differ by {out['zero_init_hidden_unit_spread']:.2g} after training "
+         f"(must be 0) vs {out['random_init_hidden_unit_spread']:.3g} from random init (must be > 0.1)",
+         out["zero_init_hidden_unit_spread"] == 0.0 and out["random_init_hidden_unit_spread"] > 0.1),
+        (f"tanh, N(0, 0.01): activation std after {depth} layers {small:.2g} (vanishes: must be < 1e-6)", small < 1e-6),
+        (f"tanh, N(0, 1): {100 * sat:.0f}% of units saturated (|h| > 0.99; must be > 70%)", sat > 0.7),
+        (f"tanh, Xavier with gain 5/3: std {xav[2]:.3f} at layer 3 and {xav[-1]:.3f} at layer {depth} (must stay in 0.3..0.95 "
+         "and keep 70% of it)", 0.3 < xav[-1] < 0.95 and xav[-1] > 0.7 * xav[2]),
+        (f"ReLU, Kaiming: std {kai[-1]:.3f} after {depth} layers (must be in 0.3..3)", 0.3 < kai[-1] < 3.0),
+        (f"Xavier bound sqrt(6/(fan_in+fan_out)) = {bound:.4f} >= max |w| {out['xavier_max_abs_sample']:.4f}; std "
+         f"{out['xavier_std_sample']:.4f} vs bound/sqrt(3) = {out['xavier_std_formula']:.4f} (within 3%)",
+         out["xavier_max_abs_sample"] <= bound and abs(out["xavier_std_sample"] / out["xavier_std_formula"] - 1) < 0.03),
+        (f"plain Xavier keeps {big / small:.2g}x the signal of N(0, 0.01) after {depth} layers (must be > 1e3)", big > 1e3 * small),
+    ])
     return out
 
 
@@ -89,6 +107,9 @@ def plot(result: dict[str, Any], path: str) -> None:
     for key, value in result.items():
         if key.endswith("_std_per_layer"):
             ax.plot(range(1, len(value) + 1), value, marker="o", label=key.replace("_std_per_layer", ""))
-    ax.set(yscale="log", xlabel="layer", ylabel="activation std", title="signal through depth")
-    ax.legend(fontsize=8)
+    ax.set(yscale="log", xlabel="layer", ylabel="activation std (log scale)",
+           title="N(0, 0.01) vanishes, N(0, 1) saturates, Xavier/Kaiming keep the signal")
+    ax.title.set_fontsize(9)
+    ax.set_xticks(range(1, len(result["relu_kaiming_std_per_layer"]) + 1))
+    ax.legend(fontsize=8, loc="lower left")
     save(fig, path)

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 import deepling as dl
+from deepling.lessons._verdict import verdict
 from deepling.lessons.plotting import save, subplots
 
 
@@ -26,19 +27,29 @@ def run(n: int = 256, d_in: int = 8, d_hidden: int = 16, d_out: int = 4, seed: i
     xa = np.hstack([x.numpy(), np.ones((n, 1), np.float32)])
     coef, *_ = np.linalg.lstsq(xa, nonlinear.numpy(), rcond=None)
     residual = nonlinear.numpy() - xa @ coef
-    return {
+    out: dict[str, Any] = {
         "max_diff_linear": float((stacked - collapsed).abs().max().item()),
         "max_diff_relu_vs_collapsed": float((nonlinear - collapsed).abs().max().item()),
         "relu_best_linear_fit_rmse": float(np.sqrt((residual**2).mean())),
         "relu_output_std": float(nonlinear.numpy().std()),
         "_stacked": stacked.numpy()[:, 0], "_collapsed": collapsed.numpy()[:, 0], "_nonlinear": nonlinear.numpy()[:, 0],
     }
+    d, fit, std = out["max_diff_linear"], out["relu_best_linear_fit_rmse"], out["relu_output_std"]
+    out["verdict"] = verdict(__doc__, [
+        (f"two linear layers vs one with W = W1 W2: max difference {d:.2g} (must be < 1e-4 x output std {std:.3g})", d < 1e-4 * std),
+        (f"with ReLU, the best single linear map misses by RMSE {fit:.3g} (must be > 0.1 x output std {std:.3g})", fit > 0.1 * std),
+    ])
+    return out
 
 
 def plot(result: dict[str, Any], path: str) -> None:
     fig, axes = subplots(1, 2, (9, 3.8))
-    axes[0][0].scatter(result["_stacked"], result["_collapsed"], s=6)
-    axes[0][0].set(title="two linear layers vs W = W1 W2", xlabel="stacked", ylabel="collapsed")
-    axes[0][1].scatter(result["_nonlinear"], result["_collapsed"], s=6, color="C3")
-    axes[0][1].set(title="with ReLU: no single W reproduces it", xlabel="ReLU network", ylabel="collapsed")
+    axes[0][0].scatter(result["_stacked"], result["_collapsed"], s=6, label="output unit 0 of 256 inputs")
+    axes[0][0].set(title="two linear layers = one layer W = W1 W2", xlabel="two stacked linear layers: output (a.u.)",
+                   ylabel="one linear layer W1 W2: output (a.u.)")
+    axes[0][1].scatter(result["_nonlinear"], result["_collapsed"], s=6, color="C3", label="output unit 0 of 256 inputs")
+    axes[0][1].set(title="with a ReLU between: no single W reproduces it", xlabel="linear-ReLU-linear: output (a.u.)",
+                   ylabel="one linear layer W1 W2: output (a.u.)")
+    for ax in axes[0]:
+        ax.legend(fontsize=8)
     save(fig, path)

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 import deepling as dl
+from deepling.lessons._verdict import verdict
 from deepling.lessons.plotting import save, subplots
 
 
@@ -55,10 +56,17 @@ def run(starts: int = 10, seed: int = 0, xor_seeds: int = 8) -> dict[str, Any]:
     best = int(np.argmin(values))
     minima = sorted({round(e, 2) for e in ends})
     xor_losses = [xor_final_loss(s) for s in range(xor_seeds)]
+    lo, hi = min(xor_losses), max(xor_losses)
     return {
         "starts": x0s.tolist(), "ends": ends, "distinct_minima": minima,
         "best_of_restarts_x": ends[best], "best_of_restarts_f": values[best],
         "xor_final_losses": xor_losses,
+        "verdict": verdict(__doc__, [
+            (f"{starts} starts end in {len(minima)} distinct minima {minima} (must be >= 2)", len(minima) >= 2),
+            (f"best of the restarts x = {ends[best]:.4f} (must be the global minimum -1.3008 +- 1e-3)", abs(ends[best] + 1.3008) < 1e-3),
+            (f"XOR 2-2-1 final losses over {xor_seeds} seeds range {lo:.3g} .. {hi:.3g} (some < 0.01 solve it, "
+             "some > 0.1 are stuck)", lo < 0.01 and hi > 0.1),
+        ]),
     }
 
 
@@ -69,7 +77,17 @@ def plot(result: dict[str, Any], path: str) -> None:
     ax.plot(xs, f(xs), color="k")
     for x0, e in zip(result["starts"], result["ends"]):
         ax.annotate("", xy=(e, f(e)), xytext=(x0, f(x0)), arrowprops={"arrowstyle": "->", "alpha": 0.5})
-    ax.set(title="GD from random starts on x^4 - 3x^2 + x", xlabel="x")
-    axes[0][1].bar(range(len(result["xor_final_losses"])), result["xor_final_losses"])
-    axes[0][1].set(title="XOR 2-2-1: final loss per seed", xlabel="seed")
+    ax.plot([], [], color="k", lw=0.8, label="start -> end of gradient descent")
+    ax.scatter([result["best_of_restarts_x"]], [result["best_of_restarts_f"]], color="C3", zorder=3, label="best of restarts")
+    ax.set(title="GD from random starts on x^4 - 3x^2 + x", xlabel="x", ylabel="f(x)")
+    ax.legend(fontsize=8)
+    losses = result["xor_final_losses"]
+    colors = ["C2" if v < 0.01 else "C3" for v in losses]
+    axes[0][1].bar(range(len(losses)), losses, color=colors)
+    from matplotlib.patches import Patch
+
+    axes[0][1].legend(handles=[Patch(color="C2", label="solved (loss < 0.01)"), Patch(color="C3", label="not solved")], fontsize=8)
+    axes[0][1].set(title="XOR 2-2-1: final loss per seed", xlabel="initialization seed", ylabel="final training MSE",
+                   xticks=range(len(losses)))
+    fig.suptitle("non-convex losses: different starts, different minima; the best restart finds the global one", fontsize=10)
     save(fig, path)

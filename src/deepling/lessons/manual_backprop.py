@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 import deepling as dl
+from deepling.lessons._verdict import verdict
 from deepling.lessons.plotting import save, subplots
 
 
@@ -36,17 +37,26 @@ def run(seed: int = 0) -> dict[str, Any]:
     o = (dl.tensor(x, dtype=dl.float64) @ twh).sigmoid() @ two
     auto_loss = 0.5 * ((o.sigmoid() - dl.tensor(y, dtype=dl.float64)) ** 2).sum()
     auto_loss.backward()
+    dh, do = float(np.abs(gwh - twh.grad.numpy()).max()), float(np.abs(gwo - two.grad.numpy()).max())
     return {
         "loss_by_hand": loss, "loss_autograd": auto_loss.item(),
-        "max_diff_dW_h": float(np.abs(gwh - twh.grad.numpy()).max()),
-        "max_diff_dW_o": float(np.abs(gwo - two.grad.numpy()).max()),
+        "max_diff_dW_h": dh, "max_diff_dW_o": do,
         "_gwh": gwh, "_gwo": gwo, "_awh": twh.grad.numpy(), "_awo": two.grad.numpy(),
+        "verdict": verdict(__doc__, [
+            (f"loss by hand {loss:.12g} vs autograd {auto_loss.item():.12g} (relative difference must be < 1e-12)",
+             abs(loss - auto_loss.item()) <= 1e-12 * abs(loss)),
+            (f"max |dL/dW_h by hand - autograd| {dh:.2g}, dL/dW_o {do:.2g} (must be < 1e-12 in float64)", dh < 1e-12 and do < 1e-12),
+        ]),
     }
 
 
 def plot(result: dict[str, Any], path: str) -> None:
     fig, axes = subplots(1, 2, (9, 3.8))
     for ax, hand, auto, name in [(axes[0][0], "_gwh", "_awh", "dL/dW_h"), (axes[0][1], "_gwo", "_awo", "dL/dW_o")]:
-        ax.scatter(result[hand].ravel(), result[auto].ravel())
-        ax.set(title=name, xlabel="chain rule by hand", ylabel="autograd")
+        lim = np.abs(result[hand]).max() * 1.1
+        ax.plot([-lim, lim], [-lim, lim], color="gray", lw=0.8, label="y = x")
+        ax.scatter(result[hand].ravel(), result[auto].ravel(), label="one weight's gradient")
+        ax.set(title=name, xlabel=f"{name} by the chain rule by hand", ylabel=f"{name} by autograd")
+        ax.legend(fontsize=8)
+    fig.suptitle("the chain rule written by hand gives autograd's gradients exactly", fontsize=10)
     save(fig, path)

@@ -14,6 +14,7 @@ import numpy as np
 
 import deepling as dl
 import deepling.nn as nn
+from deepling.lessons._verdict import verdict
 from deepling.lessons.data import images
 from deepling.lessons.plotting import save, subplots
 
@@ -48,17 +49,26 @@ def run(n: int = 500, pools: tuple[int, ...] = (1, 2, 4), channels: int = 8, sou
         out["pixels"].append(_relative_change(pool, x))
         out["conv_features"].append(_relative_change(nn.Sequential(conv, pool), x))
     out["_example"] = [x[0, 0], _shift(x, 0, 1)[0, 0]]
+    checks = []
+    for key in ("pixels", "conv_features"):
+        c = out[key]
+        checks.append((f"{key.replace('_', ' ')}: relative change under a 1-pixel shift "
+                       + ", ".join(f"{v:.3f} (pool {k})" for k, v in zip(pools, c))
+                       + " (each wider pool must shrink it; the first pool by 20%)",
+                       c[1] < 0.8 * c[0] and all(b < a for a, b in zip(c, c[1:]))))
+    out["verdict"] = verdict(__doc__, checks)
     return out
 
 
 def plot(result: dict[str, Any], path: str) -> None:
     fig, axes = subplots(1, 2, (9, 3.6))
-    axes[0][0].imshow(np.concatenate(result["_example"], axis=1), cmap="gray")
-    axes[0][0].set(title="a digit and its 1-pixel shift", xticks=[], yticks=[])
+    im = axes[0][0].imshow(np.concatenate(result["_example"], axis=1), cmap="gray", vmin=0, vmax=1)
+    fig.colorbar(im, ax=axes[0][0], label="pixel intensity", shrink=0.8)
+    axes[0][0].set(title="a digit and its 1-pixel shift", xticks=[], yticks=[], xlabel="original | shifted right by 1 pixel")
     ax = axes[0][1]
     for key in ("pixels", "conv_features"):
         ax.plot(result["pools"], result[key], marker="o", label=key.replace("_", " "))
     ax.set(xlabel="max-pool size (1 = none)", ylabel="relative change under 1-pixel shift", xticks=result["pools"],
-           title=f"shift sensitivity ({result['source']})", ylim=(0, None))
+           title=f"wider max-pools: smaller change ({result['source']})", ylim=(0, None))
     ax.legend(fontsize=8)
     save(fig, path)

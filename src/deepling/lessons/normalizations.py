@@ -12,6 +12,7 @@ import numpy as np
 
 import deepling as dl
 import deepling.nn as nn
+from deepling.lessons._verdict import verdict
 from deepling.lessons.plotting import save, subplots
 
 AXES = {"batch": (0, 2, 3), "layer": (1, 2, 3), "instance": (2, 3)}
@@ -51,6 +52,14 @@ def run(shape: tuple[int, int, int, int] = (4, 6, 5, 5), groups: int = 3, seed: 
     out["bn_running_var_avg"] = float(bn.running_var.numpy().mean())
     out["bn_train_vs_eval_max_diff"] = float(np.abs(y_train - y_eval).max())
     out["groups"] = groups
+    diffs = {k: out[f"{k}_max_diff_vs_axes_formula"] for k in layers}
+    out["verdict"] = verdict(__doc__, [
+        ("each layer equals (x - mean) / std over its axes: max differences "
+         + ", ".join(f"{k} {v:.2g}" for k, v in diffs.items()) + " (must be < 1e-5)", max(diffs.values()) < 1e-5),
+        (f"BN's running mean {out['bn_running_mean_avg']:.3f} tracks the data's mean 1 (within 0.2)", abs(out["bn_running_mean_avg"] - 1) < 0.2),
+        (f"BN train vs eval output differ by {out['bn_train_vs_eval_max_diff']:.3f} (eval uses running statistics: must be > 0.05)",
+         out["bn_train_vs_eval_max_diff"] > 0.05),
+    ])
     return out
 
 
@@ -65,7 +74,8 @@ def plot(result: dict[str, Any], path: str) -> None:
         f"GroupNorm ({g} groups): per (sample, group)": np.arange(n)[:, None] * g + np.arange(c)[None, :] // (c // g),
     }
     for ax, (title, pat) in zip(axes[0], patterns.items()):
-        ax.imshow(pat, cmap="tab20")
-        ax.set(title=title, xlabel="channel C (each cell spans H x W)", ylabel="sample N")
+        ax.imshow(pat, cmap="tab20", vmin=0, vmax=19)
+        ax.set(title=title, xlabel="channel C (each cell spans H x W)", ylabel="sample N", xticks=range(c), yticks=range(n))
         ax.title.set_fontsize(9)
+    fig.suptitle("the four norms differ only in their axes: cells of one colour share one mean and variance", fontsize=10)
     save(fig, path)

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 import deepling as dl
+from deepling.lessons._verdict import verdict
 from deepling.lessons.plotting import save, subplots
 
 X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float32)
@@ -76,23 +77,39 @@ def run(epochs: int = 50, mlp_steps: int = 2000, seed: int = 0) -> dict[str, Any
     out["mlp_XOR_accuracy"] = acc
     out["mlp_XOR_final_loss"] = losses[-1]
     out["_mlp"] = model
+    a, o, x = (out[f"perceptron_{k}_accuracy"] for k in ("AND", "OR", "XOR"))
+    out["verdict"] = verdict(__doc__, [
+        (f"perceptron accuracy on AND {a:.2f} and OR {o:.2f} (must be 1.00)", a == 1.0 and o == 1.0),
+        (f"perceptron accuracy on XOR {x:.2f} (must be <= 0.75: no line separates XOR)", x <= 0.75),
+        (f"2-2-1 MLP accuracy on XOR {acc:.2f} (must be 1.00)", acc == 1.0),
+    ])
     return out
 
 
 def plot(result: dict[str, Any], path: str) -> None:
-    fig, axes = subplots(1, 4, (15, 3.6))
+    fig, axes = subplots(1, 4, (16.5, 3.8))
     grid = np.stack(np.meshgrid(np.linspace(-0.5, 1.5, 200), np.linspace(-0.5, 1.5, 200)), -1).reshape(-1, 2).astype(np.float32)
     for ax, name in zip(axes[0], ["AND", "OR", "XOR"]):
         w = np.array(result[f"perceptron_{name}_weights"])
         z = (grid @ w[:2] + w[2] >= 0).reshape(200, 200)
-        _draw(ax, z, TARGETS[name], f"perceptron {name}: acc {result[f'perceptron_{name}_accuracy']:.2f}")
+        _draw(ax, z, TARGETS[name], f"perceptron {name}: accuracy {result[f'perceptron_{name}_accuracy']:.2f}")
     with dl.no_grad():
         z = (result["_mlp"](dl.tensor(grid)).numpy() > 0.5).reshape(200, 200)
-    _draw(axes[0][3], z, TARGETS["XOR"], f"2-2-1 MLP XOR: acc {result['mlp_XOR_accuracy']:.2f}")
+    _draw(axes[0][3], z, TARGETS["XOR"], f"2-2-1 MLP XOR: accuracy {result['mlp_XOR_accuracy']:.2f}", legend=True)
+    fig.suptitle("a perceptron draws one line: it learns AND and OR, never XOR; one hidden layer learns XOR", fontsize=10)
     save(fig, path)
 
 
-def _draw(ax: Any, region: np.ndarray, t: np.ndarray, title: str) -> None:
-    ax.imshow(region, origin="lower", extent=(-0.5, 1.5, -0.5, 1.5), cmap="coolwarm", alpha=0.35)
-    ax.scatter(X[:, 0], X[:, 1], c=t, cmap="coolwarm", edgecolors="k", s=80)
+def _draw(ax: Any, region: np.ndarray, t: np.ndarray, title: str, legend: bool = False) -> None:
+    from matplotlib.patches import Patch
+
+    ax.imshow(region, origin="lower", extent=(-0.5, 1.5, -0.5, 1.5), cmap="coolwarm", alpha=0.35, vmin=0, vmax=1)
+    for cls, color in ((0, "#3b4cc0"), (1, "#b40426")):
+        pts = X[t == cls]
+        ax.scatter(pts[:, 0], pts[:, 1], color=color, edgecolors="k", s=80, label=f"target {cls}")
+    handles, _ = ax.get_legend_handles_labels()
+    handles += [Patch(color="#b40426", alpha=0.35, label="predicted 1"), Patch(color="#3b4cc0", alpha=0.35, label="predicted 0")]
+    if legend:
+        ax.legend(handles=handles, fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0))
+    ax.set(xlabel="input x1 (0 or 1)", ylabel="input x2 (0 or 1)")
     ax.set_title(title, fontsize=9)

@@ -20,9 +20,11 @@ def subplots(nrows: int = 1, ncols: int = 1, size: tuple[float, float] | None = 
     return fig, axes
 
 
-def save(fig: Any, path: str) -> None:
+def save(fig: Any, path: str, tight: bool = True) -> None:
+    """Lay out (unless the caller already did, e.g. before adding a shared colorbar) and write a PNG."""
     import matplotlib.pyplot as plt
 
-    fig.tight_layout()
+    if tight:
+        fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -16,6 +16,7 @@ import numpy as np
 import deepling as dl
 import deepling.nn as nn
 import deepling.nn.functional as F
+from deepling.lessons._verdict import verdict
 from deepling.lessons.data import images
 from deepling.lessons.plotting import save, subplots
 
@@ -80,6 +81,20 @@ def run(n_train: int = 3000, n_test: int = 1000, hidden: int = 256, epochs: int 
     out["input_dim"] = x.shape[1]
     out["svm_accuracy"] = float((SVC(kernel="rbf", gamma="scale").fit(x, y).predict(xt) == yt).mean())
     out["mlp_accuracy"] = acc[0] if sparsities[0] == 0 else _accuracy(_fit(x, y, hidden, epochs, seed), xt, yt)
+    base, by = out["mlp_accuracy"], dict(zip(sparsities, acc))
+    pca = dict(zip(components, out["pca_accuracy"]))
+    k = 20 if 20 in pca else 10 if 10 in pca else components[len(components) // 2]
+    checks = [(f"MLP on all pixels: test accuracy {base:.3f} (must be > 0.9)", base > 0.9)]
+    if 0.5 in by:
+        checks.append((f"50% of the weights pruned: accuracy {by[0.5]:.3f} (free: within 2 points of {base:.3f})", by[0.5] > base - 0.02))
+    if 0.99 in by:
+        checks.append((f"99% pruned without retraining: accuracy {by[0.99]:.3f} (breaks: must be < 0.5)", by[0.99] < 0.5))
+    checks += [
+        (f"MLP on {k} PCA components: accuracy {pca[k]:.3f} (strong: within 3 points of all pixels)", pca[k] > base - 0.03),
+        (f"SVM (RBF) on the pixels: accuracy {out['svm_accuracy']:.3f} (strong: must be > 0.9 and within 2 points of the MLP)",
+         out["svm_accuracy"] > 0.9 and out["svm_accuracy"] > base - 0.02),
+    ]
+    out["verdict"] = verdict(__doc__, checks)
     return out
 
 
@@ -88,15 +103,17 @@ def plot(result: dict[str, Any], path: str) -> None:
     ax = axes[0][0]
     ax.plot([100 * s for s in result["sparsities"]], result["pruned_accuracy"], marker="o", label="pruned MLP (no retraining)")
     ax.axhline(result["svm_accuracy"], color="C2", ls="--", label="SVM (RBF)")
-    ax.set(xlabel="weights pruned (%)", ylabel="test accuracy", title=f"magnitude pruning ({result['source']})", ylim=(0, 1.02))
+    ax.set(xlabel="weights pruned (%)", ylabel="test accuracy (fraction)", title=f"magnitude pruning ({result['source']})", ylim=(0, 1.02))
     ax.legend(fontsize=8)
     ax = axes[0][1]
     ax.plot(result["components"], result["pca_accuracy"], marker="o", label="MLP on PCA features")
     ax.plot(result["components"], result["pca_variance_kept"], marker="s", ls=":", label="variance kept")
     ax.axhline(result["mlp_accuracy"], color="C0", ls="--", label=f"MLP on all {result['input_dim']} pixels")
     ax.axhline(result["svm_accuracy"], color="C2", ls="--", label="SVM (RBF)")
-    ax.set(xlabel="PCA components", xscale="log", ylabel="test accuracy", title="PCA preprocessing", ylim=(0, 1.02))
+    ax.set(xlabel="PCA components", xscale="log", ylabel="test accuracy / variance kept (fraction)", title="PCA preprocessing",
+           ylim=(0, 1.02))
     ax.minorticks_off()
     ax.set_xticks(result["components"], [str(c) for c in result["components"]])
     ax.legend(fontsize=8)
+    fig.suptitle("half the weights prune for free; PCA features and an SVM are strong alternatives", fontsize=10)
     save(fig, path)

@@ -13,6 +13,7 @@ import numpy as np
 
 import deepling as dl
 import deepling.nn as nn
+from deepling.lessons._verdict import verdict
 from deepling.lessons.plotting import save, subplots
 
 # (kind, kernel, stride): a LeNet/VGG-like stack.
@@ -59,19 +60,30 @@ def run(size: int = 40, batch: int = 128, channels: int = 4, seed: int = 0) -> d
         measured.append(_extent(union)[0])
         single.append(float(g[0].sum() / union.sum()))
         masks.append(union)
+    square = all(_extent(m)[0] == _extent(m)[1] for m in masks)
+    filled = all(int(m.sum()) == r * r for m, r in zip(masks, measured))
     return {"stack": [f"{kind}{k}/s{s}" for kind, k, s in STACK], "formula": formula(STACK),
-            "measured": measured, "measured_is_square": all(_extent(m)[0] == _extent(m)[1] for m in masks),
-            "field_is_filled": all(int(m.sum()) == r * r for m, r in zip(masks, measured)),
-            "one_input_fraction_of_field": single, "_masks": masks}
+            "measured": measured, "measured_is_square": square, "field_is_filled": filled,
+            "one_input_fraction_of_field": single, "_masks": masks,
+            "verdict": verdict(__doc__, [
+                (f"formula r_l = {formula(STACK)} vs measured extent of the input gradient {measured}", measured == formula(STACK)),
+                (f"each measured field is a filled r x r square: square {square}, filled {filled}", square and filled),
+            ])}
 
 
 def plot(result: dict[str, Any], path: str) -> None:
     masks = result["_masks"]
     fig, axes = subplots(1, len(masks), (2.0 * len(masks), 2.6))
+    from matplotlib.patches import Patch
+
     for ax, m, name, r in zip(axes[0], masks, result["stack"], result["formula"]):
-        ax.imshow(m, cmap="Greys", interpolation="nearest")
-        ax.set_title(f"{name}\nr = {r}", fontsize=8)
+        ax.imshow(m, cmap="Greys", interpolation="nearest", vmin=0, vmax=1)
+        ax.set_title(f"up to {name}\nformula r = {r}", fontsize=8)
         ax.set_xticks([])
         ax.set_yticks([])
-    fig.suptitle("input pixels that reach one output unit (nonzero input gradient)", fontsize=9)
+        ax.set_xlabel(f"{m.shape[1]} input pixels", fontsize=7)
+    axes[0][-1].legend(handles=[Patch(facecolor="black", label="nonzero gradient"), Patch(facecolor="white", edgecolor="gray",
+                       label="zero gradient")], fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))
+    fig.suptitle("the receptive field follows r_l = r_(l-1) + (k_l - 1) j_(l-1): input pixels whose gradient reaches one "
+                 "output unit", fontsize=9)
     save(fig, path)

@@ -16,6 +16,7 @@ import numpy as np
 import deepling as dl
 import deepling.nn as nn
 import deepling.nn.functional as F
+from deepling.lessons._verdict import verdict
 from deepling.lessons.data import images
 from deepling.lessons.plotting import save, subplots
 
@@ -75,6 +76,17 @@ def run(depths: tuple[int, ...] = (2, 5, 10, 20, 40), train_depth: int = 30, wid
         losses = _train(_Net(x.shape[1], width, train_depth, kind), x, y, steps, lr, seed)
         out[f"{kind}_train_loss_final"] = float(np.mean(losses[-20:]))
         out[f"_{kind}_losses"] = losses
+    plain, res, kai = out["plain_input_grad_norm"], out["residual_input_grad_norm"], out["plain_kaiming_input_grad_norm"]
+    lp, lr_, lk = out["plain_train_loss_final"], out["residual_train_loss_final"], out["plain_kaiming_train_loss_final"]
+    fmt = lambda v: ", ".join(f"{x:.2g}" for x in v)  # noqa: E731
+    out["verdict"] = verdict(__doc__, [
+        (f"plain net, default init: ||dL/dx|| at depths {list(depths)} = {fmt(plain)} (each deeper net must keep < 10%)",
+         all(b < 0.1 * a for a, b in zip(plain, plain[1:]))),
+        (f"residual net: {fmt(res)} (each deeper net must keep > 50%)", all(b > 0.5 * a for a, b in zip(res, res[1:]))),
+        (f"plain net, Kaiming init: {fmt(kai)} (no decay: min > 10% of max)", min(kai) > 0.1 * max(kai)),
+        (f"training loss after {steps} steps at depth {train_depth}: residual {lr_:.3f} vs plain {lp:.3f} and plain Kaiming "
+         f"{lk:.3f} (residual must be < half of both)", lr_ < 0.5 * lp and lr_ < 0.5 * lk),
+    ])
     return out
 
 
@@ -83,8 +95,11 @@ def plot(result: dict[str, Any], path: str) -> None:
     for kind in KINDS:
         axes[0][0].plot(result["depths"], result[f"{kind}_input_grad_norm"], marker="o", label=kind)
         axes[0][1].plot(result[f"_{kind}_losses"], label=kind, alpha=0.8)
-    axes[0][0].set(xlabel="depth (hidden layers)", ylabel="||dL/dx|| at init", yscale="log", title="gradient reaching the input")
-    axes[0][1].set(xlabel="SGD step", ylabel="training loss", title=f"depth {result['train_depth']} on {result['source']}")
+    axes[0][0].set(xlabel="depth (hidden layers)", ylabel="input gradient norm ||dL/dx|| at init (log scale)", yscale="log",
+                   title="gradient reaching the input")
+    axes[0][1].set(xlabel="SGD step", ylabel="training cross-entropy (nats)",
+                   title=f"training at depth {result['train_depth']} on {result['source']}")
+    fig.suptitle("residual connections keep the gradient and make depth trainable", fontsize=10)
     for ax in axes[0]:
         ax.legend(fontsize=8)
     save(fig, path)

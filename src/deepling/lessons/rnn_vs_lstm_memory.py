@@ -16,6 +16,7 @@ import numpy as np
 import deepling as dl
 import deepling.nn as nn
 import deepling.nn.functional as F
+from deepling.lessons._verdict import verdict
 from deepling.lessons.plotting import save, subplots
 
 
@@ -73,6 +74,17 @@ def run(lengths: tuple[int, ...] = (5, 20, 40), hidden: int = 32, steps: int = 1
             curves.append(losses)
         out[f"{cell}_accuracy"], out[f"{cell}_grad_first_step_init"] = accs, g_init
         out[f"{cell}_grad_first_step_trained"], out[f"_{cell}_losses"] = g_trained, curves
+    rg, lg = out["rnn_grad_first_step_init"], out["lstm_grad_first_step_init"]
+    ra, la, chance = out["rnn_accuracy"], out["lstm_accuracy"], out["chance"]
+    T0, T1 = lengths[0], lengths[-1]
+    out["verdict"] = verdict(__doc__, [
+        (f"RNN gradient to the first token {rg[0]:.2g} at T={T0} -> {rg[-1]:.2g} at T={T1} (vanishes: must fall below 1e-4x)",
+         rg[-1] < 1e-4 * rg[0]),
+        (f"LSTM gradient to the first token at T={T1}: {lg[-1]:.2g} (must be > 1e3x the RNN's)", lg[-1] > 1e3 * rg[-1]),
+        (f"recall accuracy at T={T0}: RNN {ra[0]:.2f}, LSTM {la[0]:.2f} (both must be > 0.9)", ra[0] > 0.9 and la[0] > 0.9),
+        (f"recall accuracy at T={T1}: RNN {ra[-1]:.2f} (fails: must be < chance {chance:.2f} + 0.1), LSTM {la[-1]:.2f} "
+         "(must be > 0.9)", ra[-1] < chance + 0.1 and la[-1] > 0.9),
+    ])
     return out
 
 
@@ -82,8 +94,11 @@ def plot(result: dict[str, Any], path: str) -> None:
         axes[0][0].plot(result["lengths"], result[f"{cell}_grad_first_step_init"], style, marker="o", label=f"{cell} at init")
         axes[0][1].plot(result["lengths"], result[f"{cell}_accuracy"], style, marker="o", label=cell)
     axes[0][1].axhline(result["chance"], color="gray", lw=0.8, label="chance")
-    axes[0][0].set(xlabel="distractors T", ylabel="||dL/dx_0||", yscale="log", title="gradient reaching the first token")
-    axes[0][1].set(xlabel="distractors T", ylabel="recall accuracy", ylim=(0, 1.05), title="recall the first token after T steps")
+    axes[0][0].set(xlabel="distractors T (time steps)", ylabel="gradient norm ||dL/dx_0|| at init (log scale)", yscale="log",
+                   title="gradient reaching the first token", xticks=result["lengths"])
+    axes[0][1].set(xlabel="distractors T (time steps)", ylabel="recall accuracy (fraction)", ylim=(0, 1.05),
+                   title="recall the first token after T steps", xticks=result["lengths"])
+    fig.suptitle("the LSTM keeps the gradient and remembers; the vanilla RNN's gradient vanishes and it fails", fontsize=10)
     for ax in axes[0]:
         ax.legend(fontsize=8)
     save(fig, path)

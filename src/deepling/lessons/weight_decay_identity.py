@@ -11,6 +11,7 @@ import numpy as np
 import deepling as dl
 import deepling.nn as nn
 import deepling.nn.functional as F
+from deepling.lessons._verdict import verdict
 from deepling.lessons.plotting import save, subplots
 
 
@@ -46,16 +47,27 @@ def run(lr: float = 0.1, lam: float = 0.01, seed: int = 0) -> dict[str, Any]:
             F.mse_loss(mk(x), y).backward()
             o.step()
         finals.append(mk.weight.detach().numpy().copy())
+    d2 = float(np.abs(m2.weight.detach().numpy() - by_hand).max())
+    d3 = float(np.abs(m3.weight.detach().numpy() - by_hand).max())
+    dadam = float(np.abs(finals[0] - finals[1]).max())
     return {
-        "penalty_sgd_vs_formula_max_diff": float(np.abs(m2.weight.detach().numpy() - by_hand).max()),
-        "weight_decay_option_vs_formula_max_diff": float(np.abs(m3.weight.detach().numpy() - by_hand).max()),
-        "adam_l2_vs_adamw_max_diff_after_5_steps": float(np.abs(finals[0] - finals[1]).max()),
+        "penalty_sgd_vs_formula_max_diff": d2, "weight_decay_option_vs_formula_max_diff": d3,
+        "adam_l2_vs_adamw_max_diff_after_5_steps": dadam,
         "_w": by_hand.ravel(), "_w2": m2.weight.detach().numpy().ravel(),
+        "verdict": verdict(__doc__, [
+            (f"SGD on cost + lambda/2 ||w||^2 vs w (1 - lr lambda) - lr grad: max difference {d2:.2g} (must be < 1e-6)", d2 < 1e-6),
+            (f"SGD(weight_decay=lambda) vs the same formula: max difference {d3:.2g} (must be < 1e-6)", d3 < 1e-6),
+            (f"Adam + L2 vs AdamW after 5 steps: max weight difference {dadam:.2g} (must be > 1e-4: not the same)", dadam > 1e-4),
+        ]),
     }
 
 
 def plot(result: dict[str, Any], path: str) -> None:
     fig, axes = subplots()
-    axes[0][0].scatter(result["_w"], result["_w2"])
-    axes[0][0].set(xlabel="w (1 - lr lambda) - lr grad", ylabel="SGD on cost + lambda/2 ||w||^2", title="one step, two routes")
+    lim = np.abs(result["_w"]).max() * 1.1
+    axes[0][0].plot([-lim, lim], [-lim, lim], color="gray", lw=0.8, label="y = x")
+    axes[0][0].scatter(result["_w"], result["_w2"], label="one weight after one step")
+    axes[0][0].set(xlabel="w (1 - lr lambda) - lr grad (weight value)", ylabel="SGD on cost + lambda/2 ||w||^2 (weight value)",
+                   title="an L2 penalty step is weight decay")
+    axes[0][0].legend(fontsize=8)
     save(fig, path)

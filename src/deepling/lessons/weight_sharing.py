@@ -14,6 +14,7 @@ import numpy as np
 
 import deepling as dl
 import deepling.nn as nn
+from deepling.lessons._verdict import verdict
 from deepling.lessons.data import images
 from deepling.lessons.plotting import save, subplots
 
@@ -48,7 +49,7 @@ def run(canvas: int = 24, out_channels: int = 8, kernel: int = 3, shift: tuple[i
     dense_diff = np.abs(fd[1][:, dy:, dx:] - fd[0][:, : side - dy, : side - dx]).max()
     peak0 = np.unravel_index(fc[0, 0].argmax(), (side, side))
     peak1 = np.unravel_index(fc[1, 0].argmax(), (side, side))
-    return {
+    out = {
         "conv_params": _count(conv), "conv_params_formula": out_channels * kernel * kernel + out_channels,
         "dense_params": _count(dense),
         "dense_params_formula": canvas * canvas * out_channels * side * side + out_channels * side * side,
@@ -57,14 +58,32 @@ def run(canvas: int = 24, out_channels: int = 8, kernel: int = 3, shift: tuple[i
         "peak_moves_by": [int(peak1[0] - peak0[0]), int(peak1[1] - peak0[1])], "shift": [dy, dx],
         "_inputs": [a, b], "_maps": [fc[0, 0], fc[1, 0]],
     }
+    cp, dp = out["conv_params"], out["dense_params"]
+    out["verdict"] = verdict(__doc__, [
+        (f"conv parameters {cp} = C_out C_in k k + C_out = {out['conv_params_formula']}; dense {dp:,} = formula "
+         f"{out['dense_params_formula']:,} (more than 1000x the conv's)",
+         cp == out["conv_params_formula"] and dp == out["dense_params_formula"] and dp > 1000 * cp),
+        (f"conv(shifted x) vs shifted conv(x): max difference {conv_diff:.2g} (must be < 1e-6 x map scale "
+         f"{out['conv_map_scale']:.3g}); the peak moves by {out['peak_moves_by']} = the shift {out['shift']}",
+         conv_diff < 1e-6 * out["conv_map_scale"] and out["peak_moves_by"] == out["shift"]),
+        (f"dense layer: max difference {dense_diff:.3g} (no such rule: must be > 0.3 x its map scale {out['dense_map_scale']:.3g})",
+         dense_diff > 0.3 * out["dense_map_scale"]),
+    ])
+    return out
 
 
 def plot(result: dict[str, Any], path: str) -> None:
     fig, axes = subplots(2, 2, (6.4, 6))
+    lim = max(float(np.abs(m).max()) for m in result["_maps"])
     for i in range(2):
-        axes[i][0].imshow(result["_inputs"][i], cmap="gray")
+        im0 = axes[i][0].imshow(result["_inputs"][i], cmap="gray", vmin=0, vmax=1)
         axes[i][0].set_title("input" + (f" shifted by {tuple(result['shift'])}" if i else ""), fontsize=9)
-        axes[i][1].imshow(result["_maps"][i], cmap="viridis")
-        axes[i][1].set_title("feature map of filter 0", fontsize=9)
-    fig.suptitle(f"conv: {result['conv_params']} parameters vs dense: {result['dense_params']:,}", fontsize=9)
+        fig.colorbar(im0, ax=axes[i][0], label="pixel intensity", shrink=0.8)
+        im1 = axes[i][1].imshow(result["_maps"][i], cmap="viridis", vmin=-lim, vmax=lim)
+        axes[i][1].set_title("feature map of filter 0" + (": shifted the same" if i else ""), fontsize=9)
+        fig.colorbar(im1, ax=axes[i][1], label="filter response", shrink=0.8)
+        for ax in axes[i]:
+            ax.set(xlabel="column (pixels)", ylabel="row (pixels)")
+    fig.suptitle(f"one shared 3x3 filter: {result['conv_params']} parameters vs dense {result['dense_params']:,}; "
+                 "shift in, shift out", fontsize=9)
     save(fig, path)

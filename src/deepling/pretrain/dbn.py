@@ -13,9 +13,8 @@ from deepling.autograd import no_grad
 from deepling.models.mlp import MLP
 from deepling.models.rbm import RBM
 from deepling.nn.module import Module
-from deepling.pretrain.stacked import batch_inputs, copy_into_mlp
+from deepling.pretrain.stacked import batch_inputs, copy_into_mlp, per_stage, train_stage
 from deepling.tensor import Tensor
-from deepling.train.fit import fit
 
 __all__ = ["DBN"]
 
@@ -41,31 +40,44 @@ class DBN(Module):
     def forward(self, x: Tensor) -> Tensor:
         return self.codes(x.reshape(x.shape[0], -1), len(self.rbms))
 
-    def pretrain_layer(self, k: int, loader: Iterable, epochs: int, optimizer_factory: Callable[[list[Any]], Any],
-                       cd_k: int = 1, persistent: bool = False, progress: bool = True) -> list[float]:
-        """Train RBM ``k`` by CD-``cd_k`` (or PCD) on the codes of RBMs ``0..k-1``; returns its mean
-        reconstruction error per epoch."""
+    def pretrain_layer(self, k: int, loader: Iterable, epochs: int | None = None,
+                       optimizer_factory: Callable[[list[Any]], Any] | None = None, cd_k: int = 1,
+                       persistent: bool = False, progress: bool = True, lr: float | None = None,
+                       max_steps: int | None = None) -> list[float]:
+        """Train RBM ``k`` by CD-``cd_k`` (or PCD) on the codes of RBMs ``0..k-1`` for ``epochs`` (or
+        ``max_steps`` steps); returns its mean reconstruction error per epoch. Optimizer:
+        ``optimizer_factory(params)``, default ``SGD(lr)`` with lr 0.1."""
+        if not 0 <= k < len(self.rbms):
+            raise ValueError(f"DBN.pretrain_layer: RBM {k} out of range [0, {len(self.rbms)})")
         rbm = self.rbms[k]
 
-        def step(model: Any, batch: Any) -> dict[str, Any]:
+        def loss(batch: Any) -> dict[str, Any]:
             with no_grad():
-                v = model.codes(batch_inputs(batch), k)
+                v = self.codes(batch_inputs(batch), k)
             # the CD surrogate's value means little; the reconstruction error tracks progress
             return {"loss": rbm.cd_loss(v, k=cd_k, persistent=persistent),
-                    "reconstruction_error": rbm.reconstruction_error(v).array.mean()}
+                    "reconstruction_error": float(rbm.reconstruction_error(v).array.mean())}
 
-        history = fit(self, loader, None, optimizer_factory(list(rbm.parameters())), epochs, step_fn=step,
-                      progress=progress, desc=f"RBM {k + 1}/{len(self.rbms)}")
-        return history["reconstruction_error"]
+        return train_stage(self, loss, list(rbm.parameters()), loader, epochs, optimizer_factory, lr, max_steps, progress,
+                           desc=f"RBM {k + 1}/{len(self.rbms)} ({self.layer_sizes[k]} -> {self.layer_sizes[k + 1]}, "
+                                "reconstruction MSE)", key="reconstruction_error")
 
-    def pretrain(self, loader: Iterable, epochs_per_layer: int, optimizer_factory: Callable[[list[Any]], Any],
-                 cd_k: int = 1, persistent: bool = False, progress: bool = True) -> list[list[float]]:
-        """Greedy schedule over all RBMs; returns (and keeps in ``self.history``) the per-epoch errors."""
-        self.history = [self.pretrain_layer(k, loader, epochs_per_layer, optimizer_factory, cd_k, persistent, progress)
-                        for k in range(len(self.rbms))]
+    def pretrain(self, loader: Iterable, epochs_per_layer: int | Sequence[int] | None = 10,
+                 optimizer_factory: Callable[[list[Any]], Any] | Sequence[Callable[[list[Any]], Any]] | None = None,
+                 cd_k: int = 1, persistent: bool = False, progress: bool = True,
+                 lr: float | Sequence[float] | None = None, steps_per_layer: int | Sequence[int] | None = None
+                 ) -> list[list[float]]:
+        """Greedy schedule over all RBMs; per-stage values as in ``StackedAutoencoder.pretrain``. Returns
+        (and keeps in ``self.history``) the per-epoch reconstruction errors."""
+        n = len(self.rbms)
+        epochs, steps = per_stage(epochs_per_layer, n, "epochs_per_layer"), per_stage(steps_per_layer, n, "steps_per_layer")
+        factories, lrs = per_stage(optimizer_factory, n, "optimizer_factory"), per_stage(lr, n, "lr")
+        self.history = [self.pretrain_layer(k, loader, epochs[k], factories[k], cd_k, persistent, progress, lrs[k], steps[k])
+                        for k in range(n)]
         return self.history
 
-    def to_classifier(self, num_classes: int, freeze_encoder: bool = False) -> MLP:
-        """A sigmoid ``MLP(s_0, s_1..s_last, num_classes)`` initialized with the RBMs' weights and hidden biases."""
+    def to_classifier(self, num_classes: int, freeze_encoder: bool = False, dropout: float = 0.0) -> MLP:
+        """A sigmoid ``MLP(s_0, s_1..s_last, num_classes, dropout=dropout)`` initialized with the RBMs'
+        weights and hidden biases."""
         layers = [(r.weight.array, r.hidden_bias.array) for r in self.rbms]
-        return copy_into_mlp(layers, num_classes, "sigmoid", freeze_encoder)
+        return copy_into_mlp(layers, num_classes, "sigmoid", freeze_encoder, dropout)
