@@ -34,7 +34,10 @@ studio.lessons = (function () {
   function verdictBox(v) {
     if (v === null || v === undefined) return studio.el("span", {class: "verdict none", text: "verdict: not stated by this lesson yet (see the numbers)"});
     let held = v, text = "";
-    if (typeof v === "object") { held = v.held !== undefined ? v.held : v.holds; text = v.message || v.reason || ""; }
+    if (typeof v === "object") {
+      held = v.held !== undefined ? v.held : v.holds;
+      text = v.message || v.reason || (Array.isArray(v.evidence) ? v.evidence.map(e => (e.holds ? "ok: " : "FAILS: ") + e.check).join("; ") : "");
+    }
     if (typeof v === "string") return studio.el("span", {class: "verdict none", text: "verdict: " + v});
     return studio.el("span", {class: "verdict " + (held ? "held" : "failed"), text: (held ? "the claim held" : "the claim did NOT hold") + (text ? ": " + text : "")});
   }
