@@ -154,6 +154,19 @@ class Optimizer:
             self._scratch[key] = buf
         return buf[: like.size].reshape(like.shape)
 
+    def _moments(self, d: np.ndarray, m: np.ndarray, v: np.ndarray, beta1: float, beta2: float) -> np.ndarray:
+        """Adam's moment estimates in place: ``m = beta1 m + (1 - beta1) d``, ``v = beta2 v + (1 - beta2) d^2``.
+        Returns the scratch buffer it used (slot 1), free for the caller."""
+        tmp = self._buffer(d, 1)
+        np.subtract(d, m, out=tmp)  # m.lerp_(d, 1 - beta1)
+        tmp *= 1 - beta1
+        m += tmp
+        np.multiply(d, d, out=tmp)
+        tmp *= 1 - beta2
+        v *= beta2
+        v += tmp
+        return tmp
+
     def _direction(self, p: np.ndarray, g: np.ndarray, weight_decay: float, maximize: bool) -> np.ndarray:
         """The gradient the rule follows: ``±g + weight_decay * p`` (L2 penalty), ``g`` itself if plain."""
         if weight_decay == 0 and not maximize:

@@ -61,14 +61,7 @@ class RAdam(Optimizer):
                     p *= 1 - lr * wd
                 d = self._direction(p, g, 0.0 if decoupled else wd, group["maximize"])
                 m, v = state["exp_avg"].array, state["exp_avg_sq"].array
-                tmp = self._buffer(d, 1)
-                np.subtract(d, m, out=tmp)  # m.lerp_(d, 1 - beta1)
-                tmp *= 1 - beta1
-                m += tmp
-                np.multiply(d, d, out=tmp)
-                tmp *= 1 - beta2
-                v *= beta2
-                v += tmp
+                tmp = self._moments(d, m, v, beta1, beta2)
                 bc1, bc2 = 1 - beta1**t, 1 - beta2**t
                 rho_t = rho_inf - 2 * t * (beta2**t) / bc2
                 upd = self._buffer(d, 2)
