@@ -222,6 +222,9 @@ def _excepthook(exc_type: type, exc: BaseException, tb: Any) -> None:
     sys.stderr.write(f"deepling.distributed: rank {g.rank} of {g.size} raised {exc_type.__name__}: {exc}; "
                      "aborting all ranks\n")
     sys.stderr.flush()
+    # mpiexec forwards each rank's stderr through its proxy; aborting at once can tear the proxy
+    # down before it has read the message, which then never reaches the user. Give it a moment.
+    time.sleep(0.5)
     _MPI.COMM_WORLD.Abort(1)
 
 
