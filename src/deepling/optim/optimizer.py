@@ -154,6 +154,22 @@ class Optimizer:
             self._scratch[key] = buf
         return buf[: like.size].reshape(like.shape)
 
+    def _check_adam_args(self, lr: float, eps: float, betas: tuple[float, float], weight_decay: float,
+                         differentiable: bool) -> None:
+        """The Adam family's argument checks, with PyTorch's messages."""
+        if not 0.0 <= lr:
+            raise ValueError(f"Invalid learning rate: {lr}")
+        if not 0.0 <= eps:
+            raise ValueError(f"Invalid epsilon value: {eps}")
+        if not 0.0 <= betas[0] < 1.0:
+            raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
+        if not 0.0 <= betas[1] < 1.0:
+            raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
+        if not 0.0 <= weight_decay:
+            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        if differentiable:
+            raise NotImplementedError(f"{type(self).__name__}: differentiable=True is not supported by deepling")
+
     def _moments(self, d: np.ndarray, m: np.ndarray, v: np.ndarray, beta1: float, beta2: float) -> np.ndarray:
         """Adam's moment estimates in place: ``m = beta1 m + (1 - beta1) d``, ``v = beta2 v + (1 - beta2) d^2``.
         Returns the scratch buffer it used (slot 1), free for the caller."""
