@@ -49,6 +49,24 @@ def _empty_norm(input: Tensor, weight: Tensor | None, bias: Tensor | None) -> Te
     return out
 
 
+def normalize_with_batch_stats(xhat: np.ndarray, mean: np.ndarray, var: np.ndarray, m: float,
+                               weight: np.ndarray | None, bias: np.ndarray | None, running_mean: np.ndarray | None,
+                               running_var: np.ndarray | None, momentum: float, eps: float) -> tuple:
+    """Batch norm's training step once the batch statistics are known (of this process's batch, or
+    of all ranks' for SyncBatchNorm): ``xhat (N, C, M)``, centred, is scaled in place to
+    ``(x - mean) / sqrt(var + eps)``; the running statistics move toward the batch's (unbiased
+    ``var * m / (m - 1)``). Returns ``(gamma * xhat + beta, invstd)``."""
+    dt = xhat.dtype.type
+    _update_running(running_mean, mean, momentum)
+    _update_running(running_var, var * dt(m / (m - 1)), momentum)
+    invstd = 1.0 / np.sqrt(var + dt(eps))
+    xhat *= invstd[:, None]
+    out = xhat * weight[:, None] if weight is not None else xhat.copy()
+    if bias is not None:
+        out += bias[:, None]
+    return out, invstd
+
+
 def _update_running(running: np.ndarray | None, stat: np.ndarray, momentum: float) -> None:
     """running <- (1 - momentum) * running + momentum * stat, in place (PyTorch's rule)."""
     if running is None:
@@ -78,14 +96,9 @@ class BatchNorm(Function):
             mean = (x3.sum(axis=2).sum(axis=0) / m).astype(x.dtype, copy=False)
             xhat = x3 - mean[:, None]  # two passes (centre, then square) for an accurate variance
             var = (np.einsum("ncm,ncm->c", xhat, xhat) / m).astype(x.dtype, copy=False)
-            _update_running(running_mean, mean, momentum)
-            _update_running(running_var, var * dt(m / (m - 1)), momentum)
-            self.invstd = 1.0 / np.sqrt(var + dt(eps))
-            xhat *= self.invstd[:, None]
+            out, self.invstd = normalize_with_batch_stats(xhat, mean, var, m, weight, bias, running_mean,
+                                                          running_var, momentum, eps)
             self.xhat = xhat
-            out = xhat * weight[:, None] if weight is not None else xhat.copy()
-            if bias is not None:
-                out += bias[:, None]
         else:
             mean = running_mean.astype(x.dtype, copy=False)
             self.invstd = 1.0 / np.sqrt(running_var.astype(x.dtype, copy=False) + dt(eps))

@@ -22,7 +22,7 @@ from deepling import distributed as dist
 from deepling.autograd import Function
 from deepling.nn.module import Module
 from deepling.nn.normalization import _BatchNorm
-from deepling.ops.norm import _update_running
+from deepling.ops.norm import normalize_with_batch_stats
 from deepling.tensor import Tensor
 
 __all__ = ["SyncBatchNorm"]
@@ -42,7 +42,6 @@ class _SyncBatchNormFn(Function):
         self.present = (True, weight is not None, bias is not None)
         self.shape, self.weight = x.shape, weight
         x3 = x.reshape(x.shape[0], x.shape[1], -1)
-        dt = x.dtype.type
         local = np.empty(x.shape[1] + 1)
         local[:-1] = x3.sum(axis=2).sum(axis=0)
         local[-1] = x3.shape[0] * x3.shape[2]
@@ -54,14 +53,9 @@ class _SyncBatchNormFn(Function):
         mean = (total[:-1] / m).astype(x.dtype)
         xhat = x3 - mean[:, None]
         var = (_sum_all(np.einsum("ncm,ncm->c", xhat, xhat)) / m).astype(x.dtype)
-        _update_running(running_mean, mean, momentum)
-        _update_running(running_var, var * dt(m / (m - 1)), momentum)
-        self.invstd = 1.0 / np.sqrt(var + dt(eps))
-        xhat *= self.invstd[:, None]
+        out, self.invstd = normalize_with_batch_stats(xhat, mean, var, m, weight, bias, running_mean, running_var,
+                                                      momentum, eps)
         self.xhat = xhat
-        out = xhat * weight[:, None] if weight is not None else xhat.copy()
-        if bias is not None:
-            out += bias[:, None]
         return out.reshape(x.shape)
 
     def backward(self, g: np.ndarray) -> tuple:
