@@ -358,3 +358,18 @@ def test_semi_supervised_experiment_small_end_to_end(tmp_path):
     with pytest.raises(ValueError, match="other settings .*dropout"):
         run_semi_supervised((x, y, xt, yt), labels=(40,), seeds=(0,), recipe=Recipe(**{**recipe.__dict__, "dropout": 0.2}),
                             out=tmp_path, progress=False)
+
+
+def test_summarize_picks_each_seeds_cell_by_validation_not_by_test():
+    from deepling.pretrain.experiment import Run, format_table, summarize
+
+    def run(cfg, seed, test, val, loss=0.5):
+        return Run(1000, "random", {"lr": cfg}, seed, test, val, 1, 1.0, {"val_loss": loss})
+
+    runs = [run(0.1, 0, 0.95, 0.80), run(0.03, 0, 0.90, 0.85),   # seed 0: validation picks lr 0.03
+            run(0.1, 1, 0.93, 0.90), run(0.03, 1, 0.91, 0.90, loss=0.7)]  # seed 1: tie on accuracy, lower loss wins
+    (row,) = summarize(runs)
+    assert row["picked_configs"] == [{"lr": 0.03}, {"lr": 0.1}]
+    assert row["test_accuracy"] == [0.90, 0.93] and abs(row["mean"] - 0.915) < 1e-12
+    assert row["by_test_config"] == {"lr": 0.1} and abs(row["by_test_mean"] - 0.94) < 1e-12  # the optimistic reference
+    assert "lr=0.03 / lr=0.1" in format_table([row])

@@ -62,7 +62,7 @@ def plot(result: dict[str, Any], path: str) -> None:
     seeds = result["seeds"]
     x = np.arange(len(seeds))
     a, b = 100 * np.array(result["random_init_accuracy"]), 100 * np.array(result["pretrained_accuracy"])
-    ax.bar(x - 0.2, a, 0.4, label=f"random init ({result['random_init_best_cell']['act']}, best of grid)")
+    ax.bar(x - 0.2, a, 0.4, label=f"random init ({result['random_init_best_cell']['act']}, grid picked by validation)")
     ax.bar(x + 0.2, b, 0.4, label="SDAE pretrained")
     lo = min(a.min(), b.min())
     ax.set(xticks=x, xticklabels=[f"seed {s}" for s in seeds], ylim=(max(0, lo - 8), 100), ylabel="test accuracy (%)",
