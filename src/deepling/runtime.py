@@ -1,9 +1,10 @@
 """Process-wide performance knobs: BLAS threads and glibc's allocator thresholds.
 
-``set_num_threads(n)`` / ``get_num_threads()`` mirror ``torch.set_num_threads``: they limit the BLAS
-that NumPy calls (OpenBLAS, MKL, BLIS) through ``threadpoolctl``, an optional dependency (the
-``bench`` and ``dev`` extras install it). Without it, ``set_num_threads`` raises ImportError and
-``get_num_threads`` falls back to ``os.cpu_count()``.
+``set_num_threads(n)`` / ``get_num_threads()`` mirror ``torch.set_num_threads``: they size the CPU
+device's intra-op thread pool (``deepling.threadpool``, which splits large elementwise, normalization,
+pooling and batched-GEMM kernels over the cores) and limit the BLAS that NumPy calls (OpenBLAS, MKL,
+BLIS) through ``threadpoolctl``, an optional dependency (the ``bench`` and ``dev`` extras install it).
+Without it, ``set_num_threads`` raises ImportError; ``get_num_threads`` reports the pool's size.
 
 ``tune_malloc()`` runs once when deepling is imported (speed is the default: see its docstring for
 the measured effect and the memory trade-off); set the environment variable ``DEEPLING_TUNE_MALLOC=0``
@@ -17,6 +18,8 @@ import ctypes.util
 import os
 import platform
 from typing import Any
+
+from deepling import threadpool
 
 __all__ = ["set_num_threads", "get_num_threads", "tune_malloc"]
 
@@ -32,23 +35,19 @@ def _threadpoolctl() -> Any:
 
 
 def set_num_threads(n: int) -> None:
-    """Use ``n`` threads in the BLAS behind NumPy (matmul, conv GEMMs) for the rest of the process."""
+    """Use ``n`` threads for the rest of the process: in deepling's intra-op pool and in the BLAS
+    behind NumPy (matmul, conv GEMMs). ``n = 1`` makes every kernel run serially in its caller."""
     if not isinstance(n, int) or isinstance(n, bool) or n < 1:
         raise ValueError(f"set_num_threads: expected a positive int, got {n!r}")
     global _limiter
     _limiter = _threadpoolctl().threadpool_limits(limits=n, user_api="blas")
+    threadpool.set_threads(n)
 
 
 def get_num_threads() -> int:
-    """Threads the BLAS behind NumPy uses (``os.cpu_count()`` when threadpoolctl is missing)."""
-    try:
-        info = _threadpoolctl().threadpool_info()
-    except ImportError:
-        return os.cpu_count() or 1
-    blas = [i for i in info if i.get("user_api") == "blas"]
-    numpy_blas = [i for i in blas if "numpy" in i.get("filepath", "")]
-    chosen = numpy_blas or blas
-    return int(chosen[0]["num_threads"]) if chosen else 1
+    """Threads deepling computes with: the intra-op pool's size (by default the BLAS's thread count
+    when first asked, else the number of usable CPUs)."""
+    return threadpool.get_threads()
 
 
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # mallopt parameter numbers from glibc's malloc.h

@@ -14,6 +14,7 @@ import numpy as np
 
 from deepling.autograd import Function
 from deepling.ops import kernels
+from deepling.ops.matmul import matmul_arrays
 from deepling.random import numpy_rng
 from deepling.tensor import Tensor
 
@@ -45,7 +46,7 @@ def attention_forward(q: np.ndarray, k: np.ndarray, v: np.ndarray, mask: np.ndar
     ``mask``: bool (True = take part) or float (added to the scores), broadcastable to (..., L, S).
     Rows whose keys are all masked give zero weights (PyTorch's safe softmax), not NaN.
     """
-    s = np.matmul(q, np.swapaxes(k, -1, -2))
+    s = matmul_arrays(q, np.swapaxes(k, -1, -2))
     s *= s.dtype.type(scale)
     p = _softmax_masked(s, mask, is_causal)
     keep = None
@@ -53,15 +54,15 @@ def attention_forward(q: np.ndarray, k: np.ndarray, v: np.ndarray, mask: np.ndar
     if dropout_p > 0:
         keep = numpy_rng().random(p.shape, dtype=np.float32) >= dropout_p
         pd = p * (keep * p.dtype.type(1.0 / (1.0 - dropout_p)))
-    out = np.matmul(pd, v)
+    out = matmul_arrays(pd, v)
     return out, {"q": q, "k": k, "v": v, "p": p, "pd": pd, "keep": keep, "scale": scale, "dropout_p": dropout_p}
 
 
 def attention_backward(g: np.ndarray, saved: dict[str, Any], need: tuple[bool, ...] = (True, True, True, True)) -> tuple:
     """Gradients (dq, dk, dv, dscores) of ``attention_forward``; dscores is the float mask's gradient."""
     q, k, v, p, pd = saved["q"], saved["k"], saved["v"], saved["p"], saved["pd"]
-    dv = np.matmul(np.swapaxes(pd, -1, -2), g) if need[2] else None
-    dp = np.matmul(g, np.swapaxes(v, -1, -2))
+    dv = matmul_arrays(np.swapaxes(pd, -1, -2), g) if need[2] else None
+    dp = matmul_arrays(g, np.swapaxes(v, -1, -2))
     if saved["keep"] is not None:
         dp *= saved["keep"] * dp.dtype.type(1.0 / (1.0 - saved["dropout_p"]))
     # softmax backward: dS = P * (dP - sum_j dP_j P_j)
@@ -70,8 +71,8 @@ def attention_backward(g: np.ndarray, saved: dict[str, Any], need: tuple[bool, .
     ds *= p
     dmask = ds if need[3] else None
     scale = ds.dtype.type(saved["scale"])
-    dq = np.matmul(ds, k) * scale if need[0] else None
-    dk = np.matmul(np.swapaxes(ds, -1, -2), q) * scale if need[1] else None
+    dq = matmul_arrays(ds, k) * scale if need[0] else None
+    dk = matmul_arrays(np.swapaxes(ds, -1, -2), q) * scale if need[1] else None
     return dq, dk, dv, dmask
 
 
@@ -162,7 +163,7 @@ class AttentionWeights(Function):
 
     def forward(self, q: np.ndarray, k: np.ndarray, mask: np.ndarray | None, *, scale: float,
                 is_causal: bool) -> np.ndarray:
-        s = np.matmul(q, np.swapaxes(k, -1, -2))
+        s = matmul_arrays(q, np.swapaxes(k, -1, -2))
         s *= s.dtype.type(scale)
         p = _softmax_masked(s, mask, is_causal)
         if self.needs_input_grad:
@@ -175,8 +176,8 @@ class AttentionWeights(Function):
         ds = g * p
         ds -= p * ds.sum(axis=-1, keepdims=True)
         scale = ds.dtype.type(self.scale)
-        dq = np.matmul(ds, self.k) * scale if need[0] else None
-        dk = np.matmul(np.swapaxes(ds, -1, -2), self.q) * scale if need[1] else None
+        dq = matmul_arrays(ds, self.k) * scale if need[0] else None
+        dk = matmul_arrays(np.swapaxes(ds, -1, -2), self.q) * scale if need[1] else None
         return dq, dk, (ds if need[2] else None)
 
 

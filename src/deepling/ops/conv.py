@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from deepling import threadpool
 from deepling.autograd import Function
 from deepling.ops.arguments import batched, ntuple
 from deepling.ops.resample import pad_array
@@ -61,6 +62,58 @@ def _out_size(name: str, size: int, k: int, s: int, d: int, pad: int) -> int:
     return n
 
 
+def _im2col_matmul(a: np.ndarray, win: np.ndarray, keep_cols: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    """Per-image im2col GEMM: ``out[i] = a (O, K) @ cols[i]`` with ``cols[i]`` image i's windows
+    ``win[i]`` (C, kh, kw, Ho, Wo) flattened to (K, Ho*Wo). Returns ``(out (N, O, Ho*Wo), cols or None)``.
+
+    Split by image over the CPU pool: each chunk copies its own images' columns (so the im2col copy
+    is split too) and runs the same per-image GEMMs as the serial call. Without ``keep_cols`` each
+    chunk's columns are a temporary of its own.
+    """
+    n, k, hw = win.shape[0], math.prod(win.shape[1:4]), math.prod(win.shape[4:])
+    out = np.empty((n, a.shape[0], hw), dtype=np.result_type(a, win))
+    cols = _as_view(win, (n, k, hw))  # a 1x1 stride-1 convolution's columns are the input itself
+    copy = cols is None
+    if copy and keep_cols:
+        cols = np.empty((n, k, hw), dtype=win.dtype)
+
+    def run(lo: int, hi: int) -> None:
+        c = cols[lo:hi] if cols is not None else np.empty((hi - lo, k, hw), dtype=win.dtype)
+        if copy:
+            np.copyto(c.reshape(win[lo:hi].shape), win[lo:hi])
+        np.matmul(a, c, out=out[lo:hi])
+
+    threadpool.parallel_for(n, run, flops=2.0 * n * a.shape[0] * k * hw)
+    return out, cols if keep_cols else None
+
+
+def _as_view(a: np.ndarray, shape: tuple[int, ...]) -> np.ndarray | None:
+    """``a`` reshaped to ``shape`` without copying, or None when that needs a copy."""
+    try:
+        return a.reshape(shape, copy=False)  # NumPy >= 2.1: raises instead of copying
+    except ValueError:
+        return None
+    except TypeError:  # older NumPy: setting the shape of a view raises instead of copying
+        v = a.view()
+        try:
+            v.shape = shape
+        except AttributeError:
+            return None
+        return v
+
+
+def _batched_weight_grad(g: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """``sum_i g[i] (O, L) @ cols[i]^T (L, K)`` -> (O, K): per-image GEMMs split by image, then
+    the sum over images split by column (the same sums, in the same order, as the serial call)."""
+    n, o, k = g.shape[0], g.shape[1], cols.shape[1]
+    per = np.empty((n, o, k), dtype=np.result_type(g, cols))
+    threadpool.parallel_for(n, lambda lo, hi: np.matmul(g[lo:hi], cols[lo:hi].transpose(0, 2, 1), out=per[lo:hi]),
+                            flops=2.0 * g.size * k)
+    per2, out = per.reshape(n, o * k), np.empty(o * k, dtype=per.dtype)
+    threadpool.parallel_for(o * k, lambda lo, hi: np.sum(per2[:, lo:hi], axis=0, out=out[lo:hi]), elements=per.size)
+    return out.reshape(o, k)
+
+
 def _gemm(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Batched over groups; a plain 2-D GEMM when there is one group."""
     if a.shape[0] == 1:
@@ -74,8 +127,8 @@ def _correlate(x: np.ndarray, w: np.ndarray, pads: tuple[int, int, int, int]) ->
     o, c, kh, kw = w.shape
     xp = pad_array(x, pads)
     ho, wo = xp.shape[2] - kh + 1, xp.shape[3] - kw + 1
-    cols = _windows(xp, (kh, kw), (1, 1), (1, 1), (ho, wo)).reshape(n, c * kh * kw, ho * wo)
-    return np.matmul(np.ascontiguousarray(w).reshape(o, c * kh * kw), cols).reshape(n, o, ho, wo)
+    win = _windows(xp, (kh, kw), (1, 1), (1, 1), (ho, wo))
+    return _im2col_matmul(np.ascontiguousarray(w).reshape(o, c * kh * kw), win, keep_cols=False)[0].reshape(n, o, ho, wo)
 
 
 # ---------------------------------------------------------------------------- conv2d
@@ -96,8 +149,8 @@ class Conv2d(Function):
         if g == 1:
             # Per-image im2col (N, C*kh*kw, Ho*Wo) and one batched matmul: the output comes out in
             # (N, O, Ho, Wo) order, with no transposed copy, and each image's columns stay in cache.
-            cols = win.reshape(n, c * kh * kw, ho * wo)
-            out = np.matmul(wm[0], cols).reshape(n, o, ho, wo)
+            out3, cols = _im2col_matmul(wm[0], win, keep_cols=self.needs_input_grad[1:2] == (True,))
+            out = out3.reshape(n, o, ho, wo)
         else:
             # (C, kh, kw, N, Ho, Wo): rows ordered as the weight's (C/G, kh, kw), columns as (N, Ho, Wo).
             cols = win.transpose(1, 2, 3, 0, 4, 5).reshape(g, cg * kh * kw, n * ho * wo)
@@ -135,7 +188,7 @@ class Conv2d(Function):
             t, _, left, _ = self.pads
             gx = np.ascontiguousarray(gxp[:, :, t : t + self.xshape[2], left : left + self.xshape[3]].transpose(1, 0, 2, 3))
         if need[1] and g == 1:  # columns in the per-image layout of forward
-            gw = np.matmul(grad.reshape(n, o, ho * wo), self.cols.transpose(0, 2, 1)).sum(axis=0).reshape(self.wshape)
+            gw = _batched_weight_grad(grad.reshape(n, o, ho * wo), self.cols).reshape(self.wshape)
         elif need[1]:
             if g2 is None:
                 g2 = grad.transpose(1, 0, 2, 3).reshape(g, og, n * ho * wo)

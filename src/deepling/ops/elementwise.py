@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from deepling import threadpool
 from deepling.autograd import Function
 from deepling.ops import kernels
 from deepling.ops.arguments import float_input
@@ -313,11 +314,21 @@ class Relu(Function):
     """max(0, x); the gradient at 0 is taken as 0 and passes through NaN, as in PyTorch."""
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        self.out = np.maximum(x, 0)
+        if x.dtype.kind == "f":  # large float arrays split over the CPU pool
+            self.out = threadpool.elementwise(lambda o, a: np.maximum(a, 0, out=o), np.empty_like(x), x)
+        else:
+            self.out = np.maximum(x, 0)
         return self.out
 
     def backward(self, g: np.ndarray) -> np.ndarray:
+        if g.dtype == self.out.dtype and g.dtype.kind == "f":
+            return threadpool.elementwise(_relu_grad, np.empty_like(g), g, self.out, passes=2)
         return g * np.logical_not(self.out <= 0)
+
+
+def _relu_grad(o: np.ndarray, g: np.ndarray, y: np.ndarray) -> None:
+    """o = g where y > 0 or y is NaN (NaN passes, as in PyTorch), else 0."""
+    np.multiply(g, np.logical_not(y <= 0), out=o)
 
 
 class Clamp(Function):

@@ -6,22 +6,53 @@ are summed away by the engine.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 
+from deepling import threadpool
 from deepling.autograd import Function
 from deepling.ops.arguments import tensor_input
 from deepling.ops.promotion import binary_operands
 from deepling.tensor import Tensor
 
-__all__ = ["matmul", "mm", "bmm", "dot", "linear"]
+__all__ = ["matmul", "mm", "bmm", "dot", "linear", "matmul_arrays"]
+
+
+def matmul_arrays(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``np.matmul(a, b)`` for arrays of 2 or more dims, with the work arranged for the cores.
+
+    A stack times one matrix, (..., n, k) @ (k, m), is one GEMM over the stack's rows when they are
+    contiguous (NumPy would run one small GEMM per matrix of the stack). A stack times a stack is
+    split along the result's leading batch axis over the CPU pool (``deepling.threadpool``): the
+    same per-matrix GEMMs, a share on each core, where the BLAS would run them one by one.
+    """
+    if b.ndim == 2 and a.ndim > 2 and a.size and a.flags.c_contiguous:
+        return np.matmul(a.reshape(-1, a.shape[-1]), b).reshape(a.shape[:-1] + b.shape[-1:])
+    if a.ndim < 3 and b.ndim < 3:
+        return np.matmul(a, b)
+    batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    n, k, m = a.shape[-2], a.shape[-1], b.shape[-1]
+    flops = 2.0 * math.prod(batch) * n * k * m
+    if threadpool.chunks(batch[0], flops=flops) <= 1:
+        return np.matmul(a, b)
+    out = np.empty(batch + (n, m), dtype=np.result_type(a, b))
+    # An operand with the full batch rank and a non-broadcast leading axis is sliced with the output.
+    split_a = a.ndim == out.ndim and a.shape[0] == batch[0]
+    split_b = b.ndim == out.ndim and b.shape[0] == batch[0]
+
+    def run(lo: int, hi: int) -> None:
+        np.matmul(a[lo:hi] if split_a else a, b[lo:hi] if split_b else b, out=out[lo:hi])
+
+    threadpool.parallel_for(batch[0], run, flops=flops)
+    return out
 
 
 class MatMul(Function):
     def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         self.a, self.b = a, b
-        return np.matmul(a, b)
+        return matmul_arrays(a, b) if a.ndim > 1 and b.ndim > 1 else np.matmul(a, b)
 
     def backward(self, g: np.ndarray) -> tuple:
         a, b = self.a, self.b
@@ -36,7 +67,7 @@ class MatMul(Function):
             g = np.expand_dims(g, -1)
         ga = gb = None
         if self.needs_input_grad[0]:
-            ga = np.matmul(g, np.swapaxes(b2, -1, -2))
+            ga = matmul_arrays(g, np.swapaxes(b2, -1, -2))
             if a.ndim == 1:
                 ga = ga[..., 0, :]
         if self.needs_input_grad[1]:
@@ -45,7 +76,7 @@ class MatMul(Function):
                 # into the rows so the weight gradient is a single GEMM.
                 gb = np.matmul(a2.reshape(-1, a2.shape[-1]).T, g.reshape(-1, g.shape[-1]))
             else:
-                gb = np.matmul(np.swapaxes(a2, -1, -2), g)
+                gb = matmul_arrays(np.swapaxes(a2, -1, -2), g)
             if b.ndim == 1:
                 gb = gb[..., 0]
         return ga, gb
@@ -93,14 +124,14 @@ class Linear(Function):
 
     def forward(self, x: np.ndarray, w: np.ndarray, b: np.ndarray | None) -> np.ndarray:
         self.x, self.w = x, w
-        out = np.matmul(x, w.T)
+        out = matmul_arrays(x, w.T)
         if b is not None:
             out += b
         return out
 
     def backward(self, g: np.ndarray) -> tuple:
         need = self.needs_input_grad
-        gx = np.matmul(g, self.w) if need[0] else None
+        gx = matmul_arrays(g, self.w) if need[0] else None
         g2 = g.reshape(-1, g.shape[-1])
         gw = np.matmul(g2.T, self.x.reshape(-1, self.x.shape[-1])) if need[1] else None
         return gx, gw, (g2.sum(axis=0) if need[2] else None)

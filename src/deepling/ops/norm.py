@@ -15,6 +15,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from deepling import threadpool
 from deepling.autograd import Function
 from deepling.tensor import Tensor
 
@@ -51,20 +52,32 @@ def _empty_norm(input: Tensor, weight: Tensor | None, bias: Tensor | None) -> Te
 
 def normalize_with_batch_stats(xhat: np.ndarray, mean: np.ndarray, var: np.ndarray, m: float,
                                weight: np.ndarray | None, bias: np.ndarray | None, running_mean: np.ndarray | None,
-                               running_var: np.ndarray | None, momentum: float, eps: float) -> tuple:
+                               running_var: np.ndarray | None, momentum: float, eps: float,
+                               out: np.ndarray | None = None) -> tuple:
     """Batch norm's training step once the batch statistics are known (of this process's batch, or
     of all ranks' for SyncBatchNorm): ``xhat (N, C, M)``, centred, is scaled in place to
     ``(x - mean) / sqrt(var + eps)``; the running statistics move toward the batch's (unbiased
-    ``var * m / (m - 1)``). Returns ``(gamma * xhat + beta, invstd)``."""
+    ``var * m / (m - 1)``). Returns ``(gamma * xhat + beta, invstd)``, the first written into
+    ``out`` when given."""
     dt = xhat.dtype.type
     _update_running(running_mean, mean, momentum)
     _update_running(running_var, var * dt(m / (m - 1)), momentum)
     invstd = 1.0 / np.sqrt(var + dt(eps))
     xhat *= invstd[:, None]
-    out = xhat * weight[:, None] if weight is not None else xhat.copy()
+    if weight is not None:
+        out = np.multiply(xhat, weight[:, None], out=out)
+    elif out is None:
+        out = xhat.copy()
+    else:
+        np.copyto(out, xhat)
     if bias is not None:
         out += bias[:, None]
     return out, invstd
+
+
+def _part(a: np.ndarray | None, lo: int, hi: int) -> np.ndarray | None:
+    """Channels lo:hi of a per-channel array (a view, so in-place updates reach it), or None."""
+    return None if a is None else a[lo:hi]
 
 
 def _update_running(running: np.ndarray | None, stat: np.ndarray, momentum: float) -> None:
@@ -93,12 +106,19 @@ class BatchNorm(Function):
         dt = x.dtype.type
         if training:
             m = x3.shape[0] * x3.shape[2]
-            mean = (x3.sum(axis=2).sum(axis=0) / m).astype(x.dtype, copy=False)
-            xhat = x3 - mean[:, None]  # two passes (centre, then square) for an accurate variance
-            var = (np.einsum("ncm,ncm->c", xhat, xhat) / m).astype(x.dtype, copy=False)
-            out, self.invstd = normalize_with_batch_stats(xhat, mean, var, m, weight, bias, running_mean,
-                                                          running_var, momentum, eps)
-            self.xhat = xhat
+            xhat, out, invstd = np.empty_like(x3), np.empty_like(x3), np.empty(x3.shape[1], dtype=x.dtype)
+
+            def channels(lo: int, hi: int) -> None:  # channels lo:hi; split over the CPU pool
+                xc = x3[:, lo:hi]
+                mean = (xc.sum(axis=2).sum(axis=0) / m).astype(x.dtype, copy=False)
+                xh = np.subtract(xc, mean[:, None], out=xhat[:, lo:hi])  # centre, then square: accurate var
+                var = (np.einsum("ncm,ncm->c", xh, xh) / m).astype(x.dtype, copy=False)
+                invstd[lo:hi] = normalize_with_batch_stats(
+                    xh, mean, var, m, _part(weight, lo, hi), _part(bias, lo, hi), _part(running_mean, lo, hi),
+                    _part(running_var, lo, hi), momentum, eps, out=out[:, lo:hi])[1]
+
+            threadpool.parallel_for(x3.shape[1], channels, elements=6 * x3.size)
+            self.xhat, self.invstd = xhat, invstd
         else:
             mean = running_mean.astype(x.dtype, copy=False)
             self.invstd = 1.0 / np.sqrt(running_var.astype(x.dtype, copy=False) + dt(eps))
@@ -113,27 +133,42 @@ class BatchNorm(Function):
         need = self.needs_input_grad
         g3 = g.reshape(self.shape[0], self.shape[1], -1)
         invstd, w = self.invstd, self.weight
-        db = g3.sum(axis=2).sum(axis=0)
         if self.training:
-            dw = np.einsum("ncm,ncm->c", g3, self.xhat)
-        elif need[1]:
+            return self._train_backward(g3, need)
+        db = g3.sum(axis=2).sum(axis=0)
+        if need[1]:
             dw = np.einsum("ncm,ncm->c", g3, self.x3 - self.mean[:, None]) * invstd
         else:
             dw = None
         dx = None
         if need[0]:
             scale = invstd if w is None else w * invstd
-            if self.training:
-                m = g3.shape[0] * g3.shape[2]
-                dx = self.xhat * (-dw / m)[:, None]
-                dx += g3
-                dx -= (db / m)[:, None]
-                dx *= scale[:, None]
-            else:
-                dx = g3 * scale[:, None]
-            dx = dx.reshape(self.shape)
+            dx = (g3 * scale[:, None]).reshape(self.shape)
         return (dx, dw.astype(g.dtype, copy=False) if need[1] else None,
                 db.astype(g.dtype, copy=False) if need[2] else None)
+
+    def _train_backward(self, g3: np.ndarray, need: tuple[bool, ...]) -> tuple:
+        """The closed form with batch statistics, channel by channel (split over the CPU pool)."""
+        xhat, c = self.xhat, g3.shape[1]
+        m = g3.shape[0] * g3.shape[2]
+        scale = self.invstd if self.weight is None else self.weight * self.invstd
+        db = np.empty(c, dtype=g3.dtype)
+        dw = np.empty(c, dtype=np.result_type(g3, xhat))
+        dx = np.empty(g3.shape, dtype=np.result_type(xhat, g3)) if need[0] else None
+
+        def channels(lo: int, hi: int) -> None:
+            gc = g3[:, lo:hi]
+            db[lo:hi] = gc.sum(axis=2).sum(axis=0)
+            dw[lo:hi] = np.einsum("ncm,ncm->c", gc, xhat[:, lo:hi])
+            if dx is not None:
+                d = np.multiply(xhat[:, lo:hi], (-dw[lo:hi] / m)[:, None], out=dx[:, lo:hi])
+                d += gc
+                d -= (db[lo:hi] / m)[:, None]
+                d *= scale[lo:hi, None]
+
+        threadpool.parallel_for(c, channels, elements=(5 if need[0] else 2) * g3.size)
+        return (None if dx is None else dx.reshape(self.shape), dw.astype(g3.dtype, copy=False) if need[1] else None,
+                db.astype(g3.dtype, copy=False) if need[2] else None)
 
 
 def batch_norm(

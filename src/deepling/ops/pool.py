@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from deepling import threadpool
 from deepling.autograd import Function
 from deepling.ops.arguments import batched, ntuple, tensor_input
 from deepling.ops.resample import pad_array
@@ -74,9 +75,18 @@ class MaxPool2d(Function):
         # offset slices beats reshape(..., kh, ..., kw).max(axis=(3, 5)): NumPy reduces those short
         # strided axes element by element (about 90x slower for 2x2 pooling of (64, 6, 28, 28)).
         xp = _padded(x, k, s, p, d, out, -np.inf)
-        y = None
-        for _, _, sl in _offsets(k, s, d, out):
-            y = xp[sl].copy() if y is None else np.maximum(y, xp[sl], out=y)
+        y = np.empty(x.shape[:2] + tuple(out), dtype=xp.dtype)
+
+        def images(lo: int, hi: int) -> None:  # split by image over the CPU pool
+            first = True
+            for _, _, sl in _offsets(k, s, d, out):
+                if first:
+                    np.copyto(y[lo:hi], xp[lo:hi][sl])
+                    first = False
+                else:
+                    np.maximum(y[lo:hi], xp[lo:hi][sl], out=y[lo:hi])
+
+        threadpool.parallel_for(x.shape[0], images, elements=xp.size + 2 * y.size * k[0] * k[1])
         self.xp, self.y, self.geom, self.shape = xp, y, (k, s, p, d, out), x.shape
         self.last_nan = None
         if xp.dtype.kind == "f" and np.isnan(y).any():
@@ -88,15 +98,17 @@ class MaxPool2d(Function):
             self.indices = self._indices()
         return y
 
-    def _first_max(self) -> Any:
-        """For each kernel offset: its slice and where it holds the window's first maximum."""
+    def _first_max(self, lo: int = 0, hi: int | None = None) -> Any:
+        """For each kernel offset: its slice and where it holds the window's first maximum (of
+        images lo:hi)."""
         k, s, _, d, out = self.geom
         offsets = list(_offsets(k, s, d, out))
         taken = None
+        xp, y = self.xp[lo:hi], self.y[lo:hi]
         for n, (i, j, sl) in enumerate(offsets):
-            m = np.equal(self.xp[sl], self.y)
+            m = np.equal(xp[sl], y)
             if self.last_nan is not None:
-                m |= self.last_nan == n  # NaN windows: no element equals the NaN maximum
+                m |= self.last_nan[lo:hi] == n  # NaN windows: no element equals the NaN maximum
             if taken is None:
                 taken = m.copy()
             else:
@@ -116,15 +128,22 @@ class MaxPool2d(Function):
         return idx
 
     def backward(self, g: np.ndarray) -> np.ndarray:
-        k, s, p, d, _ = self.geom
-        gxp = np.zeros(self.xp.shape, dtype=g.dtype)
-        disjoint = d == (1, 1) and s[0] >= k[0] and s[1] >= k[1]
-        for _, _, sl, m in self._first_max():
-            if disjoint:  # windows do not overlap: write each offset's share straight into place
-                np.multiply(g, m, out=gxp[sl])
-            else:
-                gxp[sl] += np.where(m, g, 0)
+        k, s, p, d, out = self.geom
         h, w = self.shape[2:]
+        disjoint = d == (1, 1) and s[0] >= k[0] and s[1] >= k[1]
+        # Windows that tile the input exactly write every element of the gradient: no zero fill.
+        tiled = disjoint and s == k and p == (0, 0) and (out[0] * s[0], out[1] * s[1]) == (h, w)
+        gxp = (np.empty if tiled else np.zeros)(self.xp.shape, dtype=g.dtype)
+
+        def images(lo: int, hi: int) -> None:  # split by image over the CPU pool
+            gi, gxi = g[lo:hi], gxp[lo:hi]
+            for _, _, sl, m in self._first_max(lo, hi):
+                if disjoint:  # windows do not overlap: write each offset's share straight into place
+                    np.multiply(gi, m, out=gxi[sl])
+                else:
+                    gxi[sl] += np.where(m, gi, 0)
+
+        threadpool.parallel_for(g.shape[0], images, elements=self.xp.size * 3 + g.size * k[0] * k[1] * 3)
         return gxp[:, :, p[0] : p[0] + h, p[1] : p[1] + w]
 
 

@@ -1,0 +1,210 @@
+"""The CPU device's intra-op thread pool: big kernels split over the cores outside BLAS.
+
+NumPy releases the GIL inside its ufunc loops, copies, reductions and BLAS calls, so a kernel over a
+large array runs on several cores when its range is cut into contiguous chunks and each chunk is
+handed to a thread (writing into its own ``out=`` slice). ``parallel_for(n, fn, ...)`` does that:
+it calls ``fn(lo, hi)`` on ``k`` chunks of ``range(n)``, the calling thread taking the first one,
+and returns when all are done. ``k`` is at most the thread count and at most the number of chunks
+that carry enough work to pay for a dispatch (tens of microseconds); below that, ``fn(0, n)`` runs
+directly, so small arrays never touch the pool.
+
+``deepling.set_num_threads(n)`` sets the pool to ``n`` threads (``n - 1`` workers plus the caller)
+and the BLAS to ``n`` threads. By default the pool has as many threads as NumPy's BLAS had when the
+pool was first used (so ``OPENBLAS_NUM_THREADS=1`` / ``OMP_NUM_THREADS=1`` give a serial pool).
+
+Never oversubscribe: a split that runs GEMMs in its chunks (``flops=``) first sets the BLAS to one
+thread and restores it afterwards (OpenBLAS's thread count is process-wide; its setter is a
+microsecond call found through threadpoolctl). When the BLAS cannot be limited that way (no
+threadpoolctl, or a BLAS other than pthreads OpenBLAS) and it runs more than one thread, GEMM
+splits run serially and the BLAS keeps the cores.
+
+One split runs at a time: a nested call (a chunk that splits again) or a call from another thread
+while a split is running runs serially in its caller. After ``fork`` the child starts a new pool on
+first use. Results do not depend on the split: each chunk does exactly the computation the serial
+call would do on its rows.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+from typing import Any, Callable
+
+__all__ = ["get_threads", "set_threads", "parallel_for", "elementwise", "chunks", "MIN_ELEMENTS", "MIN_FLOPS"]
+
+# A chunk must carry at least this much work to be worth a dispatch (~20-40 us to wake a worker and
+# collect its result): an elementwise pass over MIN_ELEMENTS float32 values, or MIN_FLOPS of GEMM.
+# Measured crossovers on a 2-core SkylakeX (benchmarks/README.md, issue 18): see there.
+MIN_ELEMENTS = 1 << 17
+MIN_FLOPS = 4_000_000
+
+_threads: int | None = None  # None: not decided yet (the BLAS's count on first use)
+_workers: list[queue.SimpleQueue] = []
+_done: queue.SimpleQueue = queue.SimpleQueue()
+_busy = threading.Lock()  # held by the thread whose split is running
+_blas: Any = None  # (get, set) ctypes functions of NumPy's OpenBLAS, () when unavailable
+
+
+def _cpu_count() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def _blas_functions() -> Any:
+    """``(get_num_threads, set_num_threads)`` of NumPy's pthreads OpenBLAS, or () if not found."""
+    global _blas
+    if _blas is None:
+        _blas = ()
+        try:
+            from threadpoolctl import ThreadpoolController
+        except ImportError:
+            return _blas
+        ctls = [c for c in ThreadpoolController().lib_controllers if c.internal_api == "openblas"]
+        ctls.sort(key=lambda c: "numpy" not in c.filepath)  # NumPy's own first (torch may bring another)
+        for c in ctls[:1]:
+            if getattr(c, "threading_layer", "") != "pthreads":
+                break  # an OpenMP OpenBLAS limits per thread through omp_*: not handled here
+            for pre in ("", "scipy_"):
+                for suf in ("", "64_", "_64"):
+                    get = getattr(c.dynlib, f"{pre}openblas_get_num_threads{suf}", None)
+                    put = getattr(c.dynlib, f"{pre}openblas_set_num_threads{suf}", None)
+                    if get is not None and put is not None:
+                        get.restype = int
+                        _blas = (get, put)
+                        return _blas
+    return _blas
+
+
+def _blas_threads() -> int | None:
+    """Threads NumPy's BLAS uses now, or None when that cannot be known."""
+    fns = _blas_functions()
+    if fns:
+        return int(fns[0]())
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return None
+    blas = [i for i in threadpool_info() if i.get("user_api") == "blas"]
+    blas.sort(key=lambda i: "numpy" not in i.get("filepath", ""))
+    return int(blas[0]["num_threads"]) if blas else None
+
+
+def get_threads() -> int:
+    """Threads the pool splits work over (1: every kernel runs serially in its caller)."""
+    global _threads
+    if _threads is None:
+        _threads = _blas_threads() or _cpu_count()
+    return _threads
+
+
+def set_threads(n: int) -> None:
+    """Use ``n`` threads (the caller plus ``n - 1`` workers, started on first use)."""
+    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+        raise ValueError(f"set_threads: expected a positive int, got {n!r}")
+    global _threads
+    with _busy:  # never resize under a running split
+        _threads = n
+        while len(_workers) > n - 1:
+            _workers.pop().put(None)  # the worker exits
+
+
+def _worker(inbox: queue.SimpleQueue) -> None:
+    while True:
+        task = inbox.get()
+        if task is None:
+            return
+        fn, lo, hi = task
+        try:
+            fn(lo, hi)
+        except BaseException as e:  # noqa: BLE001  (handed to the caller, which re-raises it)
+            _done.put(e)
+        else:
+            _done.put(None)
+
+
+def _ensure_workers(k: int) -> None:
+    while len(_workers) < k:
+        inbox: queue.SimpleQueue = queue.SimpleQueue()
+        threading.Thread(target=_worker, args=(inbox,), name=f"deepling-pool-{len(_workers) + 1}", daemon=True).start()
+        _workers.append(inbox)
+
+
+def chunks(n: int, *, elements: float = 0, flops: float = 0) -> int:
+    """How many chunks ``parallel_for`` would cut ``range(n)`` into for this much work."""
+    t = get_threads()
+    if t <= 1 or n <= 1:
+        return 1
+    k = min(t, n, int(max(elements / MIN_ELEMENTS, flops / MIN_FLOPS)))
+    return max(k, 1)
+
+
+def parallel_for(n: int, fn: Callable[[int, int], None], *, elements: float = 0, flops: float = 0) -> None:
+    """Run ``fn(lo, hi)`` over contiguous chunks of ``range(n)`` that together cover it, in parallel.
+
+    ``elements`` (array elements the whole call reads and writes) or ``flops`` (GEMM FLOPs of the
+    whole call) size the split: each chunk gets at least ``MIN_ELEMENTS`` / ``MIN_FLOPS`` of it.
+    With ``flops`` the chunks call BLAS, so the BLAS runs one thread while they do. ``fn`` must
+    write only its own rows' outputs. The first exception of any chunk is raised once all finish.
+    """
+    k = chunks(n, elements=elements, flops=flops)
+    if k <= 1 or not _busy.acquire(blocking=False):
+        fn(0, n)
+        return
+    blas, restore = None, None
+    try:
+        if flops:
+            fns = _blas_functions()
+            blas = int(fns[0]()) if fns else _blas_threads()
+            if blas is None or (blas > 1 and not fns):
+                fn(0, n)  # cannot keep the BLAS off the other cores: let it have them
+                return
+            if blas > 1:
+                restore = fns[1]
+                restore(1)
+        _ensure_workers(k - 1)
+        bounds = [n * i // k for i in range(k + 1)]
+        for inbox, lo, hi in zip(_workers, bounds[1:-1], bounds[2:]):
+            inbox.put((fn, lo, hi))
+        err: BaseException | None = None
+        try:
+            fn(bounds[0], bounds[1])
+        except BaseException as e:  # noqa: BLE001  (raised below, once the workers are done)
+            err = e
+        for _ in range(k - 1):
+            e = _done.get()
+            err = err or e
+        if err is not None:
+            raise err
+    finally:
+        if restore is not None:
+            restore(blas)
+        _busy.release()
+
+
+def _after_fork_in_child() -> None:
+    """The parent's workers do not exist in a forked child: start afresh on first use."""
+    global _busy, _done
+    _workers.clear()
+    _done = queue.SimpleQueue()
+    _busy = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def elementwise(fn: Callable[..., Any], out: Any, *arrays: Any, passes: int = 1) -> Any:
+    """``fn(out, *arrays)`` for an elementwise ``fn`` that writes ``out``, split over the pool by
+    contiguous flat chunks when ``out`` and every array are C-contiguous and of ``out``'s shape
+    (otherwise one call). ``passes`` is how many times ``fn`` sweeps its operands. Returns ``out``."""
+    n = out.size
+    same = out.flags.c_contiguous and all(a.shape == out.shape and a.flags.c_contiguous for a in arrays)
+    if not same or chunks(n, elements=n * (len(arrays) + 1) * passes) <= 1:
+        fn(out, *arrays)
+        return out
+    flat = [a.reshape(-1) for a in (out, *arrays)]
+    parallel_for(n, lambda lo, hi: fn(*(f[lo:hi] for f in flat)), elements=n * len(flat) * passes)
+    return out
