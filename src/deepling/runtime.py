@@ -12,11 +12,12 @@ before the import to keep glibc's own thresholds.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import os
 import platform
-from typing import Any
+from typing import Any, Iterator
 
 __all__ = ["set_num_threads", "get_num_threads", "tune_malloc"]
 
@@ -35,8 +36,9 @@ def set_num_threads(n: int) -> None:
     """Use ``n`` threads in the BLAS behind NumPy (matmul, conv GEMMs) for the rest of the process."""
     if not isinstance(n, int) or isinstance(n, bool) or n < 1:
         raise ValueError(f"set_num_threads: expected a positive int, got {n!r}")
-    global _limiter
+    global _limiter, _threads
     _limiter = _threadpoolctl().threadpool_limits(limits=n, user_api="blas")
+    _threads = n
 
 
 def get_num_threads() -> int:
@@ -49,6 +51,42 @@ def get_num_threads() -> int:
     numpy_blas = [i for i in blas if "numpy" in i.get("filepath", "")]
     chosen = numpy_blas or blas
     return int(chosen[0]["num_threads"]) if chosen else 1
+
+
+_threads: int | None = None  # what set_num_threads asked for (or the BLAS default, read once)
+_blas_libs: list[Any] | None = None
+
+
+def cached_num_threads() -> int:
+    """Threads deepling's own kernels may split work over: ``set_num_threads``'s value, else the BLAS
+    default read once. 1 without threadpoolctl: deepling could not keep BLAS to one thread per
+    worker, and would oversubscribe the cores."""
+    global _threads
+    if _threads is None:
+        try:
+            _threadpoolctl()
+        except ImportError:
+            _threads = 1
+        else:
+            _threads = get_num_threads()
+    return _threads
+
+
+@contextlib.contextmanager
+def blas_single_thread() -> Iterator[None]:
+    """BLAS on one thread inside the block (deepling's workers each run their own GEMMs meanwhile)."""
+    global _blas_libs
+    if _blas_libs is None:
+        tc = _threadpoolctl()
+        _blas_libs = [lib for lib in tc.ThreadpoolController().lib_controllers if lib.user_api == "blas"]
+    before = [lib.get_num_threads() for lib in _blas_libs]
+    for lib in _blas_libs:
+        lib.set_num_threads(1)
+    try:
+        yield
+    finally:
+        for lib, n in zip(_blas_libs, before):
+            lib.set_num_threads(n)
 
 
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # mallopt parameter numbers from glibc's malloc.h
