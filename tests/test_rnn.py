@@ -269,3 +269,65 @@ def test_backward_twice_with_retain_graph_accumulates(name):
     out.backward()
     for n, p in m.named_parameters():
         np.testing.assert_allclose(p.grad.array, 2 * first[n], rtol=1e-5, atol=1e-6, err_msg=n)
+
+
+@pytest.fixture
+def split_rows(monkeypatch):
+    """Force the recurrence's batch split over 2 pool threads, even for tiny batches."""
+    from deepling import threadpool
+
+    before = threadpool.get_threads()
+    monkeypatch.setattr(threadpool, "MIN_FLOPS", 1)
+    threadpool.set_threads(2)
+    assert threadpool.chunks(3, flops=100.0) == 2
+    yield
+    threadpool.set_threads(before)
+
+
+@pytest.mark.parametrize("name", LAYERS)
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_layer_split_over_workers_matches_torch(split_rows, name, bidirectional):
+    torch.manual_seed(0)
+    t, m = _pair(name, 5, 6, num_layers=2, bidirectional=bidirectional)
+    x = np.random.default_rng(1).standard_normal((7, 3, 5)).astype(np.float32)  # B = 3: blocks of 1 and 2 rows
+    _compare_run(t, m, x, _states(name, 2, 2 if bidirectional else 1, 3, 6))
+
+
+def test_lstm_projection_split_over_workers_matches_torch(split_rows):
+    torch.manual_seed(0)
+    t, m = _pair("LSTM", 5, 6, proj_size=4)
+    x = np.random.default_rng(1).standard_normal((7, 4, 5)).astype(np.float32)
+    _compare_run(t, m, x)
+
+
+@pytest.mark.parametrize("mode", ["RNN_TANH", "GRU", "LSTM"])
+def test_sequence_op_split_over_workers_gradcheck(split_rows, mode):
+    test_sequence_op_gradcheck(mode, reverse=True)
+
+
+def test_split_gives_the_unsplit_numbers(monkeypatch):
+    """The same GEMMs on row blocks: equal to the one-thread path to float32 rounding."""
+    from deepling import threadpool
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((9, 40, 8)).astype(np.float32)
+
+    def run():
+        dl.manual_seed(0)
+        lstm = dl.nn.LSTM(8, 16)
+        xt = dl.tensor(x, requires_grad=True)
+        out, (h, c) = lstm(xt)
+        (out.sum() + (h * c).sum()).backward()
+        return [out.array, xt.grad.array] + [p.grad.array for p in lstm.parameters()]
+
+    before = threadpool.get_threads()
+    try:
+        threadpool.set_threads(1)
+        one = run()
+        monkeypatch.setattr(threadpool, "MIN_FLOPS", 1)
+        threadpool.set_threads(2)
+        two = run()
+    finally:
+        threadpool.set_threads(before)
+    for a, b in zip(one, two):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
