@@ -10,8 +10,13 @@ Starts one ``mpiexec -n 2`` job of itself (``--worker``), one BLAS thread per ra
   processes hit both alike. Strong scaling: the global batch B is fixed, 2 ranks take B/2 each
   (throughput B / step); weak scaling: each rank keeps batch B (throughput 2B / step).
 * **overlap**: the DDP step is also timed under ``no_sync()`` (the same work without the gradient
-  all-reduce); exposed communication = DDP step - no_sync step, and the fraction hidden behind
-  backward = 1 - exposed / (a blocking all-reduce of the same bytes, timed alone).
+  all-reduce): DDP's whole cost = DDP step - no_sync step. Inside it, the end-of-backward callback
+  that waits for the buckets is timed on every rank with the machine's shared monotonic clock
+  (both ranks run on this machine), so that its wait splits into the time spent waiting for the
+  slower rank to finish its backward (``skew``: last arrival - own arrival) and the all-reduce time
+  left after both arrived (``exposed``: first rank done - last arrival). The fraction hidden behind
+  backward = 1 - exposed / (a blocking all-reduce of the same bytes, timed alone); the rest of DDP's
+  cost (copies into the buckets, launching, the optimizer reading views) is the remainder.
 * **all-reduce**: ``deepling.distributed.all_reduce`` of float32 tensors from 1 KB to 64 MB: median
   and best of up to 40 short timed blocks, and the bus bandwidth 2 (N-1) / N * bytes / t.
 * **compute**: rank 0 alone times one process's CPU time per step at batch B and B/2 (steadier than
@@ -96,6 +101,44 @@ def _allreduce_time(dist: Any, nbytes: int, budget_s: float = 0.4) -> dict[str, 
     return {k: float(f(samples)) for k, f in STATS.items()}
 
 
+class _WaitClock:
+    """Times DDP's end-of-backward callback (the wait for its buckets) with the shared monotonic
+    clock: per step, when this rank arrived there and when its all-reduces were done."""
+
+    def __init__(self, ddp: Any) -> None:
+        self.arrive: list[float] = []
+        self.done: list[float] = []
+        finish = ddp._finish_backward  # looked up at each backward (autograd.queue_callback(self._finish_backward))
+
+        def timed() -> None:
+            self.arrive.append(time.perf_counter())
+            finish()
+            self.done.append(time.perf_counter())
+
+        ddp._finish_backward = timed
+
+    def reset(self) -> None:
+        self.arrive.clear()
+        self.done.clear()
+
+    def split(self, dist: Any) -> dict[str, float]:
+        """Mean seconds per step, over the steps since ``reset``: ``wait`` (in the callback, this
+        rank), ``skew`` (waiting for the last rank to arrive) and ``exposed`` (all-reduce left after
+        the last arrival, until the first rank is done). Collective: every rank calls it."""
+        import deepling as dl
+
+        n = len(self.arrive)
+        mine = dl.Tensor._wrap(np.array([self.arrive, self.done], dtype=np.float64))
+        everyone = [dl.Tensor._wrap(np.zeros((2, n))) for _ in range(dist.get_world_size())]
+        dist.all_gather(everyone, mine)
+        arrive = np.stack([t.array[0] for t in everyone])  # (ranks, steps)
+        done = np.stack([t.array[1] for t in everyone])
+        last = arrive.max(axis=0)
+        return {"wait": float(np.mean(mine.array[1] - mine.array[0])),
+                "skew": float(np.mean(last - arrive[dist.get_rank()])),
+                "exposed": float(np.mean(np.maximum(done.min(axis=0) - last, 0.0)))}
+
+
 def _summary(step: dict[str, float], allreduce: float, batch: int, world: int) -> dict[str, Any]:
     """Throughputs, speedups, exposed communication and the fraction hidden, from step times."""
     res: dict[str, Any] = {"step_s": step, "allreduce_s": allreduce, "samples_per_s": {
@@ -107,8 +150,12 @@ def _summary(step: dict[str, float], allreduce: float, batch: int, world: int) -
     res["speedup_strong_no_comm"] = step["single"] / step["strong_nosync"]
     res["speedup_weak_no_comm"] = world * step["single"] / step["weak_nosync"]
     for mode in ("strong", "weak"):
-        exposed = max(0.0, step[mode] - step[f"{mode}_nosync"])
+        cost = step[mode] - step[f"{mode}_nosync"]
+        res[f"ddp_cost_{mode}_s"] = cost  # all that synchronizing adds to a step
+        exposed, skew = step[f"{mode}_exposed"], step[f"{mode}_skew"]
         res[f"exposed_comm_{mode}_s"] = exposed
+        res[f"skew_{mode}_s"] = skew
+        res[f"other_{mode}_s"] = cost - exposed - skew  # copies into buckets, launches, Python
         res[f"hidden_fraction_{mode}"] = float(min(1.0, max(0.0, 1 - exposed / allreduce)))
     return res
 
@@ -131,10 +178,12 @@ def worker(workloads: list[str], repeat: int) -> dict[str, Any]:
         sl = slice(rank * half, (rank + 1) * half)
         steppers = {}
         ddps = {}
+        clocks = {}
         for mode, (bx, by) in {"strong": (x[sl], y[sl]), "weak": (x, y)}.items():
             dl.manual_seed(0)
             ddp = DDP(suite._deepling_model(name))
             ddps[mode] = ddp
+            clocks[mode] = _WaitClock(ddp)
             steppers[mode] = suite._stepper(dl, name, ddp, np.ascontiguousarray(bx), np.ascontiguousarray(by), True)
         grad_bytes = sum(p.array.nbytes for p in ddps["strong"].parameters() if p.requires_grad)
         inner = max(1, w.inner)
@@ -150,7 +199,8 @@ def worker(workloads: list[str], repeat: int) -> dict[str, Any]:
             if fn is not None:
                 for _ in range(2):
                     fn()
-        t: dict[str, list[float]] = {k: [] for k in ("single", "strong", "weak", "strong_nosync", "weak_nosync")}
+        keys = ["single"] + [f"{m}{k}" for m in ("strong", "weak") for k in ("", "_nosync", "_wait", "_skew", "_exposed")]
+        t: dict[str, list[float]] = {k: [] for k in keys}
         for _ in range(repeat):
             dist.barrier()
             if rank == 0:
@@ -158,7 +208,10 @@ def worker(workloads: list[str], repeat: int) -> dict[str, Any]:
             dist.barrier()  # rank 1 sleeps here while rank 0 trains alone
             for mode in ("strong", "weak"):
                 dist.barrier()
+                clocks[mode].reset()
                 t[mode].append(_slowest(dist, _time_steps(steppers[mode], inner)))
+                for k, v in clocks[mode].split(dist).items():
+                    t[f"{mode}_{k}"].append(_slowest(dist, v))
                 dist.barrier()
                 with ddps[mode].no_sync():
                     t[f"{mode}_nosync"].append(_slowest(dist, _time_steps(steppers[mode], inner)))
@@ -214,16 +267,18 @@ def report(res: dict[str, Any]) -> str:
     for stat in STATS:
         lines += ["", f"{stat} of {res['repeat']} rounds:", "",
                   "| workload | batch B | grad MB | 1 rank samples/s | 2 ranks, B/2 each | speedup (no comm) | "
-                  "2 ranks, B each | speedup (no comm) | all-reduce ms | exposed ms B/2, B | hidden B/2, B |",
-                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+                  "2 ranks, B each | speedup (no comm) | all-reduce alone ms | DDP cost ms B/2, B | of which: "
+                  "waiting for the slower rank | all-reduce after both arrived | other | hidden B/2, B |",
+                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
         for name, w in res["workloads"].items():
             r, s = w[stat], w[stat]["samples_per_s"]
             lines.append(
                 f"| {name} | {w['batch']} | {w['grad_bytes'] / 1e6:.2f} | {s['1 rank']:.0f} | {s['2 ranks strong']:.0f} | "
                 f"{r['speedup_strong']:.2f}x ({r['speedup_strong_no_comm']:.2f}x) | {s['2 ranks weak']:.0f} | "
                 f"{r['speedup_weak']:.2f}x ({r['speedup_weak_no_comm']:.2f}x) | {r['allreduce_s'] * 1e3:.2f} | "
-                f"{r['exposed_comm_strong_s'] * 1e3:.2f}, {r['exposed_comm_weak_s'] * 1e3:.2f} | "
-                f"{r['hidden_fraction_strong']:.0%}, {r['hidden_fraction_weak']:.0%} |")
+                + " | ".join(f"{r[f'{k}_strong_s'] * 1e3:.2f}, {r[f'{k}_weak_s'] * 1e3:.2f}"
+                             for k in ("ddp_cost", "skew", "exposed_comm", "other"))
+                + f" | {r['hidden_fraction_strong']:.0%}, {r['hidden_fraction_weak']:.0%} |")
     lines += ["", "all_reduce on loopback, 2 ranks (median and best of up to 40 blocks):", "",
               "| bytes | median | best | busbw GB/s (best) |", "|---:|---:|---:|---:|"]
     w = res["world_size"]

@@ -444,8 +444,14 @@ def run_workload(w: Workload, repeat: int, threads: int, sgemm: float, rss: bool
                            "spread_ms": {k: [min(v), max(v)] for k, v in samples.items()}}
     if "numpy" in med:
         row["ratio_vs_numpy"] = med["deepling"] / med["numpy"]
-    if w.flops:
-        row["gflops"] = {k: w.flops / (v / 1e3) / 1e9 for k, v in med.items()}
+    from benchmarks.opprofile import count_gemm_flops, limit_summary
+
+    # GEMM FLOPs of deepling's step as executed (convolutions' im2col products included), from the
+    # shapes of its np.matmul calls; the dense workloads' analytic count must agree (tests).
+    row["gemm_flops_per_step"] = count_gemm_flops(steppers["deepling"])
+    flops = w.flops or row["gemm_flops_per_step"]
+    if flops:
+        row["gflops"] = {k: flops / (v / 1e3) / 1e9 for k, v in med.items()}
         row["fraction_of_sgemm"] = {k: g / sgemm for k, g in row["gflops"].items()}
     if rss:
         row["rss_mb"] = {fw: _measure_rss(w.name, fw, threads, malloc) for fw in ("deepling", "torch")}
@@ -453,6 +459,7 @@ def run_workload(w: Workload, repeat: int, threads: int, sgemm: float, rss: bool
         from benchmarks.opprofile import profile_steps
 
         row["profile"] = profile_steps(steppers["deepling"], max(3, w.inner), med["deepling"], _clock)
+        row["limit"] = limit_summary(row["profile"], sgemm)
     return row
 
 
@@ -470,18 +477,23 @@ def _fmt_row(r: dict[str, Any]) -> str:
         d, t = r["rss_mb"]["deepling"], r["rss_mb"]["torch"]
         rss = (f"{d['peak_mb']:.0f} (+{d['peak_mb'] - d['before_steps_mb']:.0f}) / "
                f"{t['peak_mb']:.0f} (+{t['peak_mb'] - t['before_steps_mb']:.0f})")
+    lim = ""
+    if "limit" in r:
+        li = r["limit"]
+        lim = f" {100 * li['gemm_share']:.0f}% | {li['gemm_gflops']:.1f} ({100 * li['gemm_fraction']:.0f}%) |"
     extra = f" numpy {ms['numpy']:.2f} ms, deepling/numpy {r['ratio_vs_numpy']:.2f}x" if "numpy" in ms else ""
     return (f"| {r['workload']} | {r['batch']} | {ms['deepling']:.3f} | {ms['torch']:.3f} | {r['ratio']:.2f}x | {tgt} | "
-            f"{sps['deepling']:.0f} / {sps['torch']:.0f} | {gf} | {rss} |{extra}")
+            f"{sps['deepling']:.0f} / {sps['torch']:.0f} | {gf} | {rss} |{lim}{extra}")
 
 
 def print_table(info: dict[str, Any], rows: list[dict[str, Any]]) -> None:
     print(f"\nBLAS {info['blas']}; deepling and torch threads: {info['threads']}; sgemm 1024^3: "
           f"{info['sgemm_gflops']:.1f} GFLOP/s; numpy {info['numpy']}, torch {info.get('torch')}; "
           f"clock {info['clock']}; load average {info['load_avg']:.1f} on {info['cpus']} CPUs; malloc tuned: {info['tune_malloc']}\n")
+    prof = any("limit" in r for r in rows)
     print("| workload | batch | deepling ms | torch ms | ratio | target | samples/s dl / torch | dl GFLOP/s (% sgemm) "
-          "| peak RSS MiB dl / torch (+step) |")
-    print("|---|---:|---:|---:|---:|---|---:|---:|---:|")
+          "| peak RSS MiB dl / torch (+step) |" + (" dl GEMM share | dl GEMM GFLOP/s (% sgemm) |" if prof else ""))
+    print("|---|---:|---:|---:|---:|---|---:|---:|---:|" + ("---:|---:|" if prof else ""))
     for r in rows:
         print(_fmt_row(r))
 

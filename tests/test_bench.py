@@ -161,3 +161,39 @@ def test_dense_flops_counts_forward_and_backward_gemms(suite):
     assert suite._dense_flops([4, 3], 2, train=False) == 48
     assert suite._dense_flops([4, 3], 2, train=True) == 96
     assert suite._dense_flops([4, 3, 5], 2, train=True) == 2 * (48 + 60) + 60
+
+
+def test_gemm_flops_from_shapes(suite):
+    from benchmarks.opprofile import gemm_flops
+
+    a, b = np.ones((3, 4, 5)), np.ones((5, 6))
+    assert gemm_flops("matmul", (a, b), {}) == 2 * 3 * 4 * 5 * 6
+    assert gemm_flops("matmul", (np.ones(5), b), {}) == 2 * 5 * 6  # 1-D operand: a row
+    assert gemm_flops("dot", (np.ones((4, 5)), b), {}) == 2 * 4 * 5 * 6
+    assert gemm_flops("tensordot", (a, np.ones((4, 5, 7))), {"axes": 2}) == 2 * 3 * 4 * 5 * 7
+    assert gemm_flops("tensordot", (a, np.ones((5, 7)), ([2], [0])), {}) == 2 * 3 * 4 * 5 * 7
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+def test_counted_conv_flops_match_the_formula(suite, stride):
+    # One conv2d training step where the input needs a gradient: forward, dW and dX are each
+    # 2*N*O*C*kh*kw*Ho*Wo multiply-adds, whichever GEMM layout the op uses.
+    from benchmarks.opprofile import count_gemm_flops
+
+    n, c, o, h = 2, 5, 4, 9
+    x = dl.tensor(np.random.default_rng(0).standard_normal((n, c, h, h), dtype=np.float32), requires_grad=True)
+    w = dl.tensor(np.random.default_rng(1).standard_normal((o, c, 3, 3), dtype=np.float32), requires_grad=True)
+
+    def step():
+        dl.nn.functional.conv2d(x, w, stride=stride, padding=1).sum().backward()
+
+    ho = (h + 2 - 3) // stride + 1
+    assert count_gemm_flops(step) == 3 * 2 * n * o * c * 9 * ho * ho
+
+
+def test_counted_dense_flops_match_the_analytic_count(suite):
+    from benchmarks.opprofile import count_gemm_flops
+
+    w = suite.WORKLOADS["mlp"]
+    steppers, _ = suite._build_pair(w)
+    assert count_gemm_flops(steppers["deepling"]) == w.flops

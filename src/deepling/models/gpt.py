@@ -69,10 +69,10 @@ class _GeluMLP(Function):
 
     def forward(self, x: np.ndarray, w1: np.ndarray, b1: np.ndarray, w2: np.ndarray, b2: np.ndarray) -> np.ndarray:
         x2 = x.reshape(-1, x.shape[-1])
-        h = x2 @ w1.T
+        h = np.matmul(x2, w1.T)
         h += b1
         a, t = kernels.gelu_tanh(h)
-        out = a @ w2.T
+        out = np.matmul(a, w2.T)
         out += b2
         if self.needs_input_grad:
             self.x2, self.w1, self.w2, self.h, self.t, self.a = x2, w1, w2, h, t, a
@@ -80,13 +80,13 @@ class _GeluMLP(Function):
 
     def backward(self, g: np.ndarray) -> tuple:
         g2 = g.reshape(-1, g.shape[-1])
-        dw2 = g2.T @ self.a
+        dw2 = np.matmul(g2.T, self.a)
         db2 = g2.sum(axis=0)
-        da = g2 @ self.w2
+        da = np.matmul(g2, self.w2)
         da *= kernels.gelu_tanh_grad(self.h, self.t)
-        dw1 = da.T @ self.x2
+        dw1 = np.matmul(da.T, self.x2)
         db1 = da.sum(axis=0)
-        dx = (da @ self.w1).reshape(g.shape[:-1] + (self.w1.shape[1],))
+        dx = np.matmul(da, self.w1).reshape(g.shape[:-1] + (self.w1.shape[1],))
         return dx, dw1, db1, dw2, db2
 
 

@@ -16,11 +16,18 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from deepling.autograd import Function
+from deepling.ops import winograd
 from deepling.ops.arguments import batched, ntuple
 from deepling.ops.resample import pad_array
 from deepling.tensor import Tensor
 
 __all__ = ["conv1d", "conv2d", "conv_transpose2d", "unfold", "fold"]
+
+# A conv2d whose gradient is needed takes the Winograd F(2x2, 3x3) path where ``winograd.applies``
+# (3x3, stride 1, one group, the shapes where it measured faster); forward alone stays im2col, which
+# is faster without the backward to amortize the layout copies. False forces im2col everywhere
+# (benchmarks/winograd.py compares the two).
+use_winograd = True
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -88,6 +95,12 @@ class Conv2d(Function):
         n, c, h, wd = x.shape
         o, cg, kh, kw = w.shape
         g = groups
+        self.wino = None
+        if use_winograd and any(self.needs_input_grad) and winograd.applies(x.shape, w.shape, stride, dilation, groups):
+            out, self.wino = winograd.winograd_forward(x, w, pads, keep=True)
+            if b is not None:
+                out += b.reshape(1, o, 1, 1)
+            return out
         xp = pad_array(x, pads)
         ho = _out_size("conv2d", h, kh, stride[0], dilation[0], pads[0] + pads[1])
         wo = _out_size("conv2d", wd, kw, stride[1], dilation[1], pads[2] + pads[3])
@@ -113,6 +126,9 @@ class Conv2d(Function):
 
     def backward(self, grad: np.ndarray) -> tuple:
         need = self.needs_input_grad
+        if self.wino is not None:
+            gx, gw = winograd.winograd_backward(grad, self.wino, need[0], need[1])
+            return gx, gw, (grad.sum(axis=(0, 2, 3)) if need[2] else None)
         n, o, ho, wo = grad.shape
         g, og, _ = self.wm.shape
         g2 = None

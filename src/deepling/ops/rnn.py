@@ -183,12 +183,12 @@ class RecurrentSequence(Function):
                 dh_t = g_hs[t + out_off] + dh
                 if dhs is not None:
                     dhs[t] = dh_t
-                    dh_t = dh_t @ self.w_hr
+                    dh_t = np.matmul(dh_t, self.w_hr)
                 np.multiply(dh_t, k[t, :, 3], out=da4[t, :, 3])
                 dc += dh_t * k_c[t]
                 np.multiply(dc[:, None, :], k[t, :, :3], out=da4[t, :, :3])
                 dc *= f[t]
-                dh = dxg[t] @ w_hh
+                dh = np.matmul(dxg[t], w_hh)
         elif mode == "GRU":
             dhg = np.empty_like(dxg)
             for t in reversed(self.order):
@@ -205,7 +205,7 @@ class RecurrentSequence(Function):
                 dx_[:, :H] *= _dsigmoid(r)
                 dh_[:, : 2 * H] = dx_[:, : 2 * H]
                 np.multiply(dx_[:, 2 * H :], r, out=dh_[:, 2 * H :])
-                dh = dh_ @ w_hh
+                dh = np.matmul(dh_, w_hh)
                 dh += dh_t * z
         else:
             for t in reversed(self.order):
@@ -215,23 +215,23 @@ class RecurrentSequence(Function):
                     np.multiply(dh_t, 1 - h_new * h_new, out=dxg[t])
                 else:
                     np.multiply(dh_t, h_new > 0, out=dxg[t])
-                dh = dxg[t] @ w_hh
+                dh = np.matmul(dxg[t], w_hh)
 
         # Everything that does not feed back into the recurrence: one GEMM each, over all steps.
         need = self.needs_input_grad
         flat_x, flat_h = dxg.reshape(T * B, G * H), dhg.reshape(T * B, G * H)
         h_prev = hs[prev_off : prev_off + T].reshape(T * B, P)
         ones = np.ones(T * B, dtype=dt)  # bias gradients as GEMVs: much faster than sum(axis=0)
-        db_x = ones @ flat_x if need[5] or need[6] else None
+        db_x = np.matmul(ones, flat_x) if need[5] or need[6] else None
         grads = {
             0: lambda: np.matmul(flat_x, self.w_ih).reshape(x.shape),
             1: lambda: dh,
             2: lambda: dc,
-            3: lambda: flat_x.T @ x.reshape(T * B, x.shape[2]),
-            4: lambda: flat_h.T @ h_prev,
+            3: lambda: np.matmul(flat_x.T, x.reshape(T * B, x.shape[2])),
+            4: lambda: np.matmul(flat_h.T, h_prev),
             5: lambda: db_x,
-            6: lambda: db_x if dhg is dxg else ones @ flat_h,
-            7: lambda: dhs.reshape(T * B, P).T @ self.h_full.reshape(T * B, H),
+            6: lambda: db_x if dhg is dxg else np.matmul(ones, flat_h),
+            7: lambda: np.matmul(dhs.reshape(T * B, P).T, self.h_full.reshape(T * B, H)),
         }
         return tuple(grads[k]() if need[k] else None for k in range(8))
 
