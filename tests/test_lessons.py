@@ -83,9 +83,10 @@ def test_gd_stopping():
     assert steps.max() - steps.min() <= 3  # a constant number of extra iterations per decade of eps
 
 
-def test_local_minima_restarts():
+def test_local_minima_restarts(tmp_path):
     r = lessons.run("local_minima_restarts", starts=10, xor_seeds=8)
     assert r["verdict"]["holds"], r["verdict"]
+    _plot("local_minima_restarts", r, tmp_path)
     assert r["distinct_minima"] == [-1.3, 1.13]
     assert r["best_of_restarts_x"] == pytest.approx(-1.3008, abs=1e-3)
     losses = np.array(r["xor_final_losses"])
@@ -125,11 +126,16 @@ def test_entropy_kl():
     np.testing.assert_allclose(r["q_after_ce"], [0.5, 0.25, 0.125, 0.125], atol=1e-4)
 
 
+# Lessons whose figure is drawn here from their default run (fast); the others draw theirs in their own test.
+# With DEEPLING_CHECK_FIGURES=1 (tests/conftest.py) every figure is also checked for readability.
+PLOTTED_WITH_DEFAULTS = ["perceptron_xor", "gd_learning_rate", "entropy_kl", "linear_collapse", "activations",
+                         "gd_stopping", "backprop_vs_numeric", "manual_backprop", "loss_examples", "softmax_properties",
+                         "init_scale", "weight_decay_identity", "dropout_scaling", "normalizations"]
+
+
 def test_every_available_lesson_plots(tmp_path):
     pytest.importorskip("matplotlib")
-    for name in ["perceptron_xor", "gd_learning_rate", "entropy_kl", "linear_collapse", "activations", "gd_stopping",
-                 "backprop_vs_numeric", "manual_backprop", "loss_examples", "softmax_properties", "init_scale",
-                 "weight_decay_identity", "dropout_scaling", "normalizations"]:
+    for name in PLOTTED_WITH_DEFAULTS:
         path = tmp_path / f"{name}.png"
         lessons.plot(name, lessons.run(name), str(path))
         assert path.stat().st_size > 5000
@@ -191,7 +197,17 @@ def test_overfitting(tmp_path):
     # On the 8x8 digits the rise is gentle (on 500 MNIST images it is ~30%: see docs/lessons.md).
     r = lessons.run("overfitting", source="digits", n_train=200, n_test=500, epochs=30, lr=1e-2, hidden=(256, 256))
     assert r["verdict"]["holds"], r["verdict"]
-    _plot("overfitting", r, tmp_path)
+    import deepling.lessons.overfitting as lesson
+
+    figures = []
+    real_save = lesson.save
+    lesson.save = lambda fig, path, *a: (figures.append(fig), real_save(fig, path, *a))
+    try:
+        _plot("overfitting", r, tmp_path)
+    finally:
+        lesson.save = real_save
+    best = [a for ax in figures[0].axes for a in ax.get_children() if str(a.get_label()).startswith("best epoch")]
+    assert len(best) == 1 and list(best[0].get_xdata()) == [r["large_best_epoch"]] * 2  # the curves mark it
     assert r["large_train_loss_final"] < 0.005  # memorized
     assert r["large_test_loss_final"] > 100 * r["large_train_loss_final"]  # a wide generalization gap
     assert r["large_test_loss_final"] > 1.02 * r["large_test_loss_best"] and r["large_best_epoch"] < 30

@@ -74,7 +74,7 @@ def plot(result: dict[str, Any], path: str) -> None:
     vals = [result["pca_test_mse"], result["linear_ae_test_mse"], result["nonlinear_ae_test_mse"]]
     bars = axes[0][0].bar(names, vals, color=["C0", "C1", "C2"])
     axes[0][0].legend(bars, ["PCA (top-k subspace)", "linear autoencoder", "nonlinear autoencoder"], fontsize=8)
-    axes[0][0].set(ylabel="test reconstruction MSE (per pixel, intensity in [0, 1])", xlabel="method",
-                   title=f"code of {result['code_size']} numbers ({result['source']}): linear AE = PCA, nonlinear AE beats it")
+    axes[0][0].set(ylabel="test reconstruction MSE\n(per pixel, intensities in [0, 1])", xlabel="method",
+                   title=f"code of {result['code_size']} numbers ({result['source']}):\nlinear AE = PCA, nonlinear AE beats it")
     axes[0][0].title.set_fontsize(9)
     save(fig, path)

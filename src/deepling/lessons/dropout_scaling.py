@@ -50,7 +50,8 @@ def plot(result: dict[str, Any], path: str) -> None:
     ax = axes[0][0]
     ax.stem(result["_x"], linefmt="C0-", markerfmt="C0o", basefmt=" ", label="input")
     ax.stem(result["_y"], linefmt="C1-", markerfmt="C1x", basefmt=" ", label=f"inverted dropout p={result['p']}")
-    ax.set(title="inverted dropout: kept units scaled by 1/(1-p), mean unchanged", xlabel="unit index", ylabel="activation")
+    ax.set(title="inverted dropout: kept units scaled by 1/(1-p),\nmean unchanged", xlabel="unit index",
+           ylabel="activation (a.u.)")
     ax.title.set_fontsize(9)
     ax.legend(fontsize=8)
     save(fig, path)

@@ -69,7 +69,7 @@ def plot(result: dict[str, Any], path: str) -> None:
     ax.plot(result["_ce"], label="cross-entropy H(p,q)")
     ax.plot(result["_kl"], label="KL(p||q)")
     ax.axhline(result["H(p)"], ls="--", color="gray", label="H(p)")
-    ax.set(xlabel="gradient step", ylabel="loss (nats)", title="cross-entropy = H(p) + KL: same gradients, offset by H(p)")
+    ax.set(xlabel="gradient step", ylabel="loss (nats)", title="cross-entropy = H(p) + KL:\nsame gradients, offset by the constant H(p)")
     ax.title.set_fontsize(9)
     ax.legend(fontsize=8)
     save(fig, path)

@@ -62,8 +62,11 @@ def plot(result: dict[str, Any], path: str) -> None:
         if isinstance(value, list):
             ax = axes[0][0] if key == "lr=1.0" else axes[0][1]
             ax.plot(value, marker="o", label=key)
-    axes[0][0].set(title="lr = 1: divergence", yscale="symlog", xlabel="gradient step", ylabel="x (symlog scale)")
-    axes[0][1].set(title="smaller rates: oscillation, then convergence", xlabel="gradient step", ylabel="x")
+    axes[0][0].set_yscale("symlog", linthresh=1.0)
+    # every third decade only: a tick per decade on both signs crowds the labels into each other
+    axes[0][0].set_yticks([-1e8, -1e5, -1e2, 0, 1e2, 1e5, 1e8])
+    axes[0][0].set(title="lr = 1: divergence", xlabel="gradient step", ylabel="parameter x (symlog scale)")
+    axes[0][1].set(title="smaller rates: oscillation, then convergence", xlabel="gradient step", ylabel="parameter x")
     for ax in axes[0]:
         ax.legend(fontsize=8)
     fig.suptitle("gradient descent on 4x^2: the learning rate decides divergence, oscillation or convergence", fontsize=10)

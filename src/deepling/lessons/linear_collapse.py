@@ -48,8 +48,9 @@ def plot(result: dict[str, Any], path: str) -> None:
     axes[0][0].set(title="two linear layers = one layer W = W1 W2", xlabel="two stacked linear layers: output (a.u.)",
                    ylabel="one linear layer W1 W2: output (a.u.)")
     axes[0][1].scatter(result["_nonlinear"], result["_collapsed"], s=6, color="C3", label="output unit 0 of 256 inputs")
-    axes[0][1].set(title="with a ReLU between: no single W reproduces it", xlabel="linear-ReLU-linear: output (a.u.)",
+    axes[0][1].set(title="with a ReLU between: no single W fits", xlabel="linear-ReLU-linear: output (a.u.)",
                    ylabel="one linear layer W1 W2: output (a.u.)")
     for ax in axes[0]:
         ax.legend(fontsize=8)
+    fig.suptitle("without a nonlinearity, stacked linear layers collapse into one linear layer", fontsize=10)
     save(fig, path)

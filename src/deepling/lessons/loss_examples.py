@@ -52,7 +52,7 @@ def plot(result: dict[str, Any], path: str) -> None:
     ax.plot(result["_z"], np.abs(result["_curves"][:, 0]), label="|dMSE/dz|")
     ax.plot(result["_z"], np.abs(result["_curves"][:, 1]), label="|dCE/dz|")
     ax.set(yscale="log", xlabel="logit z (target 1, output sigma(z))", ylabel="|dLoss/dz| (log scale)",
-           title="a saturated wrong output: MSE's gradient vanishes, CE's does not")
+           title="a saturated wrong output:\nMSE's gradient vanishes, cross-entropy's does not")
     ax.title.set_fontsize(9)
     ax.legend(fontsize=8)
     save(fig, path)

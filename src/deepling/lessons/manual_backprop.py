@@ -51,12 +51,15 @@ def run(seed: int = 0) -> dict[str, Any]:
 
 
 def plot(result: dict[str, Any], path: str) -> None:
+    from matplotlib.ticker import MaxNLocator
+
     fig, axes = subplots(1, 2, (9, 3.8))
     for ax, hand, auto, name in [(axes[0][0], "_gwh", "_awh", "dL/dW_h"), (axes[0][1], "_gwo", "_awo", "dL/dW_o")]:
         lim = np.abs(result[hand]).max() * 1.1
         ax.plot([-lim, lim], [-lim, lim], color="gray", lw=0.8, label="y = x")
         ax.scatter(result[hand].ravel(), result[auto].ravel(), label="one weight's gradient")
         ax.set(title=name, xlabel=f"{name} by the chain rule by hand", ylabel=f"{name} by autograd")
+        ax.xaxis.set_major_locator(MaxNLocator(5))  # fewer ticks: the negative labels are wide
         ax.legend(fontsize=8)
     fig.suptitle("the chain rule written by hand gives autograd's gradients exactly", fontsize=10)
     save(fig, path)

@@ -71,4 +71,5 @@ def plot(result: dict[str, Any], path: str) -> None:
     ax.set(xlabel="max-pool size (1 = none)", ylabel="relative change under 1-pixel shift", xticks=result["pools"],
            title=f"wider max-pools: smaller change ({result['source']})", ylim=(0, None))
     ax.legend(fontsize=8)
+    fig.suptitle("max-pooling makes features robust to small shifts", fontsize=10)
     save(fig, path)

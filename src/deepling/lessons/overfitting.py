@@ -71,10 +71,12 @@ def plot(result: dict[str, Any], path: str) -> None:
         ax.plot(epochs, result[key]["test"], label="test loss")
         if key == "_big":
             ax.axvline(result["large_best_epoch"], color="gray", ls="--", lw=0.9,
-                       label=f"best test loss: epoch {result['large_best_epoch']}")
+                       label=f"best epoch: {result['large_best_epoch']} (lowest test loss)")
             ax.scatter([result["large_best_epoch"]], [result["large_test_loss_best"]], color="C1", zorder=3)
         ax.set(title=f"{title}\n{result['n_train']} {result['source']} training images", xlabel="epoch",
                ylabel="cross-entropy (nats, log scale)", yscale="log")
         ax.title.set_fontsize(9)
         ax.legend(fontsize=8)
+    fig.suptitle("too large a network memorizes (its test loss rises after the best epoch); too small a one underfits",
+                 fontsize=10)
     save(fig, path)

@@ -21,10 +21,18 @@ def subplots(nrows: int = 1, ncols: int = 1, size: tuple[float, float] | None = 
 
 
 def save(fig: Any, path: str, tight: bool = True) -> None:
-    """Lay out (unless the caller already did, e.g. before adding a shared colorbar) and write a PNG."""
+    """Lay out (unless the caller already did, e.g. before adding a shared colorbar) and write a PNG.
+
+    With ``DEEPLING_CHECK_FIGURES=1`` (the tests), ``deepling.viz.check_figure`` runs first and a figure
+    a learner could not read raises ``ValueError`` naming ``path`` and every problem.
+    """
     import matplotlib.pyplot as plt
+
+    from deepling.viz.check import savefig_checked
 
     if tight:
         fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    try:
+        savefig_checked(fig, path, dpi=110)
+    finally:
+        plt.close(fig)

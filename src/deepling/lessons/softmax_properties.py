@@ -55,4 +55,5 @@ def plot(result: dict[str, Any], path: str) -> None:
                    ylabel="probability", xticks=range(10))
     for ax in axes[0]:
         ax.legend(fontsize=8)
+    fig.suptitle("softmax turns any logits into probabilities: non-negative, summing to 1", fontsize=10)
     save(fig, path)

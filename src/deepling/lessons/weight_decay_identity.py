@@ -67,7 +67,7 @@ def plot(result: dict[str, Any], path: str) -> None:
     lim = np.abs(result["_w"]).max() * 1.1
     axes[0][0].plot([-lim, lim], [-lim, lim], color="gray", lw=0.8, label="y = x")
     axes[0][0].scatter(result["_w"], result["_w2"], label="one weight after one step")
-    axes[0][0].set(xlabel="w (1 - lr lambda) - lr grad (weight value)", ylabel="SGD on cost + lambda/2 ||w||^2 (weight value)",
+    axes[0][0].set(xlabel="weight after w (1 - lr lambda) - lr grad", ylabel="weight after SGD\non cost + lambda/2 ||w||^2",
                    title="an L2 penalty step is weight decay")
     axes[0][0].legend(fontsize=8)
     save(fig, path)

@@ -224,16 +224,23 @@ def plot_attention(maps: Tensor | np.ndarray, tokens: Sequence[str], path: str |
     heads = list(range(a.shape[1])) if heads is None else list(heads)
     labels = [repr(t)[1:-1] if t.isspace() else t for t in tokens]
     size = max(2.5, 0.18 * len(labels))
-    fig, axes = plt.subplots(len(layers), len(heads), figsize=(size * len(heads), size * len(layers)), squeeze=False)
+    # constrained layout places the suptitle and the one colorbar the panels share (all on [0, 1])
+    fig, axes = plt.subplots(len(layers), len(heads), figsize=(size * len(heads) + 1.2, size * len(layers) + 0.6),
+                             squeeze=False, layout="constrained")
     for r, li in enumerate(layers):
         for c, hi in enumerate(heads):
             ax = axes[r][c]
-            ax.imshow(a[li, hi], cmap="viridis", vmin=0.0, vmax=1.0)
+            im = ax.imshow(a[li, hi], cmap="viridis", vmin=0.0, vmax=1.0)
             ax.set_title(f"layer {li} head {hi}", fontsize=8)
             ax.set_xticks(range(len(labels)), labels, fontsize=6)
             ax.set_yticks(range(len(labels)), labels, fontsize=6)
-    fig.tight_layout()
+            ax.set_xlabel("key token (attended to)", fontsize=7)
+            ax.set_ylabel("query token", fontsize=7)
+    fig.colorbar(im, ax=axes.ravel().tolist(), label="attention weight (each row sums to 1)", shrink=0.9)
+    fig.suptitle("attention weights per layer and head: row t shows where query token t looks", fontsize=9)
     if path is not None:
-        fig.savefig(path, dpi=120)
+        from deepling.viz.check import savefig_checked
+
+        savefig_checked(fig, path, dpi=120)
         plt.close(fig)
     return fig

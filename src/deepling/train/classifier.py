@@ -58,7 +58,7 @@ def _write_outputs(out: Path, history: Any, cm: np.ndarray, classes: list, title
         try:
             from deepling import viz
 
-            viz.plot_history(history, out / "curves.png", title=title)
+            viz.plot_history(history, out / "curves.png", title=f"{title}: learning curves", loss_label="cross-entropy (nats)")
             viz.plot_confusion_matrix(cm, out / "confusion.png", classes, title=f"{title}: test confusion matrix")
             written += ["curves.png", "confusion.png"]
         except ImportError as err:

@@ -7,6 +7,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from deepling.viz.check import savefig_checked
 from deepling.viz.plots import _pyplot
 
 __all__ = ["plot_reconstructions", "plot_features", "plot_codes_2d"]
@@ -47,10 +48,9 @@ def plot_reconstructions(originals: Any, reconstructions: Any, path: str | os.Pa
             ax.set_yticks([])
     axes[0, 0].set_ylabel("input")
     axes[1, 0].set_ylabel("output")
-    if title:
-        fig.suptitle(title)
+    fig.suptitle(title or "inputs (top row) and their reconstructions (bottom row)")
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    savefig_checked(fig, path, dpi=100)
     plt.close(fig)
 
 
@@ -61,15 +61,14 @@ def plot_features(weight: Any, path: str | os.PathLike, image_shape: Sequence[in
     w = _images(weight, image_shape)[:n]
     cols = int(np.ceil(np.sqrt(len(w))))
     rows = int(np.ceil(len(w) / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(cols, rows), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(max(cols, 5.0), rows + 0.4), squeeze=False)  # room for the title
     for ax in axes.ravel():
         ax.axis("off")
     for i, img in enumerate(w):
         axes.ravel()[i].imshow(img, cmap="gray")
-    if title:
-        fig.suptitle(title)
+    fig.suptitle(title or "first-layer features: one weight image per hidden unit", fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    savefig_checked(fig, path, dpi=100)
     plt.close(fig)
 
 
@@ -83,12 +82,11 @@ def plot_codes_2d(codes: Any, labels: Any, path: str | os.PathLike, title: str |
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6, 5))
     sc = ax.scatter(pts[:, 0], pts[:, 1], c=lab, cmap="tab10", s=4)
-    fig.colorbar(sc, ax=ax)
-    ax.set_xlabel("component 1")
-    ax.set_ylabel("component 2")
-    if title:
-        ax.set_title(title)
+    fig.colorbar(sc, ax=ax, label="label")
+    ax.set_xlabel("component 1" if c.shape[1] == 2 else "principal component 1 of the codes")
+    ax.set_ylabel("component 2" if c.shape[1] == 2 else "principal component 2 of the codes")
+    ax.set_title(title or "codes in 2-D, colored by label")
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    savefig_checked(fig, path, dpi=100)
     plt.close(fig)
     return pts
