@@ -16,11 +16,8 @@ of every step, so that dW_ih, dW_hh, the biases and dx are each ONE GEMM (or sum
 
 from __future__ import annotations
 
-from typing import Callable
-
 import numpy as np
 
-from deepling import threadpool
 from deepling.autograd import Function
 from deepling.ops import kernels
 from deepling.tensor import Tensor
@@ -40,16 +37,6 @@ def _lstm_scales(H: int, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray, np.nd
     half = np.repeat(np.array([0.5, 0.5, 1.0, 0.5], dtype=dtype), H)
     add = np.repeat(np.array([0.5, 0.5, 0.0, 0.5], dtype=dtype), H)
     return half, half, add
-
-
-def _over_rows(fn: Callable[[slice], None], B: int, flops: float) -> None:
-    """Run ``fn(rows)`` over row blocks of the batch on the CPU pool (``deepling.threadpool``).
-
-    The sequences of a batch are independent, so each block runs the whole time loop alone; NumPy
-    releases the GIL inside its kernels and GEMMs, so the blocks use the cores together (BLAS on one
-    thread meanwhile). ``flops``: the loop's GEMM work, which sizes the split.
-    """
-    threadpool.parallel_for(B, lambda lo, hi: fn(slice(lo, hi)), flops=flops)
 
 
 class RecurrentSequence(Function):
@@ -89,8 +76,8 @@ class RecurrentSequence(Function):
                 gates += b_hh if half is None else b_hh * half
         # A contiguous copy of W_hh^T: OpenBLAS's small GEMMs are ~30% slower with a transposed operand.
         w_hh_t = np.ascontiguousarray(w_hh.T if half is None else (w_hh * half[:, None]).T)
-        out_off, prev_off, order = self.out_off, self.prev_off, self.order
-        workers = 2.0 * T * B * P * G * H  # the recurrent GEMMs' FLOPs
+        rec = np.empty((B, G * H), dtype=dt)
+        out_off, prev_off = self.out_off, self.prev_off
 
         if mode == "LSTM":
             cs = np.empty((T + 1, B, H), dtype=dt)
@@ -99,66 +86,53 @@ class RecurrentSequence(Function):
             h_full = np.empty((T, B, H), dtype=dt) if w_hr is not None else None
             w_hr_t = None if w_hr is None else np.ascontiguousarray(w_hr.T)
             _, mul, add = _lstm_scales(H, dt)
-
-            def lstm_rows(r: slice) -> None:
-                rec = np.empty((r.stop - r.start, G * H), dtype=dt)
-                for t in order:
-                    a = gates[t, r]
-                    np.matmul(hs[t + prev_off, r], w_hh_t, out=rec)
-                    a += rec
-                    np.tanh(a, out=a)
-                    a *= mul
-                    a += add
-                    i, f, g, o = a[:, :H], a[:, H : 2 * H], a[:, 2 * H : 3 * H], a[:, 3 * H :]
-                    c = cs[t + out_off, r]
-                    np.multiply(f, cs[t + prev_off, r], out=c)
-                    c += i * g
-                    np.tanh(c, out=tanh_c[t, r])
-                    if h_full is None:
-                        np.multiply(o, tanh_c[t, r], out=hs[t + out_off, r])
-                    else:
-                        np.multiply(o, tanh_c[t, r], out=h_full[t, r])
-                        np.matmul(h_full[t, r], w_hr_t, out=hs[t + out_off, r])
-
-            _over_rows(lstm_rows, B, workers)
+            for t in self.order:
+                a = gates[t]
+                np.matmul(hs[t + prev_off], w_hh_t, out=rec)
+                a += rec
+                np.tanh(a, out=a)
+                a *= mul
+                a += add
+                i, f, g, o = a[:, :H], a[:, H : 2 * H], a[:, 2 * H : 3 * H], a[:, 3 * H :]
+                c = cs[t + out_off]
+                np.multiply(f, cs[t + prev_off], out=c)
+                c += i * g
+                np.tanh(c, out=tanh_c[t])
+                if h_full is None:
+                    np.multiply(o, tanh_c[t], out=hs[t + out_off])
+                else:
+                    np.multiply(o, tanh_c[t], out=h_full[t])
+                    np.matmul(h_full[t], w_hr_t, out=hs[t + out_off])
             buf[(T + 1) * B * P :] = cs[0 if reverse else T].reshape(-1)
             self.cs, self.tanh_c, self.h_full = cs, tanh_c, h_full
         elif mode == "GRU":
             hn = np.empty((T, B, H), dtype=dt)  # W_hn h + b_hn, needed for dr
-
-            def gru_rows(r: slice) -> None:
-                rec = np.empty((r.stop - r.start, G * H), dtype=dt)
-                for t in order:
-                    a, h = gates[t, r], hs[t + prev_off, r]
-                    np.matmul(h, w_hh_t, out=rec)
-                    a[:, : 2 * H] += rec[:, : 2 * H]
-                    kernels.sigmoid(a[:, : 2 * H], out=a[:, : 2 * H])
-                    rz, n = a[:, : 2 * H], a[:, 2 * H :]
-                    if b_hh is None:
-                        hn[t, r] = rec[:, 2 * H :]
-                    else:
-                        np.add(rec[:, 2 * H :], b_hh[2 * H :], out=hn[t, r])
-                    n += rz[:, :H] * hn[t, r]
-                    np.tanh(n, out=n)
-                    h_new = hs[t + out_off, r]
-                    np.subtract(h, n, out=h_new)  # h' = n + z (h - n)
-                    h_new *= rz[:, H:]
-                    h_new += n
-
-            _over_rows(gru_rows, B, workers)
+            for t in self.order:
+                a, h = gates[t], hs[t + prev_off]
+                np.matmul(h, w_hh_t, out=rec)
+                a[:, : 2 * H] += rec[:, : 2 * H]
+                kernels.sigmoid(a[:, : 2 * H], out=a[:, : 2 * H])
+                r, z, n = a[:, :H], a[:, H : 2 * H], a[:, 2 * H :]
+                if b_hh is None:
+                    hn[t] = rec[:, 2 * H :]
+                else:
+                    np.add(rec[:, 2 * H :], b_hh[2 * H :], out=hn[t])
+                n += r * hn[t]
+                np.tanh(n, out=n)
+                h_new = hs[t + out_off]
+                np.subtract(h, n, out=h_new)  # h' = n + z (h - n)
+                h_new *= z
+                h_new += n
             self.hn = hn
         else:
-            def rnn_rows(r: slice) -> None:
-                for t in order:
-                    h_new = hs[t + out_off, r]
-                    np.matmul(hs[t + prev_off, r], w_hh_t, out=h_new)
-                    h_new += gates[t, r]
-                    if mode == "RNN_TANH":
-                        np.tanh(h_new, out=h_new)
-                    else:
-                        np.maximum(h_new, 0, out=h_new)
-
-            _over_rows(rnn_rows, B, workers)
+            for t in self.order:
+                h_new = hs[t + out_off]
+                np.matmul(hs[t + prev_off], w_hh_t, out=h_new)
+                h_new += gates[t]
+                if mode == "RNN_TANH":
+                    np.tanh(h_new, out=h_new)
+                else:
+                    np.maximum(h_new, 0, out=h_new)
             gates = None  # the states alone give the derivative
         self.mode, self.x, self.w_ih, self.w_hh, self.w_hr = mode, x, w_ih, w_hh, w_hr
         self.hs, self.gates, self.H = hs, gates, H
@@ -178,9 +152,6 @@ class RecurrentSequence(Function):
         dhg = dxg
         dc = dhs = None
 
-        order = self.order
-        workers = 2.0 * T * B * P * G * H  # the recurrent GEMMs' FLOPs
-
         if mode == "LSTM":
             dc = gbuf[(T + 1) * B * P :].reshape(B, H).copy()
             dhs = np.empty((T, B, P), dtype=dt) if self.w_hr is not None else None
@@ -189,78 +160,62 @@ class RecurrentSequence(Function):
             # da_i = dc g i(1-i), da_f = dc c_prev f(1-f), da_g = dc i (1-g^2), da_o = dh tanh(c) o(1-o),
             # and dc_prev = f dc, with dc = dc_next + dh o (1 - tanh(c)^2).
             a4 = self.gates.reshape(T, B, 4, H)
-            tc, cs, w_hr = self.tanh_c, self.cs, self.w_hr
+            i, f, g, o = a4[:, :, 0], a4[:, :, 1], a4[:, :, 2], a4[:, :, 3]
+            tc = self.tanh_c
+            c_prev = self.cs[prev_off : prev_off + T]
+            # In place, gate by gate (no full-size temporaries): s(1-s) as s - s*s, 1-y^2 as 1 - y*y.
             k = np.empty((T, B, 4, H), dtype=dt)
-            k_c = np.empty((T, B, H), dtype=dt)
+            tmp = np.empty((T, B, H), dtype=dt)
+            for q, (s_, m_) in enumerate(((i, g), (f, c_prev), (None, i), (o, tc))):
+                kq = k[:, :, q]
+                if s_ is None:  # i (1 - g^2)
+                    np.multiply(g, g, out=tmp)
+                    np.subtract(1, tmp, out=tmp)
+                else:  # m s (1 - s)
+                    np.subtract(1, s_, out=tmp)
+                    tmp *= s_
+                np.multiply(tmp, m_, out=kq)
+            k_c = np.multiply(tc, tc, out=tmp)
+            np.subtract(1, k_c, out=k_c)
+            k_c *= o
             da4 = dxg.reshape(T, B, 4, H)
-
-            def lstm_rows(r: slice) -> None:
-                i, f, g, o = a4[:, r, 0], a4[:, r, 1], a4[:, r, 2], a4[:, r, 3]
-                c_prev = cs[prev_off : prev_off + T, r]
-                # In place, gate by gate (no full-size temporaries): s(1-s) as s - s*s, 1-y^2 as 1 - y*y.
-                tmp = k_c[:, r]
-                for q, (s_, m_) in enumerate(((i, g), (f, c_prev), (None, i), (o, tc[:, r]))):
-                    if s_ is None:  # i (1 - g^2)
-                        np.multiply(g, g, out=tmp)
-                        np.subtract(1, tmp, out=tmp)
-                    else:  # m s (1 - s)
-                        np.subtract(1, s_, out=tmp)
-                        tmp *= s_
-                    np.multiply(tmp, m_, out=k[:, r, q])
-                np.multiply(tc[:, r], tc[:, r], out=tmp)
-                np.subtract(1, tmp, out=tmp)
-                tmp *= o
-                dh_r, dc_r = dh[r], dc[r]
-                for t in reversed(order):
-                    dh_t = g_hs[t + out_off, r] + dh_r
-                    if dhs is not None:
-                        dhs[t, r] = dh_t
-                        dh_t = np.matmul(dh_t, w_hr)
-                    np.multiply(dh_t, k[t, r, 3], out=da4[t, r, 3])
-                    dh_t *= k_c[t, r]
-                    dc_r += dh_t
-                    np.multiply(dc_r[:, None, :], k[t, r, :3], out=da4[t, r, :3])
-                    dc_r *= f[t]
-                    np.matmul(dxg[t, r], w_hh, out=dh_r)
-
-            _over_rows(lstm_rows, B, workers)
+            for t in reversed(self.order):
+                dh_t = g_hs[t + out_off] + dh
+                if dhs is not None:
+                    dhs[t] = dh_t
+                    dh_t = np.matmul(dh_t, self.w_hr)
+                np.multiply(dh_t, k[t, :, 3], out=da4[t, :, 3])
+                dc += dh_t * k_c[t]
+                np.multiply(dc[:, None, :], k[t, :, :3], out=da4[t, :, :3])
+                dc *= f[t]
+                dh = np.matmul(dxg[t], w_hh)
         elif mode == "GRU":
             dhg = np.empty_like(dxg)
-            gates, hn = self.gates, self.hn
-
-            def gru_rows(r: slice) -> None:
-                dh_r = dh[r]
-                for t in reversed(order):
-                    dh_t = g_hs[t + out_off, r] + dh_r
-                    a, h = gates[t, r], hs[t + prev_off, r]
-                    rg, z, n = a[:, :H], a[:, H : 2 * H], a[:, 2 * H :]
-                    dx_, dh_ = dxg[t, r], dhg[t, r]
-                    np.multiply(dh_t, 1 - z, out=dx_[:, 2 * H :])  # through n, then tanh
-                    dx_[:, 2 * H :] *= 1 - n * n
-                    np.subtract(h, n, out=dx_[:, H : 2 * H])  # through z
-                    dx_[:, H : 2 * H] *= dh_t
-                    dx_[:, H : 2 * H] *= _dsigmoid(z)
-                    np.multiply(dx_[:, 2 * H :], hn[t, r], out=dx_[:, :H])  # through r
-                    dx_[:, :H] *= _dsigmoid(rg)
-                    dh_[:, : 2 * H] = dx_[:, : 2 * H]
-                    np.multiply(dx_[:, 2 * H :], rg, out=dh_[:, 2 * H :])
-                    np.matmul(dh_, w_hh, out=dh_r)
-                    dh_r += dh_t * z
-
-            _over_rows(gru_rows, B, workers)
+            for t in reversed(self.order):
+                dh_t = g_hs[t + out_off] + dh
+                a, h = self.gates[t], hs[t + prev_off]
+                r, z, n = a[:, :H], a[:, H : 2 * H], a[:, 2 * H :]
+                dx_, dh_ = dxg[t], dhg[t]
+                np.multiply(dh_t, 1 - z, out=dx_[:, 2 * H :])  # through n, then tanh
+                dx_[:, 2 * H :] *= 1 - n * n
+                np.subtract(h, n, out=dx_[:, H : 2 * H])  # through z
+                dx_[:, H : 2 * H] *= dh_t
+                dx_[:, H : 2 * H] *= _dsigmoid(z)
+                np.multiply(dx_[:, 2 * H :], self.hn[t], out=dx_[:, :H])  # through r
+                dx_[:, :H] *= _dsigmoid(r)
+                dh_[:, : 2 * H] = dx_[:, : 2 * H]
+                np.multiply(dx_[:, 2 * H :], r, out=dh_[:, 2 * H :])
+                dh = np.matmul(dh_, w_hh)
+                dh += dh_t * z
         else:
-            def rnn_rows(r: slice) -> None:
-                dh_r = dh[r]
-                for t in reversed(order):
-                    dh_t = g_hs[t + out_off, r] + dh_r
-                    h_new = hs[t + out_off, r]
-                    if mode == "RNN_TANH":
-                        np.multiply(dh_t, 1 - h_new * h_new, out=dxg[t, r])
-                    else:
-                        np.multiply(dh_t, h_new > 0, out=dxg[t, r])
-                    np.matmul(dxg[t, r], w_hh, out=dh_r)
-
-            _over_rows(rnn_rows, B, workers)
+            for t in reversed(self.order):
+                dh_t = g_hs[t + out_off] + dh
+                h_new = hs[t + out_off]
+                if mode == "RNN_TANH":
+                    np.multiply(dh_t, 1 - h_new * h_new, out=dxg[t])
+                else:
+                    np.multiply(dh_t, h_new > 0, out=dxg[t])
+                dh = np.matmul(dxg[t], w_hh)
 
         # Everything that does not feed back into the recurrence: one GEMM each, over all steps.
         need = self.needs_input_grad
