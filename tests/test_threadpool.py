@@ -38,6 +38,14 @@ def _serial_and_split(fn, monkeypatch):
     return ref, got
 
 
+def _assert_split_equals_serial(fn, monkeypatch):
+    """fn() split over two threads gives exactly fn() serial; returns the serial result."""
+    ref, got = _serial_and_split(fn, monkeypatch)
+    for r, g in zip(ref, got):
+        np.testing.assert_array_equal(r, g)
+    return ref
+
+
 def test_parallel_for_covers_the_range_once_on_two_threads(split_everything):
     hits = np.zeros(101, dtype=int)
     names = set()
@@ -125,9 +133,7 @@ def test_conv2d_forward_and_gradients_equal_split_and_unsplit(monkeypatch):
             (y * y).sum().backward()
             return y.detach().numpy(), x.grad.numpy(), w.grad.numpy(), b.grad.numpy()
 
-        ref, got = _serial_and_split(run, monkeypatch)
-        for r, g in zip(ref, got):
-            np.testing.assert_array_equal(r, g)
+        _assert_split_equals_serial(run, monkeypatch)
 
 
 def test_conv1d_and_no_grad_conv_equal_split_and_unsplit(monkeypatch):
@@ -142,9 +148,7 @@ def test_conv1d_and_no_grad_conv_equal_split_and_unsplit(monkeypatch):
             z = F.conv2d(dl.tensor(xa[:, :, None]), dl.tensor(wa[:, :, None]))
         return y.detach().numpy(), x.grad.numpy(), w.grad.numpy(), z.numpy()
 
-    ref, got = _serial_and_split(run, monkeypatch)
-    for r, g in zip(ref, got):
-        np.testing.assert_array_equal(r, g)
+    _assert_split_equals_serial(run, monkeypatch)
 
 
 @pytest.mark.parametrize("sa, sb", [((6, 4, 5), (6, 5, 3)), ((3, 2, 4, 5), (3, 2, 5, 4)), ((1, 4, 5), (6, 5, 3)),
@@ -159,9 +163,7 @@ def test_batched_matmul_equals_split_and_unsplit(sa, sb, monkeypatch):
         (y * y).sum().backward()
         return y.detach().numpy(), a.grad.numpy(), b.grad.numpy()
 
-    ref, got = _serial_and_split(run, monkeypatch)
-    for r, g in zip(ref, got):
-        np.testing.assert_array_equal(r, g)
+    ref = _assert_split_equals_serial(run, monkeypatch)
     np.testing.assert_allclose(ref[0], np.matmul(aa, ba), rtol=1e-5, atol=1e-5)
 
 
@@ -175,9 +177,7 @@ def test_attention_equals_split_and_unsplit(monkeypatch):
         (y * y).sum().backward()
         return y.detach().numpy(), q.grad.numpy(), k.grad.numpy(), v.grad.numpy()
 
-    ref, got = _serial_and_split(run, monkeypatch)
-    for r, g in zip(ref, got):
-        np.testing.assert_array_equal(r, g)
+    _assert_split_equals_serial(run, monkeypatch)
 
 
 def test_relu_batch_norm_and_max_pool_equal_split_and_unsplit(monkeypatch):
@@ -197,6 +197,4 @@ def test_relu_batch_norm_and_max_pool_equal_split_and_unsplit(monkeypatch):
         return (y.detach().numpy(), y2.detach().numpy(), x.grad.numpy(), z.grad.numpy(), w.grad.numpy(),
                 b.grad.numpy(), rm.numpy(), rv.numpy())
 
-    ref, got = _serial_and_split(run, monkeypatch)
-    for r, g in zip(ref, got):
-        np.testing.assert_array_equal(r, g)
+    _assert_split_equals_serial(run, monkeypatch)
