@@ -163,9 +163,12 @@ def test_resnet34_and_50_layouts():
 def test_resnet_outputs_match_torch_twin():
     torch.manual_seed(0)
     _outputs_match(resnet18(num_classes=5), _TResNet(_TBasic, [2, 2, 2, 2], 5), (2, 3, 32, 32), train=False)
-    # Train mode: BatchNorm over batch statistics; 64x64 keeps layer4's 2x2 maps well conditioned.
-    _outputs_match(ResNet(Bottleneck, [1, 1, 1, 1], num_classes=3), _TResNet(_TBottle, [1, 1, 1, 1], 3),
-                   (4, 3, 64, 64), train=True)
+    # Train mode: BatchNorm over batch statistics, whose layer4 statistics cover only 16 values (batch
+    # 4, 2x2 maps) and amplify rounding: torch's own float32 input gradient was measured 1.6e-3 off
+    # its float64 value on one machine (deepling's 3e-7), so both run in float64, where the oracle is exact.
+    x64 = np.random.default_rng(0).uniform(-2, 2, (4, 3, 64, 64))
+    check_module(ResNet(Bottleneck, [1, 1, 1, 1], num_classes=3).double(),
+                 _TResNet(_TBottle, [1, 1, 1, 1], 3).double(), [x64], modes=("train",), atol=1e-9, rtol=1e-7)
 
 
 def test_resnet20_matches_torch_twin_in_train_and_eval():

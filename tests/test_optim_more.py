@@ -94,8 +94,9 @@ IDS = [c[0] for c in CASES]
 
 def _run(models, dopt, topt, steps, what):
     # LBFGS: tens of quasi-Newton iterations (and line-search trials) compound the last-bit differences
-    # of the two BLAS libraries' dot products; they stay near 1e-10 here, still far below any real change.
-    rtol, atol = (1e-7, 1e-9) if isinstance(dopt, optim.LBFGS) else (RTOL, ATOL)
+    # of the two BLAS libraries' dot products. Measured: torch against itself with the parameters scaled
+    # by 1 + 1e-15 differs by 1.1e-7 relative after 20 strong-Wolfe steps, so 1e-6 is rounding, not a change.
+    rtol, atol = (1e-6, 1e-9) if isinstance(dopt, optim.LBFGS) else (RTOL, ATOL)
     for k in range(steps):
         dloss = dopt.step(models.dl_closure(dopt))
         tloss = topt.step(models.torch_closure(topt))
