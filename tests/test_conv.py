@@ -19,6 +19,8 @@ CONV2D_CASES = [
     ((2, 3, 8, 5), (2, 3, 4, 2), {"padding": "same", "dilation": 2}),
     ((2, 3, 6, 6), (3, 3, 3, 3), {"padding": "valid", "stride": 3}),
     ((1, 6, 11, 9), (6, 3, 5, 3), {"groups": 2, "stride": (3, 2), "padding": 2, "dilation": (1, 2)}),
+    # dx by col2im: batch innermost (stride 1 or at most 64 outputs) above, the plain layout here
+    ((2, 2, 19, 20), (3, 2, 3, 3), {"stride": 2, "padding": 1}),
 ]
 
 
@@ -33,7 +35,7 @@ def test_conv2d_without_bias_and_unbatched():
              lambda x, w: F.conv2d(x, w, stride=2, padding=1), atol=1e-4, grad_atol=1e-3)
 
 
-@pytest.mark.parametrize("xs,ws,kw", CONV2D_CASES[:3] + CONV2D_CASES[-1:])
+@pytest.mark.parametrize("xs,ws,kw", CONV2D_CASES[:3] + CONV2D_CASES[-2:])
 def test_conv2d_gradcheck(xs, ws, kw):
     xs = (1,) + xs[1:]
     check_grad(lambda x, w, b: F.conv2d(x, w, b, **kw), [xs, ws, (ws[0],)])
@@ -56,6 +58,8 @@ CONVT_CASES = [
     ((1, 4, 5, 3), (4, 1, 3, 3), {"groups": 2, "stride": (2, 3), "dilation": (2, 1), "padding": (1, 2)}),
     ((2, 2, 3, 3), (2, 3, 2, 2), {"stride": 3, "output_padding": (2, 1)}),
     ((1, 2, 4, 4), (2, 2, 3, 3), {"padding": 3, "dilation": 2, "stride": 2, "output_padding": 1}),
+    # strided, more than 64 input positions: col2im in the plain layout (the cases above: batch innermost)
+    ((2, 3, 9, 8), (3, 2, 3, 3), {"stride": 2, "padding": 1}),
 ]
 
 
@@ -66,7 +70,7 @@ def test_conv_transpose2d_matches_torch(xs, ws, kw):
              lambda x, w, b: F.conv_transpose2d(x, w, b, **kw), atol=1e-4, grad_atol=1e-3)
 
 
-@pytest.mark.parametrize("xs,ws,kw", CONVT_CASES[1:3])
+@pytest.mark.parametrize("xs,ws,kw", CONVT_CASES[1:3] + CONVT_CASES[-1:])
 def test_conv_transpose2d_gradcheck(xs, ws, kw):
     cout = ws[1] * kw.get("groups", 1)
     check_grad(lambda x, w, b: F.conv_transpose2d(x, w, b, **kw), [(1,) + xs[1:], ws, (cout,)])

@@ -59,6 +59,29 @@ def _col2im(cols: np.ndarray, shape: tuple[int, ...], s: tuple[int, int], d: tup
     return out
 
 
+def _col2im_batch_last(cols: np.ndarray, shape: tuple[int, ...], s: tuple[int, int], d: tuple[int, int]) -> np.ndarray:
+    """``_col2im`` with the batch innermost: cols (P, kh, kw, Ho, Wo, Q) into zeros of ``shape`` (P, Hp, Wp, Q).
+
+    Each slice-add then runs over rows of Wo*Q (stride 1) or Q elements instead of Wo: on small maps
+    NumPy's per-row cost, not the adds, dominates the (P, Q, ..., Ho, Wo) layout.
+    """
+    out = np.zeros(shape, dtype=cols.dtype)
+    kh, kw, ho, wo = cols.shape[1:5]
+    for i in range(kh):
+        hi = i * d[0]
+        for j in range(kw):
+            wj = j * d[1]
+            out[:, hi : hi + s[0] * (ho - 1) + 1 : s[0], wj : wj + s[1] * (wo - 1) + 1 : s[1]] += cols[:, i, j]
+    return out
+
+
+def _batch_last_col2im_pays(k: tuple[int, int], s: tuple[int, int], out: tuple[int, int]) -> bool:
+    """Where col2im with the batch innermost measured faster (benchmarks/README.md, lever 10): kernels
+    with overlapping taps at stride 1, or strided ones on maps of at most 8x8 outputs; a 1x1 kernel's
+    col2im is one strided copy, fastest in the plain layout."""
+    return k[0] * k[1] > 1 and (s == (1, 1) or out[0] * out[1] <= 64)
+
+
 def _out_size(name: str, size: int, k: int, s: int, d: int, pad: int) -> int:
     n = (size + pad - d * (k - 1) - 1) // s + 1
     if n <= 0:
@@ -194,6 +217,13 @@ class Conv2d(Function):
             # (im2col of g + one GEMM), cheaper than col2im's kh*kw read-add passes when O <= C.
             w_t = self.wm.reshape(self.wshape)[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)
             gx = _correlate(grad, w_t, (kh - 1 - top, kh - 1 - bottom, kw - 1 - left, kw - 1 - right))
+        elif need[0] and _batch_last_col2im_pays((kh, kw), self.stride, (ho, wo)):
+            # Columns ordered (C/G*kh*kw, Ho*Wo*N): col2im into (C, Hp, Wp, N), batch innermost.
+            gl = grad.transpose(1, 2, 3, 0).reshape(g, og, ho * wo * n)
+            gcols = _gemm(self.wm.transpose(0, 2, 1), gl)
+            gxp = _col2im_batch_last(gcols.reshape(c, kh, kw, ho, wo, n), (c,) + self.xpshape[2:] + (n,),
+                                     self.stride, self.dilation)
+            gx = np.ascontiguousarray(gxp[:, top : top + self.xshape[2], left : left + self.xshape[3]].transpose(3, 0, 1, 2))
         elif need[0]:
             g2 = grad.transpose(1, 0, 2, 3).reshape(g, og, n * ho * wo)
             gcols = _gemm(self.wm.transpose(0, 2, 1), g2)
@@ -201,8 +231,7 @@ class Conv2d(Function):
             # (G, C/G*kh*kw, N*Ho*Wo) -> (C, N, kh, kw, Ho, Wo) for col2im into a (C, N, Hp, Wp) buffer.
             cols6 = gcols.reshape(c, kh, kw, n, ho, wo).transpose(0, 3, 1, 2, 4, 5)
             gxp = _col2im(cols6, (c, n, hp, wp), self.stride, self.dilation)
-            t, _, left, _ = self.pads
-            gx = np.ascontiguousarray(gxp[:, :, t : t + self.xshape[2], left : left + self.xshape[3]].transpose(1, 0, 2, 3))
+            gx = np.ascontiguousarray(gxp[:, :, top : top + self.xshape[2], left : left + self.xshape[3]].transpose(1, 0, 2, 3))
         if need[1] and g == 1:  # columns in the per-image layout of forward
             gw = _batched_weight_grad(grad.reshape(n, o, ho * wo), self.cols).reshape(self.wshape)
         elif need[1]:
@@ -316,13 +345,21 @@ class ConvTranspose2d(Function):
             max((size - 1) * s + d * (k - 1) + 1, p + o)
             for size, s, d, k, p, o in zip((h, wd), stride, dilation, (kh, kw), padding, out_size)
         )
-        x2 = x.transpose(1, 0, 2, 3).reshape(g, cin // g, n * h * wd)
         wm = w.reshape(g, cin // g, cog * kh * kw)
-        cols = _gemm(wm.transpose(0, 2, 1), x2)  # (G, Cout/G*kh*kw, N*H*W)
-        cols6 = cols.reshape(cout, kh, kw, n, h, wd).transpose(0, 3, 1, 2, 4, 5)
-        outf = _col2im(cols6, (cout, n) + full, stride, dilation)
         p0, p1 = padding
-        out = outf[:, :, p0 : p0 + out_size[0], p1 : p1 + out_size[1]].transpose(1, 0, 2, 3)
+        # The columns' (N, H, W) order: batch innermost where that col2im measured faster.
+        self.batch_last = _batch_last_col2im_pays((kh, kw), stride, (h, wd))
+        if self.batch_last:
+            x2 = x.transpose(1, 2, 3, 0).reshape(g, cin // g, h * wd * n)
+            cols = _gemm(wm.transpose(0, 2, 1), x2)  # (G, Cout/G*kh*kw, H*W*N)
+            outf = _col2im_batch_last(cols.reshape(cout, kh, kw, h, wd, n), (cout,) + full + (n,), stride, dilation)
+            out = outf[:, p0 : p0 + out_size[0], p1 : p1 + out_size[1]].transpose(3, 0, 1, 2)
+        else:
+            x2 = x.transpose(1, 0, 2, 3).reshape(g, cin // g, n * h * wd)
+            cols = _gemm(wm.transpose(0, 2, 1), x2)  # (G, Cout/G*kh*kw, N*H*W)
+            cols6 = cols.reshape(cout, kh, kw, n, h, wd).transpose(0, 3, 1, 2, 4, 5)
+            outf = _col2im(cols6, (cout, n) + full, stride, dilation)
+            out = outf[:, :, p0 : p0 + out_size[0], p1 : p1 + out_size[1]].transpose(1, 0, 2, 3)
         out = np.ascontiguousarray(out)
         if b is not None:
             out += b.reshape(1, cout, 1, 1)
@@ -337,13 +374,26 @@ class ConvTranspose2d(Function):
         g = self.wm.shape[0]
         kh, kw = self.wshape[2:]
         p0, p1 = self.padding
-        gfull = np.zeros((n, grad.shape[1]) + self.full, dtype=grad.dtype)
-        gfull[:, :, p0 : p0 + grad.shape[2], p1 : p1 + grad.shape[3]] = grad
-        win = _windows(gfull, (kh, kw), self.stride, self.dilation, (h, wd))
-        gcols = win.transpose(1, 2, 3, 0, 4, 5).reshape(g, grad.shape[1] * kh * kw // g, n * h * wd)
+        cout = grad.shape[1]
+        # Columns in the order forward gave x2: (Cout, kh, kw, H, W, N) from a (Cout, Hf, Wf, N)
+        # padded gradient, or (Cout, kh, kw, N, H, W) from an (N, Cout, Hf, Wf) one.
+        if self.batch_last:
+            gfull = np.zeros((cout,) + self.full + (n,), dtype=grad.dtype)
+            gfull[:, p0 : p0 + grad.shape[2], p1 : p1 + grad.shape[3]] = grad.transpose(1, 2, 3, 0)
+            win = _windows(gfull.transpose(0, 3, 1, 2), (kh, kw), self.stride, self.dilation, (h, wd))
+            win = win.transpose(0, 2, 3, 4, 5, 1)
+        else:
+            gfull = np.zeros((n, cout) + self.full, dtype=grad.dtype)
+            gfull[:, :, p0 : p0 + grad.shape[2], p1 : p1 + grad.shape[3]] = grad
+            win = _windows(gfull, (kh, kw), self.stride, self.dilation, (h, wd)).transpose(1, 2, 3, 0, 4, 5)
+        gcols = win.reshape(g, cout * kh * kw // g, n * h * wd)
         gx = gw = None
         if need[0]:
-            gx = _gemm(self.wm, gcols).reshape(cin, n, h, wd).transpose(1, 0, 2, 3)
+            gx = _gemm(self.wm, gcols)
+            if self.batch_last:
+                gx = gx.reshape(cin, h, wd, n).transpose(3, 0, 1, 2)
+            else:
+                gx = gx.reshape(cin, n, h, wd).transpose(1, 0, 2, 3)
             gx = np.ascontiguousarray(gx)
         if need[1]:
             gw = _gemm(self.x2, gcols.transpose(0, 2, 1)).reshape(self.wshape)
