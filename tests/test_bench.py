@@ -54,6 +54,67 @@ def test_import_tunes_malloc_by_default_unless_disabled(env, expected):
     assert out.stdout.strip() == str(expected and glibc)
 
 
+_SPIN_PROBE = """
+import ctypes, numpy as np
+import deepling.runtime as r
+from deepling import threadpool
+lib = threadpool.numpy_openblas()
+fns = threadpool._blas_functions()
+if lib is None or not fns:
+    print("no-openblas")
+else:
+    lib.openblas_thread_timeout.restype = ctypes.c_int
+    a = np.arange(64 * 64, dtype=np.float32).reshape(64, 64) / 4096
+    ok = np.allclose(a @ a, np.dot(a.astype(np.float64), a.astype(np.float64)), rtol=1e-5)
+    import os
+    print(r.blas_spin_shortened_at_import, lib.openblas_thread_timeout(), int(fns[0]()),
+          os.environ.get("OPENBLAS_THREAD_TIMEOUT"), ok)
+"""
+
+
+@pytest.mark.parametrize("timeout", [None, "20"])
+def test_import_shortens_openblas_spin_unless_the_user_set_it(timeout):
+    import os
+    import subprocess
+    import sys
+
+    environ = {k: v for k, v in os.environ.items() if k != "OPENBLAS_THREAD_TIMEOUT"}
+    environ["OPENBLAS_NUM_THREADS"] = "2"
+    if timeout is not None:
+        environ["OPENBLAS_THREAD_TIMEOUT"] = timeout
+    out = subprocess.run([sys.executable, "-c", _SPIN_PROBE], capture_output=True, text=True, env=environ,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    if out.stdout.strip() == "no-openblas":
+        pytest.skip("NumPy's BLAS is not a pthreads OpenBLAS")
+    applied, seen, threads, env_after, gemm_ok = out.stdout.split()
+    # Applied at import: OpenBLAS reads 16, keeps its 2 threads, and the variable is not left set.
+    # Set by the user: OpenBLAS's own reading of it stands and deepling changes nothing.
+    assert (applied, seen, threads, env_after) == (("True", "16", "2", "None") if timeout is None
+                                                   else ("False", timeout, "2", timeout))
+    assert gemm_ok == "True"
+
+
+def test_shorten_blas_spin_keeps_the_thread_count_and_results():
+    from deepling import runtime, threadpool
+
+    fns = threadpool._blas_functions()
+    if not fns:
+        pytest.skip("NumPy's BLAS is not a pthreads OpenBLAS")
+    get, put = fns
+    before = int(get())
+    a = np.random.default_rng(0).standard_normal((200, 300), dtype=np.float32)
+    want = a @ a.T
+    try:
+        for n in (1, 2):
+            put(n)
+            assert runtime.shorten_blas_spin() is True
+            assert int(get()) == n
+            np.testing.assert_allclose(a @ a.T, want, rtol=1e-5, atol=1e-4)
+    finally:
+        put(before)
+
+
 def test_leaf_grads_never_alias_each_other_or_the_seed():
     # Add hands the same array to both inputs; each leaf must end up with its own gradient.
     a = dl.tensor(np.ones(3, dtype=np.float32), requires_grad=True)

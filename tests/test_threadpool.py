@@ -104,7 +104,7 @@ def test_a_nested_split_runs_serially_inside_its_chunk(split_everything):
 def test_gemm_splits_run_the_blas_on_one_thread_and_restore_it(split_everything):
     fns = threadpool._blas_functions()
     if not fns:
-        pytest.skip("needs a pthreads OpenBLAS found through threadpoolctl")
+        pytest.skip("needs NumPy's BLAS to be a pthreads OpenBLAS")
     get, put = fns
     before = int(get())
     put(2)

@@ -14,9 +14,9 @@ pool was first used (so ``OPENBLAS_NUM_THREADS=1`` / ``OMP_NUM_THREADS=1`` give 
 
 Never oversubscribe: a split that runs GEMMs in its chunks (``flops=``) first sets the BLAS to one
 thread and restores it afterwards (OpenBLAS's thread count is process-wide; its setter is a
-microsecond call found through threadpoolctl). When the BLAS cannot be limited that way (no
-threadpoolctl, or a BLAS other than pthreads OpenBLAS) and it runs more than one thread, GEMM
-splits run serially and the BLAS keeps the cores.
+microsecond call, found in NumPy's OpenBLAS through ctypes). When the BLAS cannot be limited that
+way (a BLAS other than pthreads OpenBLAS) and it runs more than one thread, GEMM splits run
+serially and the BLAS keeps the cores.
 
 One split runs at a time: a nested call (a chunk that splits again) or a call from another thread
 while a split is running runs serially in its caller. After ``fork`` the child starts a new pool on
@@ -26,6 +26,7 @@ call would do on its rows.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import queue
 import threading
@@ -44,6 +45,7 @@ _workers: list[queue.SimpleQueue] = []
 _done: queue.SimpleQueue = queue.SimpleQueue()
 _busy = threading.Lock()  # held by the thread whose split is running
 _blas: Any = None  # (get, set) ctypes functions of NumPy's OpenBLAS, () when unavailable
+_openblas: Any = None  # NumPy's OpenBLAS (ctypes.CDLL), False when there is none
 
 
 def _cpu_count() -> int:
@@ -53,28 +55,67 @@ def _cpu_count() -> int:
         return os.cpu_count() or 1
 
 
+def _symbol(lib: Any, name: str) -> Any:
+    """``lib``'s function ``name`` under any of OpenBLAS's build prefixes/suffixes, or None."""
+    for pre in ("", "scipy_"):
+        for suf in ("", "64_", "_64"):
+            fn = getattr(lib, f"{pre}{name}{suf}", None)
+            if fn is not None:
+                return fn
+    return None
+
+
+def _mapped_openblas() -> list[str]:
+    """Paths of the OpenBLAS libraries mapped into this process, NumPy's own first (Linux only)."""
+    try:
+        with open("/proc/self/maps") as f:
+            paths = {line.split(None, 5)[-1].strip() for line in f if "openblas" in line.lower()}
+    except OSError:
+        return []
+    paths = {p for p in paths if p.startswith("/") and ".so" in os.path.basename(p)}
+    return sorted(paths, key=lambda p: "numpy" not in p)
+
+
+def numpy_openblas() -> Any:
+    """NumPy's OpenBLAS as a ``ctypes.CDLL`` (found in the process's mappings, else through
+    threadpoolctl), or None when NumPy's BLAS is not OpenBLAS or cannot be loaded."""
+    global _openblas
+    if _openblas is None:
+        _openblas = False
+        import numpy  # noqa: F401  (maps NumPy's BLAS)
+
+        paths = _mapped_openblas()
+        if not paths:
+            try:
+                from threadpoolctl import ThreadpoolController
+            except ImportError:
+                return None
+            ctls = [c for c in ThreadpoolController().lib_controllers if c.internal_api == "openblas"]
+            paths = sorted((c.filepath for c in ctls), key=lambda p: "numpy" not in p)
+        for path in paths[:1]:
+            try:
+                _openblas = ctypes.CDLL(path)  # already loaded: the same handle, nothing re-initialized
+            except OSError:
+                pass
+    return _openblas or None
+
+
 def _blas_functions() -> Any:
     """``(get_num_threads, set_num_threads)`` of NumPy's pthreads OpenBLAS, or () if not found."""
     global _blas
     if _blas is None:
         _blas = ()
-        try:
-            from threadpoolctl import ThreadpoolController
-        except ImportError:
+        lib = numpy_openblas()
+        if lib is None:
             return _blas
-        ctls = [c for c in ThreadpoolController().lib_controllers if c.internal_api == "openblas"]
-        ctls.sort(key=lambda c: "numpy" not in c.filepath)  # NumPy's own first (torch may bring another)
-        for c in ctls[:1]:
-            if getattr(c, "threading_layer", "") != "pthreads":
-                break  # an OpenMP OpenBLAS limits per thread through omp_*: not handled here
-            for pre in ("", "scipy_"):
-                for suf in ("", "64_", "_64"):
-                    get = getattr(c.dynlib, f"{pre}openblas_get_num_threads{suf}", None)
-                    put = getattr(c.dynlib, f"{pre}openblas_set_num_threads{suf}", None)
-                    if get is not None and put is not None:
-                        get.restype = int
-                        _blas = (get, put)
-                        return _blas
+        parallel = _symbol(lib, "openblas_get_parallel")
+        get = _symbol(lib, "openblas_get_num_threads")
+        put = _symbol(lib, "openblas_set_num_threads")
+        # 1 = pthreads; an OpenMP OpenBLAS (2) limits per thread through omp_*: not handled here.
+        if parallel is not None and get is not None and put is not None:
+            parallel.restype = get.restype = ctypes.c_int
+            if int(parallel()) == 1:
+                _blas = (get, put)
     return _blas
 
 
