@@ -44,34 +44,24 @@ def _windows(xp: np.ndarray, k: tuple[int, int], s: tuple[int, int], d: tuple[in
     )
 
 
-def _col2im(cols: np.ndarray, shape: tuple[int, ...], s: tuple[int, int], d: tuple[int, int]) -> np.ndarray:
+def _col2im(cols: np.ndarray, shape: tuple[int, ...], s: tuple[int, int], d: tuple[int, int],
+            batch_last: bool = False) -> np.ndarray:
     """Adjoint of ``_windows``: sum cols (P, Q, kh, kw, Ho, Wo) into a zero array of ``shape`` (P, Q, Hp, Wp).
 
-    One strided slice-add per kernel offset: overlapping windows accumulate correctly.
+    One strided slice-add per kernel offset: overlapping windows accumulate correctly. With
+    ``batch_last`` the layouts are cols (P, kh, kw, Ho, Wo, Q) and ``shape`` (P, Hp, Wp, Q): each
+    slice-add then runs over rows of Wo*Q (stride 1) or Q elements instead of Wo, and on small maps
+    NumPy's per-row cost, not the adds, dominates the plain layout.
     """
     out = np.zeros(shape, dtype=cols.dtype)
-    kh, kw, ho, wo = cols.shape[2:]
+    lead = (slice(None),) * (1 if batch_last else 2)
+    kh, kw, ho, wo = cols.shape[len(lead) : len(lead) + 4]
     for i in range(kh):
         hi = i * d[0]
         for j in range(kw):
             wj = j * d[1]
-            out[:, :, hi : hi + s[0] * (ho - 1) + 1 : s[0], wj : wj + s[1] * (wo - 1) + 1 : s[1]] += cols[:, :, i, j]
-    return out
-
-
-def _col2im_batch_last(cols: np.ndarray, shape: tuple[int, ...], s: tuple[int, int], d: tuple[int, int]) -> np.ndarray:
-    """``_col2im`` with the batch innermost: cols (P, kh, kw, Ho, Wo, Q) into zeros of ``shape`` (P, Hp, Wp, Q).
-
-    Each slice-add then runs over rows of Wo*Q (stride 1) or Q elements instead of Wo: on small maps
-    NumPy's per-row cost, not the adds, dominates the (P, Q, ..., Ho, Wo) layout.
-    """
-    out = np.zeros(shape, dtype=cols.dtype)
-    kh, kw, ho, wo = cols.shape[1:5]
-    for i in range(kh):
-        hi = i * d[0]
-        for j in range(kw):
-            wj = j * d[1]
-            out[:, hi : hi + s[0] * (ho - 1) + 1 : s[0], wj : wj + s[1] * (wo - 1) + 1 : s[1]] += cols[:, i, j]
+            rows = slice(hi, hi + s[0] * (ho - 1) + 1, s[0])
+            out[lead + (rows, slice(wj, wj + s[1] * (wo - 1) + 1, s[1]))] += cols[lead + (i, j)]
     return out
 
 
@@ -221,8 +211,8 @@ class Conv2d(Function):
             # Columns ordered (C/G*kh*kw, Ho*Wo*N): col2im into (C, Hp, Wp, N), batch innermost.
             gl = grad.transpose(1, 2, 3, 0).reshape(g, og, ho * wo * n)
             gcols = _gemm(self.wm.transpose(0, 2, 1), gl)
-            gxp = _col2im_batch_last(gcols.reshape(c, kh, kw, ho, wo, n), (c,) + self.xpshape[2:] + (n,),
-                                     self.stride, self.dilation)
+            gxp = _col2im(gcols.reshape(c, kh, kw, ho, wo, n), (c,) + self.xpshape[2:] + (n,),
+                          self.stride, self.dilation, batch_last=True)
             gx = np.ascontiguousarray(gxp[:, top : top + self.xshape[2], left : left + self.xshape[3]].transpose(3, 0, 1, 2))
         elif need[0]:
             g2 = grad.transpose(1, 0, 2, 3).reshape(g, og, n * ho * wo)
@@ -352,7 +342,8 @@ class ConvTranspose2d(Function):
         if self.batch_last:
             x2 = x.transpose(1, 2, 3, 0).reshape(g, cin // g, h * wd * n)
             cols = _gemm(wm.transpose(0, 2, 1), x2)  # (G, Cout/G*kh*kw, H*W*N)
-            outf = _col2im_batch_last(cols.reshape(cout, kh, kw, h, wd, n), (cout,) + full + (n,), stride, dilation)
+            outf = _col2im(cols.reshape(cout, kh, kw, h, wd, n), (cout,) + full + (n,), stride, dilation,
+                           batch_last=True)
             out = outf[:, p0 : p0 + out_size[0], p1 : p1 + out_size[1]].transpose(3, 0, 1, 2)
         else:
             x2 = x.transpose(1, 0, 2, 3).reshape(g, cin // g, n * h * wd)
