@@ -88,17 +88,20 @@ def _tune_malloc_at_import() -> bool:
 malloc_tuned_at_import: bool = _tune_malloc_at_import()
 
 
-def shorten_blas_spin(log2_cycles: int = 16) -> bool:
+def shorten_blas_spin(log2_cycles: int = 20) -> bool:
     """Let OpenBLAS's idle worker threads sleep after ``2**log2_cycles`` cycles of spinning.
 
     After each multi-threaded call OpenBLAS's workers spin for ``2**28`` cycles (about 0.1 s) waiting
     for the next one. On a machine with as many cores as threads the spinning worker holds a core,
-    so the intra-op pool's next split, which runs outside BLAS, gets half a core per thread
-    (measured on 2 cores: a ReLU over 2**21 floats split in two took 940 us right after a GEMM and
-    650 us with ``2**16``). This is OpenBLAS's ``OPENBLAS_THREAD_TIMEOUT`` (clamped by OpenBLAS to
-    4..30), applied to NumPy's already loaded OpenBLAS: its environment is read again and its
-    threads restarted. Returns True when applied; False for another BLAS, a non-pthreads OpenBLAS or
-    one without those entry points (then nothing changes).
+    so the intra-op pool's next split, which runs outside BLAS, gets half a core per thread. ``2**20``
+    cycles (0.4 ms at 2.6 GHz) is long enough to bridge the gaps between an LSTM's per-step GEMMs,
+    short enough to free the core for a convnet's splits. Measured on 2 cores, 2 threads, fresh
+    processes (benchmarks/README.md, issue 18, lever 11): cnn_bn 233 -> 198 ms, resnet20 271 -> 231,
+    lenet 10.7 -> 9.2, lstm 67.2 -> 67.7 (``2**16``: 83.9, each sleeping worker woken per GEMM).
+    This is OpenBLAS's ``OPENBLAS_THREAD_TIMEOUT`` (clamped by OpenBLAS to 4..30), applied to NumPy's
+    already loaded OpenBLAS: its environment is read again and its threads restarted. Returns True
+    when applied; False for another BLAS, a non-pthreads OpenBLAS or one without those entry points
+    (then nothing changes).
     """
     lib = threadpool.numpy_openblas()
     if lib is None or not threadpool._blas_functions():

@@ -37,7 +37,8 @@ __all__ = ["get_threads", "set_threads", "parallel_for", "elementwise", "chunks"
 # A chunk must carry at least this much work to be worth a dispatch (~40 us on a 2-core VM to wake a
 # worker and collect its result): an elementwise pass over MIN_ELEMENTS float32 values, or MIN_FLOPS
 # of GEMM. Measured (benchmarks/README.md, issue 18, lever 11): a product of two float32 arrays split
-# in two after a GEMM is 0.95x of serial at 1.6M values touched, 1.44x at 3.1M, 1.69x at 6.3M.
+# in two right after a GEMM, OpenBLAS's spin cut to 2^16 cycles, is 0.95x of serial at 1.6M values
+# touched, 1.44x at 3.1M, 1.69x at 6.3M.
 MIN_ELEMENTS = 1 << 20
 MIN_FLOPS = 4_000_000
 
