@@ -6,9 +6,11 @@ is installed otherwise, so the engine pays nothing when not profiling):
 - every ``Function`` subclass's ``forward`` and ``backward`` (exclusive time, grouped by the module
   that defines the op: ``deepling.ops.conv`` -> ``conv``);
 - the BLAS entry points the ops call through the ``numpy`` module (``np.matmul``, ``np.dot``,
-  ``np.einsum``, ``np.tensordot``), charged to the op family that called them (the ``@`` operator
+  ``np.tensordot``, and ``np.einsum`` when called with ``optimize=`` true, the only way it reaches
+  BLAS; a plain einsum is NumPy's own C loop and stays in its op's time), charged to the op family
+  that called them (the ``@`` operator
   is not visible and counts as that op's non-BLAS NumPy time, so the kernels call ``np.matmul``);
-  the GEMM calls among them (``matmul``, ``dot``, ``tensordot``; ``einsum`` serves reductions)
+  the GEMM calls among them (``matmul``, ``dot``, ``tensordot``; an optimized ``einsum`` is not counted)
   also count their FLOPs from the operands' shapes (``gemm_flops``), which gives the step's GEMM
   share and the GEMMs' achieved GFLOP/s (``limit_summary``), convolutions included (their im2col
   and Winograd products are ``np.matmul`` calls);
@@ -33,6 +35,12 @@ import deepling.autograd as ag
 
 _BLAS_NAMES = ("matmul", "dot", "einsum", "tensordot")
 _GEMM_NAMES = ("matmul", "dot", "tensordot")  # einsum here is used for reductions, not products
+
+
+def _einsum_uses_blas(args: tuple, kwargs: dict) -> bool:
+    """Whether an ``np.einsum`` call can reach BLAS: only with ``optimize`` true (NumPy's default is
+    False, which runs its own C loop, e.g. the row sums of the norms)."""
+    return bool(kwargs.get("optimize", False))
 
 
 def gemm_flops(name: str, args: tuple, kwargs: dict) -> float:
@@ -95,6 +103,8 @@ class _Timer:
         gemm = name in _GEMM_NAMES
 
         def timed(*args: Any, **kwargs: Any) -> Any:
+            if name == "einsum" and not _einsum_uses_blas(args, kwargs):
+                return fn(*args, **kwargs)  # not BLAS: the calling op's own time
             blas = kind == "blas"
             if blas:
                 if timer.blas_depth:  # tensordot calls dot: count the outer call only

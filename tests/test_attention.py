@@ -115,6 +115,80 @@ def test_packed_self_attention_matches_split_heads():
     check_grad(lambda x, m: packed_self_attention(x, H, attn_mask=m), [(2, 4, 6), (4, 4)])
 
 
+def _torch_packed(H, **kw):
+    def fn(x, *mask):
+        N, T, E3 = x.shape
+        q, k, v = (t.reshape(N, T, H, -1).transpose(1, 2) for t in x.chunk(3, dim=-1))
+        m = mask[0] if mask else kw.pop("attn_mask", None)
+        return TF.scaled_dot_product_attention(q, k, v, attn_mask=m, **kw).transpose(1, 2).reshape(N, T, -1)
+    return fn
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_packed_self_attention_masks_match_torch(dtype):
+    # The keys-first kernel on views of the packed projection, for every kind of mask.
+    H, bool_mask = 2, np.random.default_rng(4).random((5, 5)) > 0.5
+    bool_mask[3] = False  # a query with no keys: zero weights
+    check_op(_torch_packed(H), [(3, 5, 12)], lambda x: packed_self_attention(x, H), dtype=dtype)
+    check_op(_torch_packed(H, is_causal=True), [(3, 5, 12)], lambda x: packed_self_attention(x, H, is_causal=True),
+             dtype=dtype)
+    check_op(_torch_packed(H, attn_mask=torch.tensor(bool_mask)), [(3, 5, 12)],
+             lambda x: packed_self_attention(x, H, attn_mask=dl.tensor(bool_mask)), dtype=dtype)
+    check_op(_torch_packed(H), [(3, 5, 12), (3, 1, 5, 5)], lambda x, m: packed_self_attention(x, H, attn_mask=m),
+             dtype=dtype)
+
+
+def test_packed_self_attention_gradchecks():
+    bool_mask = dl.tensor(np.tri(4, 4, dtype=bool)[::-1].copy())
+    check_grad(lambda x: packed_self_attention(x, 2, is_causal=True), [(2, 4, 6)])
+    check_grad(lambda x: packed_self_attention(x, 2, attn_mask=bool_mask), [(2, 4, 6)])
+    check_grad(lambda x: packed_self_attention(x, 2), [(2, 4, 6)])
+
+    def dropped(x):
+        dl.manual_seed(7)
+        return packed_self_attention(x, 2, is_causal=True, dropout_p=0.3)
+
+    check_grad(dropped, [(2, 4, 6)])
+
+
+@pytest.mark.parametrize("L,S", [(4, 6), (6, 4)])
+def test_sdpa_causal_unequal_lengths_gradcheck_and_top_left(L, S):
+    # is_causal with L != S: query i sees keys j <= i (PyTorch's top-left alignment), float64 both ways.
+    shapes = [(2, L, 3), (2, S, 3), (2, S, 2)]
+    check_grad(lambda q, k, v: F.scaled_dot_product_attention(q, k, v, is_causal=True), shapes)
+    check_op(lambda q, k, v: TF.scaled_dot_product_attention(q, k, v, is_causal=True), shapes,
+             lambda q, k, v: F.scaled_dot_product_attention(q, k, v, is_causal=True), dtype=np.float64,
+             atol=1e-10, rtol=1e-8)
+
+
+def test_sdpa_float64_float_mask_matches_torch():
+    check_op(lambda q, k, v, m: TF.scaled_dot_product_attention(q, k, v, attn_mask=m), SHAPES[0] + [(3, 5, 6)],
+             lambda q, k, v, m: F.scaled_dot_product_attention(q, k, v, attn_mask=m), dtype=np.float64,
+             atol=1e-10, rtol=1e-8)
+
+
+@pytest.mark.parametrize("opts", [{}, {"is_causal": True}, {"dropout_p": 0.5}])
+def test_sdpa_and_packed_empty_batch(opts):
+    q, k, v = (dl.zeros(0, 2, n, 4, requires_grad=True) for n in (5, 6, 6))
+    y = F.scaled_dot_product_attention(q, k, v, **opts)
+    assert y.shape == (0, 2, 5, 4)
+    y.sum().backward()
+    assert q.grad.shape == q.shape and k.grad.shape == k.shape and v.grad.shape == v.shape
+    x = dl.zeros(0, 5, 12, requires_grad=True)
+    z = packed_self_attention(x, 2, **opts)
+    assert z.shape == (0, 5, 4)
+    z.sum().backward()
+    assert x.grad.shape == x.shape
+
+
+def test_causal_bias_is_cached_and_read_only():
+    from deepling.ops.attention import _causal_bias_t
+
+    b = _causal_bias_t(3, 4, np.dtype(np.float32))
+    assert b is _causal_bias_t(3, 4, np.dtype(np.float32)) and not b.flags.writeable
+    np.testing.assert_array_equal(np.isfinite(b), np.tri(4, 3, dtype=bool).T)  # key j visible to query i iff j <= i
+
+
 def test_attention_weights_gradcheck():
     check_grad(lambda q, k, m: attention_weights(q, k, m), [(2, 4, 3), (2, 5, 3), (4, 5)])
     check_grad(lambda q, k: attention_weights(q, k, is_causal=True), [(2, 4, 3), (2, 4, 3)])

@@ -258,3 +258,18 @@ def test_counted_dense_flops_match_the_analytic_count(suite):
     w = suite.WORKLOADS["mlp"]
     steppers, _ = suite._build_pair(w)
     assert count_gemm_flops(steppers["deepling"]) == w.flops
+
+
+def test_profile_charges_plain_einsum_to_its_op_not_blas(suite):
+    # LayerNorm's row sums are plain np.einsum calls (NumPy's own loop, no BLAS): the profile must count
+    # them in the norm op's forward/backward time, and show no BLAS time for a step made of LayerNorm only.
+    from benchmarks.opprofile import profile_steps
+
+    x = dl.tensor(np.random.default_rng(0).standard_normal((64, 32), dtype=np.float32), requires_grad=True)
+
+    def step():
+        dl.nn.functional.layer_norm(x, (32,)).sum().backward()
+
+    p = profile_steps(step, 3, 0.0)
+    assert "norm|forward" in p["parts_ms"] and "norm|backward" in p["parts_ms"]
+    assert not any(key.endswith("|blas") for key in p["parts_ms"])

@@ -180,6 +180,23 @@ def test_attention_equals_split_and_unsplit(monkeypatch):
     _assert_split_equals_serial(run, monkeypatch)
 
 
+@pytest.mark.parametrize("opts", [{}, {"is_causal": True, "dropout_p": 0.3}])
+def test_packed_attention_equals_split_and_unsplit(monkeypatch, opts):
+    # The whole attention op (GEMMs and softmax passes) runs on slices of the batch in the pool.
+    from deepling.ops.attention import packed_self_attention
+
+    xa = np.random.default_rng(5).standard_normal((5, 6, 12), dtype=np.float32)
+
+    def run():
+        dl.manual_seed(2)
+        x = dl.tensor(xa, requires_grad=True)
+        y = packed_self_attention(x, 2, **opts)
+        (y * y).sum().backward()
+        return y.detach().numpy(), x.grad.numpy()
+
+    _assert_split_equals_serial(run, monkeypatch)
+
+
 def test_relu_batch_norm_and_max_pool_equal_split_and_unsplit(monkeypatch):
     rng = np.random.default_rng(4)
     xa, za = (rng.standard_normal((6, 5, 8, 8), dtype=np.float32) for _ in range(2))

@@ -246,7 +246,7 @@ class Gelu(Function):
     def forward(self, x: np.ndarray, approximate: str) -> np.ndarray:
         self.x, self.approximate = x, approximate
         if approximate == "tanh":
-            out, self.th = kernels.gelu_tanh(x)
+            out, self.s = kernels.gelu_tanh(x)
             return out
         self.cdf = 0.5 * (1 + _erf(x * _INV_SQRT_2))
         return x * self.cdf
@@ -255,9 +255,7 @@ class Gelu(Function):
     def backward(self, g: np.ndarray) -> np.ndarray:
         x = self.x
         if self.approximate == "tanh":
-            d = kernels.gelu_tanh_grad(x, self.th)
-            d *= g
-            return d
+            return kernels.gelu_tanh_grad_mul(g, x, self.s)
         return g * (self.cdf + x * _INV_SQRT_2PI * np.exp(-0.5 * x * x))
 
 

@@ -3,10 +3,12 @@
 Forward: S = scale * Q K^T (+ mask), P = softmax(S) over keys, O = dropout(P) V.
 Backward (closed form): dV = P'^T dO, dP' = dO V^T, dS = P * (dP - rowsum(dP * P)),
 dQ = scale * dS K, dK = scale * dS^T Q. All heads and batch items run in the same batched GEMMs.
+The kernels hold the scores keys-first, S^T (..., S, L): see ``attention_forward``.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -27,6 +29,18 @@ def _causal(L: int, S: int) -> np.ndarray:
     return np.tri(L, S, dtype=bool)
 
 
+@functools.lru_cache(maxsize=64)
+def _causal_bias_t(S: int, L: int, dtype: np.dtype) -> np.ndarray:
+    """Read-only additive causal bias in the keys-first layout (S, L): 0 where key j <= query i, else -inf.
+
+    Cached per shape and dtype: adding it is one pass over the scores, where building a boolean mask
+    and selecting with ``np.where`` each call costs an allocation and two passes.
+    """
+    bias = np.where(_causal(L, S).T, 0, -np.inf).astype(dtype)
+    bias.flags.writeable = False
+    return bias
+
+
 def _softmax_masked(s: np.ndarray, mask: np.ndarray | None, is_causal: bool) -> np.ndarray:
     """Stable softmax over the last axis of the scores ``s`` (overwritten) after masking.
 
@@ -39,40 +53,92 @@ def _softmax_masked(s: np.ndarray, mask: np.ndarray | None, is_causal: bool) -> 
     return kernels.softmax(s, -1, out=s, masked_rows_zero=True)
 
 
+def _softmax_keys_first(st: np.ndarray, mask: np.ndarray | None, is_causal: bool) -> np.ndarray:
+    """P^T from scores S^T (..., S, L) (overwritten when no broadcast widens them): softmax over the keys, axis -2.
+
+    With the keys on axis -2 the max and the sum over keys are elementwise passes along contiguous
+    query rows, which NumPy vectorizes; along a short last axis they run row by row (~2x slower).
+    ``mask`` is in the (..., L, S) orientation. A query whose keys are all masked gets zero weights
+    (PyTorch's safe softmax); a causal mask alone always leaves key 0, so that case skips the check.
+    """
+    S, L = st.shape[-2], st.shape[-1]
+    if is_causal:
+        st += _causal_bias_t(S, L, st.dtype)
+    if mask is not None:
+        mt = np.swapaxes(mask, -1, -2)
+        if mask.dtype == np.bool_:
+            st = np.where(mt, st, st.dtype.type(-np.inf))
+        elif np.broadcast_shapes(mt.shape, st.shape) == st.shape:
+            st += mt
+        else:
+            st = st + mt
+    m = st.max(axis=-2, keepdims=True)
+    if mask is not None:
+        m[~np.isfinite(m)] = 0  # all -inf: shift by 0 so that exp gives 0 rather than NaN
+    with np.errstate(invalid="ignore"):
+        st -= m
+        np.exp(st, out=st)
+        z = np.einsum("...sl->...l", st)[..., None, :]  # einsum: ~3x faster than sum for this reduction
+        if mask is not None:
+            z[z == 0] = 1
+        st /= z
+    return st
+
+
 def attention_forward(q: np.ndarray, k: np.ndarray, v: np.ndarray, mask: np.ndarray | None, scale: float,
-                      is_causal: bool, dropout_p: float) -> tuple[np.ndarray, dict[str, Any]]:
-    """Attention on arrays; returns the output and what ``attention_backward`` needs.
+                      is_causal: bool, dropout_p: float, out: np.ndarray | None = None
+                      ) -> tuple[np.ndarray, dict[str, Any]]:
+    """Attention on arrays; returns the output (written into ``out`` if given) and what
+    ``attention_backward`` needs.
 
     ``mask``: bool (True = take part) or float (added to the scores), broadcastable to (..., L, S).
     Rows whose keys are all masked give zero weights (PyTorch's safe softmax), not NaN.
+    q, k, v may be strided views (e.g. of a packed projection): each GEMM takes them as they are.
+
+    Keys-first layout: S^T = K (scale Q)^T is computed as (..., S, L), so that the softmax reduces
+    over axis -2 (see ``_softmax_keys_first``) and every GEMM is NN or TN (OpenBLAS runs these small
+    NT products ~2x slower than a transposing copy plus NN). O = (P^T)^T V.
     """
-    s = matmul_arrays(q, np.swapaxes(k, -1, -2))
-    s *= s.dtype.type(scale)
-    p = _softmax_masked(s, mask, is_causal)
+    dt = q.dtype.type
+    qt = np.multiply(np.swapaxes(q, -1, -2), dt(scale))  # (..., E, L), contiguous, scale folded in
+    pt = _softmax_keys_first(matmul_arrays(k, qt), mask, is_causal)
     keep = None
-    pd = p
+    pdt = pt
     if dropout_p > 0:
-        keep = numpy_rng().random(p.shape, dtype=np.float32) >= dropout_p
-        pd = p * (keep * p.dtype.type(1.0 / (1.0 - dropout_p)))
-    out = matmul_arrays(pd, v)
-    return out, {"q": q, "k": k, "v": v, "p": p, "pd": pd, "keep": keep, "scale": scale, "dropout_p": dropout_p}
+        # drawn in the (..., L, S) orientation, so that a seed drops the same weights as before
+        shape = pt.shape[:-2] + (pt.shape[-1], pt.shape[-2])
+        keep = np.swapaxes(numpy_rng().random(shape, dtype=np.float32) >= dropout_p, -1, -2)
+        pdt = pt * (keep * dt(1.0 / (1.0 - dropout_p)))
+    out = matmul_arrays(np.swapaxes(pdt, -1, -2), v, out=out)
+    return out, {"q": q, "k": k, "v": v, "pt": pt, "pdt": pdt, "keep": keep, "scale": scale, "dropout_p": dropout_p}
 
 
-def attention_backward(g: np.ndarray, saved: dict[str, Any], need: tuple[bool, ...] = (True, True, True, True)) -> tuple:
-    """Gradients (dq, dk, dv, dscores) of ``attention_forward``; dscores is the float mask's gradient."""
-    q, k, v, p, pd = saved["q"], saved["k"], saved["v"], saved["p"], saved["pd"]
-    dv = matmul_arrays(np.swapaxes(pd, -1, -2), g) if need[2] else None
-    dp = matmul_arrays(g, np.swapaxes(v, -1, -2))
+def attention_backward(g: np.ndarray, saved: dict[str, Any], need: tuple[bool, ...] = (True, True, True, True),
+                       outs: tuple[np.ndarray | None, ...] = (None, None, None)) -> tuple:
+    """Gradients (dq, dk, dv, dscores) of ``attention_forward``; dscores is the float mask's gradient.
+
+    Keys-first, with P' = dropout(P): dV = (P'^T) G, dP^T = V G^T, dS^T = P^T (dP^T - colsum(dP^T P^T)),
+    dQ = scale (dS^T)^T K, dK = scale dS^T Q. G^T is made by one transposing copy (which keeps the
+    product NN) that also carries ``scale``, unless the mask needs dS itself. ``outs``: arrays to
+    write dq, dk, dv into (or None each).
+    """
+    q, k, v, pt, pdt = saved["q"], saved["k"], saved["v"], saved["pt"], saved["pdt"]
+    scale = g.dtype.type(saved["scale"])
+    dv = matmul_arrays(pdt, g, out=outs[2]) if need[2] else None
+    pre = g.dtype.type(1) if need[3] else scale  # the factor dS^T carries from here on
+    gt = np.multiply(np.swapaxes(g, -1, -2), pre)  # (..., Ev, L)
+    dst = matmul_arrays(v, gt)
     if saved["keep"] is not None:
-        dp *= saved["keep"] * dp.dtype.type(1.0 / (1.0 - saved["dropout_p"]))
-    # softmax backward: dS = P * (dP - sum_j dP_j P_j)
-    ds = dp
-    ds -= (dp * p).sum(axis=-1, keepdims=True)
-    ds *= p
-    dmask = ds if need[3] else None
-    scale = ds.dtype.type(saved["scale"])
-    dq = matmul_arrays(ds, k) * scale if need[0] else None
-    dk = matmul_arrays(np.swapaxes(ds, -1, -2), q) * scale if need[1] else None
+        dst *= saved["keep"] * dst.dtype.type(1.0 / (1.0 - saved["dropout_p"]))
+    dst -= np.einsum("...sl,...sl->...l", dst, pt)[..., None, :]
+    dst *= pt
+    dmask = np.swapaxes(dst, -1, -2) if need[3] else None
+    dq = matmul_arrays(np.swapaxes(dst, -1, -2), k, out=outs[0]) if need[0] else None
+    dk = matmul_arrays(dst, q, out=outs[1]) if need[1] else None
+    if need[3]:
+        for d in (dq, dk):
+            if d is not None:
+                d *= scale
     return dq, dk, dv, dmask
 
 
@@ -205,22 +271,22 @@ class PackedSelfAttention(Function):
         E = E3 // 3
         hd = E // num_heads
         heads = qkv.reshape(N, T, 3, num_heads, hd).transpose(2, 0, 3, 1, 4)  # (3, N, H, T, hd)
-        q, k, v = (np.ascontiguousarray(heads[i]) for i in range(3))
-        out, saved = attention_forward(q, k, v, mask, 1.0 / math.sqrt(hd), is_causal, dropout_p)
+        q, k, v = heads  # views: the GEMMs read the packed rows with their stride, no copies
+        out = np.empty((N, T, num_heads, hd), dtype=qkv.dtype)  # the heads' GEMMs write it in (N, T, E) order
+        _, saved = attention_forward(q, k, v, mask, 1.0 / math.sqrt(hd), is_causal, dropout_p, out=out.transpose(0, 2, 1, 3))
         if self.needs_input_grad:
             self.saved = saved
-        return out.transpose(0, 2, 1, 3).reshape(N, T, E)
+        return out.reshape(N, T, E)
 
     def backward(self, g: np.ndarray) -> tuple:
         N, T, E = g.shape
         q = self.saved["q"]
         H, hd = q.shape[1], q.shape[3]
-        gh = np.ascontiguousarray(g.reshape(N, T, H, hd).transpose(0, 2, 1, 3))
+        gh = g.reshape(N, T, H, hd).transpose(0, 2, 1, 3)  # a view, as the forward's q, k, v
         need = self.needs_input_grad
-        dq, dk, dv, dmask = attention_backward(gh, self.saved, (True, True, True, need[1]))
         dqkv = np.empty((N, T, 3, H, hd), dtype=g.dtype)
-        for i, d in enumerate((dq, dk, dv)):
-            dqkv[:, :, i] = d.transpose(0, 2, 1, 3)
+        slots = tuple(dqkv[:, :, i].transpose(0, 2, 1, 3) for i in range(3))  # (N, H, T, hd) views
+        dmask = attention_backward(gh, self.saved, (True, True, True, need[1]), outs=slots)[3]
         return dqkv.reshape(N, T, 3 * E), dmask
 
 

@@ -20,24 +20,27 @@ from deepling.tensor import Tensor
 __all__ = ["matmul", "mm", "bmm", "dot", "linear", "matmul_arrays"]
 
 
-def matmul_arrays(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def matmul_arrays(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """``np.matmul(a, b)`` for arrays of 2 or more dims, with the work arranged for the cores.
 
     A stack times one matrix, (..., n, k) @ (k, m), is one GEMM over the stack's rows when they are
     contiguous (NumPy would run one small GEMM per matrix of the stack). A stack times a stack is
     split along the result's leading batch axis over the CPU pool (``deepling.threadpool``): the
     same per-matrix GEMMs, a share on each core, where the BLAS would run them one by one.
+    ``out``: the result's array (of the broadcast shape; it may be a strided view, e.g. a slot of a
+    packed gradient, which saves the copy into it).
     """
-    if b.ndim == 2 and a.ndim > 2 and a.size and a.flags.c_contiguous:
+    if b.ndim == 2 and a.ndim > 2 and a.size and a.flags.c_contiguous and out is None:
         return np.matmul(a.reshape(-1, a.shape[-1]), b).reshape(a.shape[:-1] + b.shape[-1:])
     if a.ndim < 3 and b.ndim < 3:
-        return np.matmul(a, b)
+        return np.matmul(a, b, out=out)
     batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
     n, k, m = a.shape[-2], a.shape[-1], b.shape[-1]
     flops = 2.0 * math.prod(batch) * n * k * m
     if threadpool.chunks(batch[0], flops=flops) <= 1:
-        return np.matmul(a, b)
-    out = np.empty(batch + (n, m), dtype=np.result_type(a, b))
+        return np.matmul(a, b, out=out)
+    if out is None:
+        out = np.empty(batch + (n, m), dtype=np.result_type(a, b))
     # An operand with the full batch rank and a non-broadcast leading axis is sliced with the output.
     split_a = a.ndim == out.ndim and a.shape[0] == batch[0]
     split_b = b.ndim == out.ndim and b.shape[0] == batch[0]
