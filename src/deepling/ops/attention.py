@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from deepling import threadpool
 from deepling.autograd import Function
 from deepling.ops import kernels
 from deepling.ops.matmul import matmul_arrays
@@ -100,17 +101,91 @@ def attention_forward(q: np.ndarray, k: np.ndarray, v: np.ndarray, mask: np.ndar
     NT products ~2x slower than a transposing copy plus NN). O = (P^T)^T V.
     """
     dt = q.dtype.type
-    qt = np.multiply(np.swapaxes(q, -1, -2), dt(scale))  # (..., E, L), contiguous, scale folded in
-    pt = _softmax_keys_first(matmul_arrays(k, qt), mask, is_causal)
     keep = None
-    pdt = pt
     if dropout_p > 0:
         # drawn in the (..., L, S) orientation, so that a seed drops the same weights as before
-        shape = pt.shape[:-2] + (pt.shape[-1], pt.shape[-2])
+        batch = np.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2], () if mask is None else mask.shape[:-2])
+        shape = batch + (q.shape[-2], k.shape[-2])
         keep = np.swapaxes(numpy_rng().random(shape, dtype=np.float32) >= dropout_p, -1, -2)
-        pdt = pt * (keep * dt(1.0 / (1.0 - dropout_p)))
+    rows = _rows(q, k, v, mask)
+    if rows:
+        return _forward_rows(q, k, v, scale, is_causal, keep, dropout_p, out, rows)
+    qt = np.multiply(np.swapaxes(q, -1, -2), dt(scale))  # (..., E, L), contiguous, scale folded in
+    pt = _softmax_keys_first(matmul_arrays(k, qt), mask, is_causal)
+    pdt = pt if keep is None else pt * (keep * dt(1.0 / (1.0 - dropout_p)))
     out = matmul_arrays(np.swapaxes(pdt, -1, -2), v, out=out)
     return out, {"q": q, "k": k, "v": v, "pt": pt, "pdt": pdt, "keep": keep, "scale": scale, "dropout_p": dropout_p}
+
+
+def _rows(q: np.ndarray, k: np.ndarray, v: np.ndarray, mask: np.ndarray | None) -> int:
+    """The leading batch size when the whole op can run on slices of it (no mask, q, k, v of one
+    rank >= 3 sharing that axis unbroadcast), else 0."""
+    if mask is not None or q.ndim < 3:
+        return 0
+    n = q.shape[0]
+    return n if all(a.ndim == q.ndim and a.shape[0] == n for a in (k, v)) else 0
+
+
+def _split_flops(q: np.ndarray, k: np.ndarray, v: np.ndarray) -> float:
+    """GEMM FLOPs of one pass of the op (2 products), which sizes the split over the pool."""
+    batch = np.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
+    return 2.0 * math.prod(batch) * k.shape[-2] * q.shape[-2] * (q.shape[-1] + v.shape[-1])
+
+
+def _forward_rows(q: np.ndarray, k: np.ndarray, v: np.ndarray, scale: float, is_causal: bool,
+                  keep: np.ndarray | None, dropout_p: float, out: np.ndarray | None, n: int
+                  ) -> tuple[np.ndarray, dict[str, Any]]:
+    """The unmasked forward, the batch's leading axis cut into chunks over the CPU pool when the
+    GEMMs carry enough work: each chunk does the whole op (GEMMs and softmax passes) on its rows,
+    into preallocated P^T and output, so the split results equal the serial ones exactly."""
+    dt = q.dtype.type
+    batch = np.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
+    L, S = q.shape[-2], k.shape[-2]
+    pt = np.empty(batch + (S, L), dtype=q.dtype)
+    pdt = pt if keep is None else np.empty_like(pt)
+    if out is None:
+        out = np.empty(batch + (L, v.shape[-1]), dtype=q.dtype)
+    c = dt(1.0 / (1.0 - dropout_p))
+
+    def run(lo: int, hi: int) -> None:
+        qt = np.multiply(np.swapaxes(q[lo:hi], -1, -2), dt(scale))  # (..., E, L), scale folded in
+        _softmax_keys_first(np.matmul(k[lo:hi], qt, out=pt[lo:hi]), None, is_causal)  # in place
+        if keep is not None:
+            np.multiply(pt[lo:hi], keep[lo:hi] * c, out=pdt[lo:hi])
+        np.matmul(np.swapaxes(pdt[lo:hi], -1, -2), v[lo:hi], out=out[lo:hi])
+
+    threadpool.parallel_for(n, run, flops=_split_flops(q, k, v))
+    return out, {"q": q, "k": k, "v": v, "pt": pt, "pdt": pdt, "keep": keep, "scale": scale, "dropout_p": dropout_p,
+                 "rows": n}
+
+
+def _backward_rows(g: np.ndarray, saved: dict[str, Any], need: tuple[bool, ...],
+                   outs: tuple[np.ndarray | None, ...]) -> tuple:
+    """``attention_backward`` of ``_forward_rows``: the same chunks, each running all of it on its rows."""
+    q, k, v, pt, pdt, keep = saved["q"], saved["k"], saved["v"], saved["pt"], saved["pdt"], saved["keep"]
+    dt = g.dtype.type
+    scale, c = dt(saved["scale"]), dt(1.0 / (1.0 - saved["dropout_p"]))
+    batch = pt.shape[:-2]
+    shapes = (batch + q.shape[-2:], batch + k.shape[-2:], batch + v.shape[-2:])
+    dq, dk, dv = (None if not need[i] else np.empty(shapes[i], dtype=g.dtype) if outs[i] is None else outs[i]
+                  for i in range(3))
+
+    def run(lo: int, hi: int) -> None:
+        if dv is not None:
+            np.matmul(pdt[lo:hi], g[lo:hi], out=dv[lo:hi])
+        gt = np.multiply(np.swapaxes(g[lo:hi], -1, -2), scale)  # (..., Ev, L), carries scale into dS^T
+        dst = np.matmul(v[lo:hi], gt)
+        if keep is not None:
+            dst *= keep[lo:hi] * c
+        dst -= np.einsum("...sl,...sl->...l", dst, pt[lo:hi])[..., None, :]
+        dst *= pt[lo:hi]
+        if dq is not None:
+            np.matmul(np.swapaxes(dst, -1, -2), k[lo:hi], out=dq[lo:hi])
+        if dk is not None:
+            np.matmul(dst, q[lo:hi], out=dk[lo:hi])
+
+    threadpool.parallel_for(saved["rows"], run, flops=_split_flops(q, k, v))
+    return dq, dk, dv, None
 
 
 def attention_backward(g: np.ndarray, saved: dict[str, Any], need: tuple[bool, ...] = (True, True, True, True),
@@ -122,6 +197,8 @@ def attention_backward(g: np.ndarray, saved: dict[str, Any], need: tuple[bool, .
     product NN) that also carries ``scale``, unless the mask needs dS itself. ``outs``: arrays to
     write dq, dk, dv into (or None each).
     """
+    if saved.get("rows"):
+        return _backward_rows(g, saved, need, outs)
     q, k, v, pt, pdt = saved["q"], saved["k"], saved["v"], saved["pt"], saved["pdt"]
     scale = g.dtype.type(saved["scale"])
     dv = matmul_arrays(pdt, g, out=outs[2]) if need[2] else None
