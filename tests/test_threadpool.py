@@ -136,6 +136,24 @@ def test_conv2d_forward_and_gradients_equal_split_and_unsplit(monkeypatch):
         _assert_split_equals_serial(run, monkeypatch)
 
 
+@pytest.mark.parametrize("h, w, pad", [(8, 8, 1), (9, 8, 1), (11, 10, 0)])
+def test_winograd_conv2d_equals_split_and_unsplit(h, w, pad, monkeypatch):
+    from deepling.ops import winograd
+
+    rng = np.random.default_rng(3)
+    xa = rng.standard_normal((40, 32, h, w), dtype=np.float32)  # 32+ channels, 2048+ pixels: Winograd
+    wa = rng.standard_normal((32, 32, 3, 3), dtype=np.float32)
+    assert winograd.applies(xa.shape, wa.shape, (1, 1), (1, 1), 1)
+
+    def run():
+        x, wt = dl.tensor(xa, requires_grad=True), dl.tensor(wa, requires_grad=True)
+        y = F.conv2d(x, wt, padding=pad)
+        (y * y).sum().backward()
+        return y.detach().numpy(), x.grad.numpy(), wt.grad.numpy()
+
+    _assert_split_equals_serial(run, monkeypatch)
+
+
 def test_conv1d_and_no_grad_conv_equal_split_and_unsplit(monkeypatch):
     rng = np.random.default_rng(1)
     xa, wa = rng.standard_normal((4, 3, 20), dtype=np.float32), rng.standard_normal((5, 3, 3), dtype=np.float32)

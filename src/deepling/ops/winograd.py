@@ -96,9 +96,13 @@ def _output_transform(m: np.ndarray, out: np.ndarray) -> None:
     out.reshape(n, o, th, 2, tw, 2)[...] = y.transpose(0, 5, 3, 1, 4, 2)
 
 
-def _per_images(n: int, fn: Any, elements: float) -> None:
-    """``fn(lo, hi)`` over slices of the batch, split over the thread pool when it pays."""
-    threadpool.parallel_for(n, fn, elements=elements)
+def _per_images(n: int, fn: Any, size: int) -> None:
+    """``fn(lo, hi)`` over slices of the batch, split over the thread pool when the transformed array
+    has ``size`` >= 2 * MIN_ELEMENTS values. Counted as one pass, not the ~3 it makes: measured at 2
+    threads (benchmarks/README.md, issue 18, lever 13) the split pays on cnn_bn's batch-64 layers
+    ((64, 64, 16, 16) -> 64: forward 19.4 -> 15.2 ms, backward 31.6 -> 26.7) but not on resnet20's
+    batch-32 ones ((32, 32, 16, 16) -> 32: backward 6.0 -> 6.7 ms): the passes are memory-bound."""
+    threadpool.parallel_for(n, fn, elements=size)
 
 
 def _tiles(h: int, w: int, pads: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
@@ -127,13 +131,13 @@ def winograd_forward(x: np.ndarray, w: np.ndarray, pads: tuple[int, int, int, in
         xp[top : top + h, left : left + wd] = _to_hwnc(x[lo:hi])
         _input_transform(xp, th, tw, v6[:, :, :, :, lo:hi])
 
-    _per_images(n, transform_in, elements=3 * v6.size)
+    _per_images(n, transform_in, v6.size)
     v = v6.reshape(16, th * tw * n, c)
     gm = _G.astype(w.dtype)
     u = np.ascontiguousarray((gm @ w @ gm.T).transpose(2, 3, 1, 0)).reshape(16, c, o)  # (16, C, O)
     m = np.matmul(v, u).reshape(4, 4, th, tw, n, o)
     y = np.empty((n, o, 2 * th, 2 * tw), dtype=m.dtype)
-    _per_images(n, lambda lo, hi: _output_transform(m[:, :, :, :, lo:hi], y[lo:hi]), elements=3 * m.size)
+    _per_images(n, lambda lo, hi: _output_transform(m[:, :, :, :, lo:hi], y[lo:hi]), m.size)
     if (2 * th, 2 * tw) != (ho, wo):
         y = np.ascontiguousarray(y[:, :, :ho, :wo])
     saved = {"u": u, "v": v, "xshape": x.shape, "pads": pads} if keep else None
@@ -148,7 +152,7 @@ def winograd_backward(grad: np.ndarray, saved: dict[str, Any], need_x: bool, nee
     c = u.shape[1]
     th, tw = (ho + 1) // 2, (wo + 1) // 2
     dm6 = np.empty((4, 4, th, tw, n, o), dtype=grad.dtype)
-    _per_images(n, lambda lo, hi: _grad_transform(grad[lo:hi], dm6[:, :, :, :, lo:hi]), elements=3 * dm6.size)
+    _per_images(n, lambda lo, hi: _grad_transform(grad[lo:hi], dm6[:, :, :, :, lo:hi]), dm6.size)
     dm = dm6.reshape(16, th * tw * n, o)
     gw = gx = None
     if need_w:
@@ -163,7 +167,7 @@ def winograd_backward(grad: np.ndarray, saved: dict[str, Any], need_x: bool, nee
         def adjoint(lo: int, hi: int) -> None:
             gx[lo:hi] = _input_adjoint(dv[:, :, :, :, lo:hi], (hi - lo,) + tuple(xshape[1:]), saved["pads"])
 
-        _per_images(n, adjoint, elements=3 * dv.size)
+        _per_images(n, adjoint, dv.size)
     return gx, gw
 
 
