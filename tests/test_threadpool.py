@@ -154,6 +154,21 @@ def test_winograd_conv2d_equals_split_and_unsplit(h, w, pad, monkeypatch):
     _assert_split_equals_serial(run, monkeypatch)
 
 
+def test_gpt_mlp_gelu_equals_split_and_unsplit(monkeypatch):
+    from deepling.models.gpt import _GeluMLP
+
+    rng = np.random.default_rng(4)
+    arrays = [rng.standard_normal(s, dtype=np.float32) for s in ((3, 7, 16), (64, 16), (64,), (16, 64), (16,))]
+
+    def run():
+        ts = [dl.tensor(a, requires_grad=True) for a in arrays]
+        y = _GeluMLP.apply(*ts)
+        (y * y).sum().backward()
+        return (y.detach().numpy(),) + tuple(t.grad.numpy() for t in ts)
+
+    _assert_split_equals_serial(run, monkeypatch)
+
+
 def test_conv1d_and_no_grad_conv_equal_split_and_unsplit(monkeypatch):
     rng = np.random.default_rng(1)
     xa, wa = rng.standard_normal((4, 3, 20), dtype=np.float32), rng.standard_normal((5, 3, 3), dtype=np.float32)

@@ -11,6 +11,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from deepling import threadpool
 from deepling.autograd import Function, no_grad
 from deepling.models.sampling import sample_next
 from deepling.nn.container import ModuleList
@@ -70,8 +71,13 @@ class _GeluMLP(Function):
     def forward(self, x: np.ndarray, w1: np.ndarray, b1: np.ndarray, w2: np.ndarray, b2: np.ndarray) -> np.ndarray:
         x2 = x.reshape(-1, x.shape[-1])
         h = np.matmul(x2, w1.T)
-        h += b1
-        a, s = kernels.gelu_tanh(h)
+        a, s = np.empty_like(h), np.empty_like(h)
+
+        def bias_gelu(lo: int, hi: int) -> None:
+            h[lo:hi] += b1
+            kernels.gelu_tanh(h[lo:hi], out=a[lo:hi], s_out=s[lo:hi])
+
+        threadpool.parallel_for(h.shape[0], bias_gelu, elements=10 * h.size)
         out = np.matmul(a, w2.T)
         out += b2
         if self.needs_input_grad:
@@ -83,7 +89,10 @@ class _GeluMLP(Function):
         dw2 = np.matmul(g2.T, self.a)
         db2 = g2.sum(axis=0)
         da = np.matmul(g2, self.w2)
-        kernels.gelu_tanh_grad_mul(da, self.h, self.s, out=da)  # in place: da *= GELU'(h)
+        h, s = self.h, self.s
+        threadpool.parallel_for(  # in place: da *= GELU'(h), by row blocks over the pool
+            da.shape[0], lambda lo, hi: kernels.gelu_tanh_grad_mul(da[lo:hi], h[lo:hi], s[lo:hi], out=da[lo:hi]),
+            elements=10 * da.size)
         dw1 = np.matmul(da.T, self.x2)
         db1 = da.sum(axis=0)
         dx = np.matmul(da, self.w1).reshape(g.shape[:-1] + (self.w1.shape[1],))

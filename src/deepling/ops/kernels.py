@@ -68,14 +68,16 @@ _GELU_K = np.sqrt(2 / np.pi)  # tanh-GELU constants (GPT-2's GELU)
 _GELU_C = 0.044715
 
 
-def gelu_tanh(h: np.ndarray, out: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def gelu_tanh(h: np.ndarray, out: np.ndarray | None = None,
+              s_out: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """GELU(h) ~ h s, s = (1 + tanh(k (h + c h^3))) / 2, k = sqrt(2/pi), c = 0.044715; returns (GELU, s).
 
-    Eight in-place passes on one temporary (``s``, which the gradient reuses) plus the output
-    (``out``, or a new array): the activations of a wide hidden layer dominate the memory traffic.
+    Eight in-place passes on one temporary (``s``, which the gradient reuses; into ``s_out`` if
+    given) plus the output (``out``, or a new array): the activations of a wide hidden layer
+    dominate the memory traffic.
     """
     dt = h.dtype.type
-    s = np.multiply(h, h, out=np.empty_like(h))  # out=: arrays even for 0-d h, so in place works
+    s = np.multiply(h, h, out=np.empty_like(h) if s_out is None else s_out)  # out=: arrays even for 0-d h
     s *= dt(_GELU_K * _GELU_C)
     s += dt(_GELU_K)
     s *= h  # k (h + c h^3)
