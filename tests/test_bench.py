@@ -273,3 +273,12 @@ def test_profile_charges_plain_einsum_to_its_op_not_blas(suite):
     p = profile_steps(step, 3, 0.0)
     assert "norm|forward" in p["parts_ms"] and "norm|backward" in p["parts_ms"]
     assert not any(key.endswith("|blas") for key in p["parts_ms"])
+
+
+def test_ab_refuses_a_directory_that_is_not_a_checkout(tmp_path, capsys):
+    from benchmarks import ab
+
+    with pytest.raises(SystemExit) as e:
+        ab.main([str(tmp_path), "--workloads", "mlp"])
+    assert e.value.code == 2
+    assert "is not a deepling checkout" in capsys.readouterr().err
