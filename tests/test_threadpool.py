@@ -117,6 +117,39 @@ def test_gemm_splits_run_the_blas_on_one_thread_and_restore_it(split_everything)
         put(before)
 
 
+_NO_THREADPOOLCTL = """
+import sys
+sys.modules["threadpoolctl"] = None  # as on a core install (make train): the import fails
+from deepling import threadpool
+fns = threadpool._blas_functions()
+if not fns:
+    print("not-found")
+else:
+    get, put = fns
+    put(2)
+    threadpool.MIN_FLOPS = 1
+    threadpool.set_threads(2)
+    seen = []
+    threadpool.parallel_for(4, lambda lo, hi: seen.append(int(get())), flops=1e12)
+    print(seen, int(get()))
+"""
+
+
+def test_gemm_splits_find_the_blas_without_threadpoolctl():
+    import subprocess
+    import sys
+
+    threadpoolctl = pytest.importorskip("threadpoolctl")  # here only to know what NumPy's BLAS is
+    blas = [i for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas" and "numpy" in i["filepath"]]
+    if not blas or blas[0]["internal_api"] != "openblas" or blas[0].get("threading_layer") != "pthreads":
+        pytest.skip("needs NumPy's BLAS to be a pthreads OpenBLAS")
+    out = subprocess.run([sys.executable, "-c", _NO_THREADPOOLCTL], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    # Found without threadpoolctl; both chunks ran with the BLAS on one thread (a split, not the
+    # serial fallback), and the BLAS is back at 2 threads after.
+    assert out.stdout.split() == ["[1,", "1]", "2"]
+
+
 def test_conv2d_forward_and_gradients_equal_split_and_unsplit(monkeypatch):
     rng = np.random.default_rng(0)
     cases = [  # (C, O, k, stride, padding, dilation, H)

@@ -97,7 +97,7 @@ def shorten_blas_spin(log2_cycles: int = 20) -> bool:
     cycles (0.4 ms at 2.6 GHz) is long enough to bridge the gaps between an LSTM's per-step GEMMs,
     short enough to free the core for a convnet's splits. Measured on 2 cores, 2 threads, fresh
     processes (benchmarks/README.md, issue 18, lever 11): cnn_bn 233 -> 198 ms, resnet20 271 -> 231,
-    lenet 10.7 -> 9.2, lstm 67.2 -> 67.7 (``2**16``: 83.9, each sleeping worker woken per GEMM).
+    lenet 10.7 -> 9.2, lstm 67.2 -> 67.7 (``2**16``: 83.9, presumably a sleeping worker woken per GEMM).
     This is OpenBLAS's ``OPENBLAS_THREAD_TIMEOUT`` (clamped by OpenBLAS to 4..30), applied to NumPy's
     already loaded OpenBLAS: its environment is read again and its threads restarted. Returns True
     when applied; False for another BLAS, a non-pthreads OpenBLAS or one without those entry points
